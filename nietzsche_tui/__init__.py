@@ -1,0 +1,1 @@
+"""nietzsche-tui: a chat TUI over the DLwP §8.1 character LSTM."""

@@ -1,0 +1,265 @@
+"""The checkpoint contract: the one thing the trainer and the app share.
+
+A checkpoint is a pair of files in a training folder, named by the zero-padded epoch:
+
+    epoch_0007.keras   Keras native archive: architecture, weights, optimizer state
+    epoch_0007.json    metadata: vocabulary, maxlen, configs, losses, corpus hash, versions
+
+The trainer writes the ``.keras`` file first and the ``.json`` last, each under a temporary name
+that is renamed into place, so the metadata is the completion marker: a reader that sees
+``epoch_0007.json`` can rely on ``epoch_0007.keras`` being whole. "Latest" is the highest epoch
+parsed from the names of complete checkpoints (never file times); "best" is the lowest held-out
+loss. This module imports neither TensorFlow nor Keras, so the app can use it at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FORMAT_NAME = "nietzsche-tui-checkpoint"
+FORMAT_VERSION = 1
+METADATA_SUFFIX = ".json"
+WEIGHTS_SUFFIX = ".keras"
+# Metadata is a few kB; anything far larger is not ours and is refused before parsing.
+MAX_METADATA_BYTES = 4 * 1024 * 1024
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_NAME = re.compile(r"^epoch_(\d{4,})\.json$")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, incomplete, corrupt or not ours. The message says what to do."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A complete checkpoint on disk, with its validated metadata."""
+
+    metadata_path: Path
+    weights_path: Path
+    metadata: dict[str, Any]
+
+    @property
+    def epoch(self) -> int:
+        return int(self.metadata["epoch"])
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return list(self.metadata["vocabulary"])
+
+    @property
+    def maxlen(self) -> int:
+        return int(self.metadata["maxlen"])
+
+    @property
+    def units(self) -> int:
+        return int(self.metadata["model"]["units"])
+
+    @property
+    def val_loss(self) -> float | None:
+        value = self.metadata["metrics"].get("val_loss")
+        return None if value is None else float(value)
+
+    @property
+    def seed_passages(self) -> list[str]:
+        return list(self.metadata.get("seed_passages") or [])
+
+    def describe(self) -> str:
+        """One short line for status bars and logs: where it is, which epoch, how good."""
+        loss = self.val_loss
+        quality = f"held-out {loss:.3f} nats/char" if loss is not None else "no held-out loss"
+        return f"{self.metadata_path.parent.name}/{self.metadata_path.stem} (epoch {self.epoch}, {quality})"
+
+
+def checkpoint_names(epoch: int) -> tuple[str, str]:
+    """The metadata and weights file names for one epoch."""
+    stem = f"epoch_{epoch:04d}"
+    return stem + METADATA_SUFFIX, stem + WEIGHTS_SUFFIX
+
+
+def epoch_from_name(name: str) -> int | None:
+    """The epoch a metadata file name stands for, or None when the name is not a checkpoint's."""
+    match = _NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and validating
+
+
+def _require(condition: bool, path: Path, what: str) -> None:
+    if not condition:
+        raise CheckpointError(f"{path}: {what}; this is not a usable nietzsche-tui checkpoint.")
+
+
+def validate_metadata(metadata: Any, path: Path) -> dict[str, Any]:
+    """Check that parsed metadata follows the contract; return it or raise CheckpointError."""
+    _require(isinstance(metadata, dict), path, "metadata is not a JSON object")
+    _require(metadata.get("format") == FORMAT_NAME, path, "metadata has no nietzsche-tui format tag")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r}, but this program reads version "
+            f"{FORMAT_VERSION}; retrain with this version's nietzsche-train or upgrade nietzsche-tui."
+        )
+    vocabulary = metadata.get("vocabulary")
+    _require(
+        isinstance(vocabulary, list)
+        and len(vocabulary) >= 2
+        and all(isinstance(c, str) and len(c) == 1 for c in vocabulary)
+        and len(set(vocabulary)) == len(vocabulary),
+        path,
+        "vocabulary must be a list of distinct single characters",
+    )
+    for key in ("epoch", "maxlen"):
+        value = metadata.get(key)
+        _require(
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            path,
+            f"'{key}' must be a positive integer",
+        )
+    model = metadata.get("model")
+    _require(
+        isinstance(model, dict) and isinstance(model.get("units"), int) and model["units"] >= 1,
+        path,
+        "'model.units' must be a positive integer",
+    )
+    metrics = metadata.get("metrics")
+    _require(isinstance(metrics, dict), path, "'metrics' must be an object")
+    for key in ("train_loss", "val_loss"):
+        value = metrics.get(key)
+        _require(
+            value is None or (isinstance(value, int | float) and math.isfinite(value)),
+            path,
+            f"'metrics.{key}' must be a finite number or null",
+        )
+    passages = metadata.get("seed_passages", [])
+    _require(
+        isinstance(passages, list) and all(isinstance(p, str) for p in passages),
+        path,
+        "'seed_passages' must be a list of strings",
+    )
+    epoch = epoch_from_name(path.name)
+    _require(epoch is None or epoch == metadata["epoch"], path, "file name and 'epoch' disagree")
+    return metadata
+
+
+def read_checkpoint(metadata_path: str | Path) -> Checkpoint:
+    """Read and validate one checkpoint given its ``.json`` (or ``.keras``) path."""
+    path = Path(metadata_path)
+    if path.suffix == WEIGHTS_SUFFIX:
+        path = path.with_suffix(METADATA_SUFFIX)
+    weights = path.with_suffix(WEIGHTS_SUFFIX)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint metadata (an incomplete or missing checkpoint).")
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: the weights file of this checkpoint is missing.")
+    try:
+        size = path.stat().st_size
+        _require(size <= MAX_METADATA_BYTES, path, f"metadata is {size} bytes, far too large")
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise CheckpointError(f"{path}: metadata is not readable JSON ({error}).") from None
+    return Checkpoint(path, weights, validate_metadata(metadata, path))
+
+
+def complete_checkpoints(folder: str | Path) -> list[Checkpoint]:
+    """Every complete, valid checkpoint in a folder, ordered by epoch.
+
+    Temporary files, weights without metadata and unreadable metadata are skipped: they are what
+    an interrupted write leaves behind, and a reader must never see them as checkpoints.
+    """
+    found: list[Checkpoint] = []
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    for name in entries:
+        if epoch_from_name(name) is None:
+            continue
+        try:
+            found.append(read_checkpoint(Path(folder) / name))
+        except CheckpointError:
+            continue
+    return sorted(found, key=lambda c: c.epoch)
+
+
+def latest_checkpoint(folder: str | Path) -> Checkpoint | None:
+    """The complete checkpoint with the highest epoch in the folder, or None."""
+    found = complete_checkpoints(folder)
+    return found[-1] if found else None
+
+
+def best_checkpoint(folder: str | Path) -> Checkpoint | None:
+    """The complete checkpoint with the lowest held-out loss (ties: the later epoch), or None."""
+    scored = [c for c in complete_checkpoints(folder) if c.val_loss is not None]
+    return min(scored, key=lambda c: (c.val_loss, -c.epoch)) if scored else None
+
+
+def resolve_checkpoint(path: str | Path) -> Checkpoint:
+    """A file means that checkpoint; a folder means its latest complete checkpoint."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        latest = latest_checkpoint(target)
+        if latest is None:
+            raise CheckpointError(
+                f"{target}: no complete checkpoint in this folder; train one with "
+                f"`uv run nietzsche-train --out {target}`."
+            )
+        return latest
+    if not target.exists():
+        raise CheckpointError(f"{target}: no such file or folder.")
+    if target.suffix not in (METADATA_SUFFIX, WEIGHTS_SUFFIX):
+        raise CheckpointError(f"{target}: expected a checkpoint .json/.keras file or a training folder.")
+    return read_checkpoint(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing (used by the trainer; lives here so both sides agree on names and atomicity)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a file so that readers see either the old content or the whole new content."""
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp creates 0600; checkpoints are ordinary files
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_folder(target.parent)
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Make a rename durable across power loss (a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def write_metadata(folder: str | Path, metadata: dict[str, Any]) -> Path:
+    """Validate and atomically write a checkpoint's metadata: the checkpoint's completion marker."""
+    metadata_name, _ = checkpoint_names(metadata["epoch"])
+    path = Path(folder) / metadata_name
+    validate_metadata(metadata, path)
+    atomic_write_bytes(path, json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"))
+    return path

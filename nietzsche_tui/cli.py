@@ -1,0 +1,216 @@
+"""``nietzsche-tui``: the chat app, and ``nietzsche-tui generate`` for scripts.
+
+Neither path imports TensorFlow: checkpoints are read with the NumPy engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import secrets
+import sys
+from collections.abc import Sequence
+
+from nietzsche_tui.checkpoint import CheckpointError
+from nietzsche_tui.engine import (
+    DEFAULT_TEMPERATURES,
+    MODES,
+    Engine,
+    GenerationRequest,
+    PromptError,
+    describe_characters,
+)
+
+EXIT_USAGE, EXIT_CHECKPOINT = 2, 1
+
+
+def temperatures_arg(text: str) -> tuple[float, ...]:
+    """Parse "0.2,0.5,1.0,1.2" into finite, non-negative floats (argparse type)."""
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"temperatures must be finite numbers >= 0, got {text!r}")
+    if len(values) > 8:
+        raise argparse.ArgumentTypeError("at most 8 temperatures")
+    return values
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _shared_options() -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--checkpoint",
+        default=None,
+        help="checkpoint file, or a training folder (its latest); default: "
+        "./checkpoints if it holds any, else the bundled model",
+    )
+    shared.add_argument(
+        "--temperatures",
+        type=temperatures_arg,
+        default=DEFAULT_TEMPERATURES,
+        help="comma-separated sampling temperatures, one column each (0 = greedy)",
+    )
+    shared.add_argument("--length", type=_non_negative, default=400, help="characters to generate")
+    shared.add_argument(
+        "--seed",
+        type=_non_negative,
+        default=None,
+        help="random seed; the same seed gives the same text (default: a fresh one)",
+    )
+    shared.add_argument(
+        "--mode",
+        choices=MODES,
+        default="window",
+        help="window: the book's exact computation; stateful: carry the LSTM state",
+    )
+    return shared
+
+
+def build_parser() -> argparse.ArgumentParser:
+    shared = _shared_options()
+    parser = argparse.ArgumentParser(
+        prog="nietzsche-tui",
+        parents=[shared],
+        description="Chat with the character-level LSTM of Deep Learning with Python §8.1: "
+        "your prompt seeds four temperatures that stream side by side.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{generate}")
+    generate = commands.add_parser(
+        "generate",
+        parents=[shared],
+        help="generate text headlessly (for scripts)",
+        description="Generate from a prompt and print each temperature's text.",
+    )
+    generate.add_argument("--prompt", default="", help="seed text (lowercased; unknown characters dropped)")
+    generate.add_argument(
+        "--surprise",
+        action="store_true",
+        help="with no usable prompt, start from a held-out passage stored in the checkpoint",
+    )
+    generate.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely characters")
+    generate.add_argument("--top-p", type=float, default=None, help="sample only within this probability mass")
+    generate.add_argument("--json", action="store_true", help="print one JSON object per temperature")
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"nietzsche-tui: {message}", file=sys.stderr)
+    return code
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """The headless command: stream the first column live, then the others, as the book prints them."""
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    try:
+        engine = Engine.load(args.checkpoint)
+    except CheckpointError as error:
+        return _fail(str(error), EXIT_CHECKPOINT)
+    prompt = args.prompt
+    try:
+        engine.prepare_prompt(prompt)
+    except PromptError as error:
+        if not args.surprise:
+            return _fail(f"{error} (or pass --surprise)", EXIT_USAGE)
+        import numpy as np
+
+        try:
+            prompt = engine.surprise_prompt(np.random.default_rng(seed))
+        except PromptError as surprise_error:
+            return _fail(str(surprise_error), EXIT_USAGE)
+    try:
+        request = GenerationRequest(prompt, args.temperatures, args.length, seed, args.mode, args.top_k, args.top_p)
+        generation = engine.generate(request)
+    except (ValueError, PromptError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    if generation.prompt.dropped:
+        print(
+            f"nietzsche-tui: dropped characters the model does not know: "
+            f"{describe_characters(generation.prompt.dropped)}",
+            file=sys.stderr,
+        )
+    seed_text = generation.prompt.text[-engine.maxlen :] if args.mode == "window" else generation.prompt.text
+    out = sys.stdout
+    columns: list[list[str]] = [[] for _ in request.temperatures]
+    probabilities: list[list[float]] = [[] for _ in request.temperatures]
+    if not args.json:
+        out.write(
+            f'--- Generating with seed: "{seed_text}"\n------ temperature: {request.temperatures[0]}\n{seed_text}'
+        )
+        out.flush()
+    for step in generation:
+        for column, (char, probability) in enumerate(zip(step.chars, step.probabilities, strict=True)):
+            columns[column].append(char)
+            probabilities[column].append(round(probability, 6))
+        if not args.json:
+            out.write(step.chars[0])
+            out.flush()
+    if args.json:
+        for temperature, chars, probs in zip(request.temperatures, columns, probabilities, strict=True):
+            out.write(
+                json.dumps(
+                    {
+                        "temperature": temperature,
+                        "text": "".join(chars),
+                        "probabilities": probs,
+                        "prompt": seed_text,
+                        "seed": seed,
+                        "mode": args.mode,
+                        "length": args.length,
+                        "top_k": args.top_k,
+                        "top_p": args.top_p,
+                        "checkpoint": str(engine.checkpoint.metadata_path),
+                        "epoch": engine.checkpoint.epoch,
+                        "dropped": list(generation.prompt.dropped),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    else:
+        out.write("\n")
+        for temperature, chars in zip(request.temperatures[1:], columns[1:], strict=True):
+            out.write(f"------ temperature: {temperature}\n{seed_text}{''.join(chars)}\n")
+        print(f"nietzsche-tui: seed {seed}, mode {args.mode}, {engine.checkpoint.describe()}", file=sys.stderr)
+    out.flush()
+    return 0
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the chat app (imported here so `generate` stays light)."""
+    from nietzsche_tui.app import make_app
+
+    make_app(
+        checkpoint=args.checkpoint, temperatures=args.temperatures, length=args.length, seed=args.seed, mode=args.mode
+    ).run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the ``nietzsche-tui`` command."""
+    args = build_parser().parse_args(argv)
+    # Model text can hold characters a non-UTF-8 terminal cannot show: escape them, never crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        return run_generate(args) if args.command == "generate" else run_app(args)
+    except BrokenPipeError:  # `nietzsche-tui generate | head` closes the pipe early
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The generation engine: the book's LSTM in NumPy, exact, batched over temperatures, streaming.
+
+Two modes compute what Keras computes:
+
+* ``window`` (default), the book's way: for every next character, run the LSTM from a zero
+  state over the last ``maxlen`` characters, exactly as the model was trained.
+* ``stateful``: run the prompt through the LSTM once and carry its state, one step a character.
+  The first step equals window mode's; later ones differ because the state keeps remembering
+  characters that have left the window.
+
+All temperatures advance together as one batch, so four columns cost one pass. One integer seed
+gives every column its own random stream, so the same checkpoint, prompt, temperatures, mode and
+seed always produce the same text.
+
+Short prompts: the LSTM reads just the prompt's characters from a zero state (no padding), and in
+window mode the window grows with each generated character until it holds ``maxlen`` of them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nietzsche_tui.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    latest_checkpoint,
+    resolve_checkpoint,
+)
+from nietzsche_tui.sampling import check_temperature, sample_index
+from nietzsche_tui.weights import LSTMWeights, load_weights
+
+MODES = ("window", "stateful")
+DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
+BUNDLED_MODEL_DIR = Path(__file__).parent / "model"
+LOCAL_CHECKPOINT_DIR = Path("checkpoints")
+
+
+class PromptError(ValueError):
+    """A prompt the model cannot start from (empty, or nothing left after dropping characters)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompts
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt as the model reads it: lowercased, with unknown characters dropped."""
+
+    text: str
+    indices: np.ndarray
+    dropped: tuple[str, ...]  # distinct dropped characters, in order of first appearance
+
+
+def encode_prompt(text: str, vocabulary: Sequence[str]) -> Prompt:
+    """Lowercase ``text`` and map it to vocabulary indices, dropping (and reporting) unknowns."""
+    index_of = {char: i for i, char in enumerate(vocabulary)}
+    kept: list[str] = []
+    dropped: dict[str, None] = {}
+    for char in text.lower():
+        if char in index_of:
+            kept.append(char)
+        else:
+            dropped[char] = None
+    kept_text = "".join(kept)
+    indices = np.fromiter((index_of[c] for c in kept_text), dtype=np.int64, count=len(kept_text))
+    return Prompt(kept_text, indices, tuple(dropped))
+
+
+def describe_characters(characters: Sequence[str], limit: int = 20) -> str:
+    """Name characters for a message, escaping the invisible or unprintable ones (safe to print)."""
+
+    def name(char: str) -> str:
+        if char.isprintable() and not unicodedata.category(char).startswith(("C", "Z")):
+            return repr(char)
+        return ascii(char)
+
+    shown = ", ".join(name(c) for c in characters[:limit])
+    more = len(characters) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests and steps
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything that determines a generation; equal requests give equal text."""
+
+    prompt: str
+    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    length: int = 400
+    seed: int = 0
+    mode: str = "window"
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "temperatures", tuple(check_temperature(t) for t in self.temperatures))
+        if not self.temperatures:
+            raise ValueError("at least one temperature is needed")
+        if self.length < 0:
+            raise ValueError(f"length must be >= 0, got {self.length}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top-k must be at least 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top-p must be in (0, 1], got {self.top_p}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One generation step: the new character of every column and the probability the model gave it."""
+
+    number: int
+    chars: tuple[str, ...]
+    probabilities: tuple[float, ...]
+
+
+@dataclass
+class Generation:
+    """A prepared generation: the encoded prompt plus a lazy stream of steps."""
+
+    request: GenerationRequest
+    prompt: Prompt
+    steps: Iterator[Step] = field(repr=False)
+
+    def __iter__(self) -> Iterator[Step]:
+        return self.steps
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+
+
+def _softmax_rows(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+class Engine:
+    """NumPy inference for one checkpoint of the book's one-hot → LSTM → softmax model."""
+
+    def __init__(self, checkpoint: Checkpoint, weights: LSTMWeights) -> None:
+        self.checkpoint = checkpoint
+        self.vocabulary = checkpoint.vocabulary
+        self.maxlen = checkpoint.maxlen
+        self.units = weights.units
+        self._weights = weights
+        # A one-hot row times the kernel is a row of the kernel, so the input projection of every
+        # character (bias included) is a table lookup.
+        self._input_table = (weights.kernel + weights.bias).astype(np.float32)
+        self._recurrent = np.ascontiguousarray(weights.recurrent_kernel, dtype=np.float32)
+        # sigmoid(x) = (1 + tanh(x / 2)) / 2, so one tanh over the pre-activations serves all four
+        # gates: scale i, f, o by 1/2 and the cell candidate by 1.
+        scale = np.full(4 * self.units, 0.5, dtype=np.float32)
+        scale[2 * self.units : 3 * self.units] = 1.0
+        self._gate_scale = scale
+
+    @classmethod
+    def from_weights(cls, weights: LSTMWeights, vocabulary: Sequence[str], maxlen: int) -> Engine:
+        """An engine over in-memory weights (the trainer's per-epoch samples use this)."""
+        metadata = {
+            "epoch": 1,
+            "vocabulary": list(vocabulary),
+            "maxlen": maxlen,
+            "model": {"units": weights.units},
+            "metrics": {},
+        }
+        return cls(Checkpoint(Path("<memory>.json"), Path("<memory>.keras"), metadata), weights)
+
+    @classmethod
+    def load(cls, location: str | Path | None = None) -> Engine:
+        """Load a checkpoint file or folder (its latest); None means the default location."""
+        checkpoint = resolve_checkpoint(location) if location is not None else default_checkpoint()
+        return cls(checkpoint, load_weights(checkpoint))
+
+    # -- the LSTM ---------------------------------------------------------------------------
+
+    def _lstm_step(self, inputs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        units = self.units
+        z = self._input_table[inputs] + h @ self._recurrent
+        z *= self._gate_scale
+        np.tanh(z, out=z)
+        i = 0.5 + 0.5 * z[:, :units]
+        f = 0.5 + 0.5 * z[:, units : 2 * units]
+        g = z[:, 2 * units : 3 * units]
+        o = 0.5 + 0.5 * z[:, 3 * units :]
+        c = f * c + i * g
+        return o * np.tanh(c), c
+
+    def run(self, indices: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None):
+        """Run a (batch, time) index array from ``state`` (zeros by default); return (h, c)."""
+        batch = indices.shape[0]
+        if state is None:
+            h = np.zeros((batch, self.units), dtype=np.float32)
+            c = np.zeros((batch, self.units), dtype=np.float32)
+        else:
+            h, c = state
+        for t in range(indices.shape[1]):
+            h, c = self._lstm_step(indices[:, t], h, c)
+        return h, c
+
+    def probabilities(self, h: np.ndarray) -> np.ndarray:
+        """The softmax output (float64) for hidden states ``h``."""
+        return _softmax_rows(h @ self._weights.dense_kernel + self._weights.dense_bias)
+
+    def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Next-character distributions for a (batch, time) array of windows, each from zero state."""
+        h, _ = self.run(np.atleast_2d(windows))
+        return self.probabilities(h)
+
+    # -- generation -------------------------------------------------------------------------
+
+    def prepare_prompt(self, text: str) -> Prompt:
+        """Encode a prompt, raising PromptError when nothing usable is left."""
+        prompt = encode_prompt(text, self.vocabulary)
+        if not prompt.text:
+            if prompt.dropped:
+                raise PromptError(
+                    f"the prompt has no character the model knows (dropped "
+                    f"{describe_characters(prompt.dropped)}); type some English text."
+                )
+            raise PromptError("the prompt is empty; type a few words, or ask for a surprise seed.")
+        return prompt
+
+    def surprise_prompt(self, rng: np.random.Generator) -> str:
+        """One of the held-out seed passages stored in the checkpoint ("surprise me")."""
+        passages = self.checkpoint.seed_passages
+        if not passages:
+            raise PromptError("this checkpoint stores no seed passages; type a prompt instead.")
+        return passages[int(rng.integers(len(passages)))]
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Validate and encode the request's prompt and return its lazy stream of steps.
+
+        The prompt is checked here, before any step runs, so callers can report a bad prompt at
+        once. Iterating the returned Generation computes one step at a time; stopping the iteration
+        between any two steps cancels the rest.
+        """
+        prompt = self.prepare_prompt(request.prompt)
+        return Generation(request, prompt, self._steps(request, prompt))
+
+    def _steps(self, request: GenerationRequest, prompt: Prompt) -> Iterator[Step]:
+        columns = len(request.temperatures)
+        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(request.seed).spawn(columns)]
+        rows = np.arange(columns)
+        if request.mode == "window":
+            windows = np.tile(prompt.indices[-self.maxlen :], (columns, 1))
+            probabilities = self.window_probabilities(windows)
+        else:
+            h, c = self.run(prompt.indices[None, :])
+            h, c = np.repeat(h, columns, axis=0), np.repeat(c, columns, axis=0)
+            probabilities = self.probabilities(h)
+        for number in range(request.length):
+            chosen = np.array(
+                [
+                    sample_index(probabilities[row], temperature, stream, request.top_k, request.top_p)
+                    for row, (temperature, stream) in enumerate(zip(request.temperatures, streams, strict=True))
+                ]
+            )
+            yield Step(
+                number,
+                tuple(self.vocabulary[i] for i in chosen),
+                tuple(float(p) for p in probabilities[rows, chosen]),
+            )
+            if number + 1 == request.length:
+                return  # the next distribution would never be used
+            if request.mode == "window":
+                windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -self.maxlen :]
+                probabilities = self.window_probabilities(windows)
+            else:
+                h, c = self._lstm_step(chosen, h, c)
+                probabilities = self.probabilities(h)
+
+
+def default_checkpoint() -> Checkpoint:
+    """``./checkpoints`` when it holds a complete checkpoint, else the model bundled with the package."""
+    local = latest_checkpoint(LOCAL_CHECKPOINT_DIR)
+    if local is not None:
+        return local
+    bundled = latest_checkpoint(BUNDLED_MODEL_DIR)
+    if bundled is not None:
+        return bundled
+    raise CheckpointError(
+        "no checkpoint found: ./checkpoints is empty and no model is bundled with this install; "
+        "train one with `uv run nietzsche-train --out checkpoints` or name one with --checkpoint."
+    )

@@ -1,0 +1,103 @@
+"""The one sampler: the book's temperature reweighting, made safe.
+
+Listing 8-1 reweights a distribution as ``exp(log(p) / T)`` renormalised, and listing 8-6 draws
+from it with ``np.random.multinomial``. That code crashes at T = 0 (division by zero gives NaN),
+warns on zero probabilities (``log(0)``), and fails on float32 vectors whose float64 sum exceeds 1.
+Here the same maths runs on log-probabilities in float64 with the maximum subtracted before
+``exp``, T = 0 means greedy, and the draw is an inverse-CDF lookup that cannot raise. The
+trainer's per-epoch samples, the engine, the app and ``generate`` all call this module.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def check_temperature(temperature: float) -> float:
+    """Return the temperature as a float, or raise ValueError when it is negative or not finite."""
+    value = float(temperature)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
+    return value
+
+
+def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """Float64 log-probabilities of a (possibly unnormalised, float32) probability vector.
+
+    Zeros become -inf without a warning; negative or NaN entries (never produced by a softmax,
+    but possible in a corrupt model) are treated as zero.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    p = np.where(np.isfinite(p) & (p > 0), p, 0.0)
+    total = p.sum()
+    if not total > 0:  # nothing usable: fall back to uniform rather than fail
+        return np.full(p.shape, -math.log(p.size))
+    with np.errstate(divide="ignore"):
+        return np.log(p / total)
+
+
+def reweight_distribution(
+    probabilities: np.ndarray,
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> np.ndarray:
+    """The book's reweighting (listing 8-1) with optional top-k and top-p truncation.
+
+    Returns a float64 distribution that sums to 1. Temperature 0 puts all mass on the most
+    probable character (the first one on ties). top-k keeps the k most probable characters;
+    top-p keeps the smallest set of most probable characters whose reweighted mass reaches p.
+    """
+    temperature = check_temperature(temperature)
+    logp = log_probabilities(probabilities)
+    if temperature == 0:
+        greedy = np.zeros_like(logp)
+        greedy[int(np.argmax(logp))] = 1.0
+        return greedy
+    scaled = logp / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        if top_k < scaled.size:
+            threshold = np.partition(scaled, -top_k)[-top_k]
+            scaled = np.where(scaled >= threshold, scaled, -np.inf)
+    weights = np.exp(scaled - scaled.max())
+    distribution = weights / weights.sum()
+    if top_p is not None:
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        order = np.argsort(-distribution, kind="stable")
+        cumulative = np.cumsum(distribution[order])
+        keep = int(np.searchsorted(cumulative, top_p - 1e-12)) + 1
+        mask = np.zeros(distribution.shape, dtype=bool)
+        mask[order[:keep]] = True
+        distribution = np.where(mask, distribution, 0.0)
+        distribution /= distribution.sum()
+    return distribution
+
+
+def sample_index(
+    probabilities: np.ndarray,
+    temperature: float,
+    rng: np.random.Generator,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> int:
+    """Draw one index from ``probabilities`` reweighted at ``temperature`` (listing 8-6, fixed).
+
+    Never raises on zeros, float32 rounding or sums above 1; consumes exactly one uniform draw from
+    ``rng`` per call (also at T = 0), so streams stay aligned whatever the temperature.
+    """
+    distribution = reweight_distribution(probabilities, temperature, top_k, top_p)
+    draw = rng.random()
+    if temperature == 0:
+        return int(np.argmax(distribution))
+    cumulative = np.cumsum(distribution)
+    index = int(np.searchsorted(cumulative, draw * cumulative[-1], side="right"))
+    # Rounding can put the draw past the last non-zero entry: step back to a character with mass.
+    index = min(index, distribution.size - 1)
+    while distribution[index] == 0 and index > 0:
+        index -= 1
+    return index

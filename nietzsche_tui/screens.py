@@ -1,0 +1,68 @@
+"""Modal screens: the help page and the explanation of a checkpoint problem."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown, Static
+
+HELP = """\
+# nietzsche-tui
+
+Type a few words and press **Enter**: the model continues your text at every temperature at
+once, one column each. Low temperatures repeat the likeliest characters; high ones take risks.
+
+| Key | Where | What it does |
+|---|---|---|
+| Enter | prompt | send the prompt (a new prompt stops the running one) |
+| Esc | anywhere | stop generating; the text so far stays, marked stopped |
+| Ctrl+R | anywhere | regenerate the last prompt with a new seed |
+| Ctrl+T | anywhere | surprise me: start from a held-out passage stored in the checkpoint |
+| Ctrl+L | anywhere | reload the latest checkpoint (watch a model improve while it trains) |
+| F2 / F3 | anywhere | previous / next temperature column |
+| F4 | anywhere | one column ↔ all side by side |
+| Tab | anywhere | move between the prompt and the chat |
+| 1-4 | chat | show that temperature alone |
+| 0 | chat | all temperatures side by side |
+| ← / → | chat | previous / next column |
+| ↑ ↓ PgUp PgDn | chat | scroll |
+| F1 or ? | | this help |
+| Ctrl+P | anywhere | command palette |
+| Ctrl+Q | anywhere | quit |
+
+Digits and arrows act on the chat only when it has focus (Tab), so typing never triggers them.
+A terminal too narrow for every column shows one at a time; the same keys switch between them.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, what it does and where it works."""
+
+    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Markdown(HELP)
+            yield Static("Esc to close", classes="dialog-hint")
+
+
+class ProblemScreen(ModalScreen[None]):
+    """A problem the user must act on (a missing or broken checkpoint), explained, never a traceback."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
+
+    def __init__(self, title: str, problem: str, remedy: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.problem = problem
+        self.remedy = remedy
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="problem-box"):
+            yield Static(Text(self.title_text), classes="dialog-title")
+            yield Static(Text(self.problem), classes="dialog-problem")
+            yield Static(Text(self.remedy), classes="dialog-remedy")
+            yield Static("Enter or Esc to close · the app keeps running", classes="dialog-hint")

@@ -1,0 +1,281 @@
+"""The chat pane: exchanges of a prompt and its temperature columns, streamed live.
+
+Generation runs in an exclusive thread worker owned by ``ChatView``. The thread only appends
+characters to an exchange's pending buffers under a lock; a timer on the UI side drains them at
+frame rate and updates every column in one batch, and a final drain runs when the stream ends,
+stops or fails, so no character is lost or shown twice. Model text is always rendered as plain
+``Text``: brackets and asterisks are characters, never markup.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from nietzsche_tui.engine import Generation, describe_characters
+
+FRAME_SECONDS = 1 / 30
+MAX_COLUMN_CHARS = 20_000  # characters kept on screen per column; older text scrolls out
+MAX_EXCHANGES = 40  # older exchanges are removed so long sessions stay fast
+MIN_COLUMN_WIDTH = 26  # below this many cells per column the chat shows one column at a time
+
+
+def temperature_label(temperature: float) -> str:
+    return "greedy (T=0)" if temperature == 0 else f"T={temperature:g}"
+
+
+class TemperatureColumn(Vertical):
+    """One temperature's text, with a header that says its temperature and state."""
+
+    def __init__(self, index: int, temperature: float) -> None:
+        super().__init__(classes="column")
+        self.index = index
+        self.temperature = temperature
+        self.text = ""
+        self.state = "waiting"
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header(), classes="column-header", markup=False)
+        yield Static(Text(""), classes="column-body", markup=False)
+
+    def _header(self) -> Text:
+        marks = {"streaming": " ●", "stopped": " ■ stopped", "failed": " ✗ failed", "done": ""}
+        return Text(f"{self.index + 1} · {temperature_label(self.temperature)}{marks.get(self.state, '')}")
+
+    def extend(self, chars: str) -> None:
+        """Append characters (UI thread), keeping at most MAX_COLUMN_CHARS on screen."""
+        self.text = (self.text + chars)[-MAX_COLUMN_CHARS:]
+        self.query_one(".column-body", Static).update(Text(self.text))
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.set_class(state == "stopped", "-stopped")
+        self.query_one(".column-header", Static).update(self._header())
+
+
+class Exchange(Vertical):
+    """A prompt and its reply: one column per temperature, fed by a worker thread."""
+
+    def __init__(self, prompt_shown: str, generation: Generation, notice: str = "") -> None:
+        super().__init__(classes="exchange")
+        self.prompt_shown = prompt_shown
+        self.generation = generation
+        self.notice = notice
+        self.temperatures = generation.request.temperatures
+        self._pending: list[list[str]] = [[] for _ in self.temperatures]
+        self._lock = threading.Lock()
+        self.produced = 0  # steps fed by the worker (read under the lock)
+        self.started = time.perf_counter()
+        self.finished_at: float | None = None
+
+    def compose(self) -> ComposeResult:
+        request = self.generation.request
+        yield Static(Text(f"› {self.prompt_shown}"), classes="prompt", markup=False)
+        details = f"seed {request.seed} · {request.mode} · {request.length} characters"
+        yield Static(Text(details + (f" · {self.notice}" if self.notice else "")), classes="details", markup=False)
+        with Horizontal(classes="columns"):
+            for index, temperature in enumerate(self.temperatures):
+                yield TemperatureColumn(index, temperature)
+
+    @property
+    def columns(self) -> list[TemperatureColumn]:
+        return list(self.query(TemperatureColumn))
+
+    def feed(self, chars: Sequence[str]) -> None:
+        """Queue one step's characters (any thread)."""
+        with self._lock:
+            for pending, char in zip(self._pending, chars, strict=True):
+                pending.append(char)
+            self.produced += 1
+
+    def drain(self) -> int:
+        """Move queued characters onto the screen (UI thread); return how many steps arrived."""
+        with self._lock:
+            batches, self._pending = self._pending, [[] for _ in self.temperatures]
+        arrived = len(batches[0])
+        if arrived:
+            with self.app.batch_update():
+                for column, chars in zip(self.columns, batches, strict=True):
+                    column.extend("".join(chars))
+        return arrived
+
+    def finish(self, state: str) -> None:
+        """Final flush and the columns' final state (UI thread)."""
+        self.drain()
+        self.finished_at = time.perf_counter()
+        for column in self.columns:
+            column.set_state(state)
+
+    def chars_per_second(self) -> float:
+        end = self.finished_at or time.perf_counter()
+        return self.produced / max(end - self.started, 1e-6)
+
+    def texts(self) -> list[str]:
+        return [column.text for column in self.columns]
+
+
+class ChatView(VerticalScroll, can_focus=True):
+    """The scrolling chat: exchanges above, the newest at the bottom, one generation at a time.
+
+    Column keys live here, so they work when the chat has focus and never while typing.
+    """
+
+    BINDINGS = [
+        *(Binding(str(n), f"solo({n - 1})", f"Solo {n}", show=False, id=f"solo-{n}") for n in range(1, 10)),
+        Binding("0", "show_all", "All columns", show=False, id="show-all"),
+        Binding("left", "step_column(-1)", "Previous column", show=False, id="column-left"),
+        Binding("right", "step_column(1)", "Next column", show=False, id="column-right"),
+    ]
+
+    solo: reactive[int | None] = reactive(None)  # a column shown alone, or None for side by side
+    current = reactive(0)  # the highlighted column (and the one shown when narrow)
+    narrow = reactive(False)
+
+    class Finished(Message):
+        """A generation ended: ``state`` is done, stopped or failed."""
+
+        def __init__(self, exchange: Exchange, state: str, error: str | None = None) -> None:
+            super().__init__()
+            self.exchange = exchange
+            self.state = state
+            self.error = error
+
+    def __init__(self, columns: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.column_count = columns
+        self.active: Exchange | None = None
+        self._draining: set[Exchange] = set()
+
+    def on_mount(self) -> None:
+        self.anchor()
+        self.set_interval(FRAME_SECONDS, self.flush)
+
+    # -- streaming --------------------------------------------------------------------------
+
+    def start(self, prompt_shown: str, generation: Generation, notice: str = "") -> Exchange:
+        """Add an exchange and stream ``generation`` into it, cancelling any running one."""
+        exchange = Exchange(prompt_shown, generation, notice)
+        self.active = exchange
+        self._draining.add(exchange)
+        self.mount(exchange)
+        for old in list(self.query(Exchange))[:-MAX_EXCHANGES]:
+            self._draining.discard(old)
+            old.remove()
+        self.call_after_refresh(self._apply_view)
+        self.call_after_refresh(lambda: [c.set_state("streaming") for c in exchange.columns])
+        self.anchor()
+        self._stream(exchange)
+        return exchange
+
+    @work(thread=True, exclusive=True, group="generation", exit_on_error=False)
+    def _stream(self, exchange: Exchange) -> None:
+        # Runs in a thread: touches only the exchange's locked buffers, then posts one message.
+        worker = get_current_worker()
+        state, error = "done", None
+        try:
+            for step in exchange.generation:
+                if worker.is_cancelled:
+                    state = "stopped"
+                    break
+                exchange.feed(step.chars)
+        except Exception as failure:  # report in the UI; never let the app exit
+            state, error = "failed", f"{type(failure).__name__}: {failure}"
+        self.post_message(self.Finished(exchange, state, error))
+
+    def stop(self) -> bool:
+        """Cancel the running generation; True when there was one."""
+        running = self.is_generating
+        self.workers.cancel_group(self, "generation")
+        return running
+
+    @property
+    def is_generating(self) -> bool:
+        return any(w.group == "generation" and w.is_running for w in self.workers)
+
+    def flush(self) -> None:
+        for exchange in list(self._draining):
+            if exchange.is_attached:
+                exchange.drain()
+
+    def on_chat_view_finished(self, message: Finished) -> None:
+        exchange = message.exchange
+        self._draining.discard(exchange)
+        if exchange.is_attached:
+            exchange.finish(message.state)
+
+    # -- which columns show ------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.narrow = self.size.width < self.column_count * MIN_COLUMN_WIDTH
+
+    def watch_solo(self) -> None:
+        self._apply_view()
+
+    def watch_current(self) -> None:
+        self._apply_view()
+
+    def watch_narrow(self) -> None:
+        self._apply_view()
+
+    @property
+    def shows_one(self) -> bool:
+        return self.solo is not None or self.narrow
+
+    def visible_columns(self) -> list[int]:
+        """Indices of the columns on screen now."""
+        if self.solo is not None:
+            return [self.solo]
+        return [self.current] if self.narrow else list(range(self.column_count))
+
+    def _apply_view(self) -> None:
+        visible = set(self.visible_columns())
+        for column in self.query(TemperatureColumn):
+            column.display = column.index in visible
+            column.set_class(column.index == self.current and not self.shows_one, "-current")
+
+    def action_solo(self, index: int) -> None:
+        if index < self.column_count:
+            self.solo = index
+            self.current = index
+
+    def action_show_all(self) -> None:
+        self.solo = None
+
+    def action_step_column(self, delta: int) -> None:
+        self.current = (self.current + delta) % self.column_count
+        if self.solo is not None:
+            self.solo = self.current
+
+    def toggle_solo(self) -> None:
+        self.solo = None if self.solo is not None else self.current
+
+
+def prompt_notice(dropped: Sequence[str], cut: int) -> str:
+    """What the user should know about how their prompt was read."""
+    parts = []
+    if dropped:
+        parts.append(f"dropped unknown characters {describe_characters(list(dropped), limit=8)}")
+    if cut:
+        parts.append(f"used the last {cut} characters of a long prompt")
+    return "; ".join(parts)
+
+
+class StatusBar(Static):
+    """One line: the loaded checkpoint, mode, seed, state and live characters per second."""
+
+    def show(self, checkpoint: str, mode: str, seed: int | None, state: str, speed: float | None) -> None:
+        parts = [checkpoint, f"mode {mode}", f"seed {seed}" if seed is not None else "seed —", state]
+        if speed is not None:
+            parts.append(f"{speed:,.0f} chars/s per column")
+        self.update(Text("  ·  ".join(parts)))

@@ -1,0 +1,102 @@
+"""Shared fixtures: tiny corpora and tiny checkpoints made on the spot (seconds, no network)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests never use a GPU, even where there is one
+
+REAL_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "nietzsche.txt"
+
+TINY_TEXT = (
+    "Supposing that Truth is a woman--what then? Is there not ground for suspecting that all "
+    "philosophers, in so far as they have been dogmatists, have failed to understand women--that "
+    "the terrible seriousness and clumsy importunity with which they have usually paid their "
+    "addresses to Truth, have been unskilled and unseemly methods for winning a woman? Certainly "
+    "she has never allowed herself to be won; and at present every kind of dogma stands with sad "
+    "and discouraged mien--IF, indeed, it stands at all! "
+) * 6
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A few kB of the book's opening, repeated: enough for a handful of batches."""
+    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
+    path.write_text(TINY_TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def real_corpus() -> Path:
+    if not REAL_CORPUS.exists():
+        pytest.skip("the full corpus (../shared/corpus/nietzsche.txt) is not present")
+    return REAL_CORPUS
+
+
+def tiny_config(corpus: Path, out: Path, **overrides):
+    """A small, fast training configuration (16 units, maxlen 12) on the tiny corpus."""
+    from trainer.config import config_from
+
+    values = dict(
+        corpus=str(corpus),
+        out=str(out),
+        epochs=2,
+        maxlen=12,
+        step=3,
+        batch_size=32,
+        units=16,
+        sample_length=20,
+        val_fraction=0.1,
+        steps_per_epoch=4,
+    )
+    values.update(overrides)
+    return config_from(values.pop("recipe", "book"), values)
+
+
+@pytest.fixture(scope="session")
+def trained_folder(tiny_corpus, tmp_path_factory) -> Path:
+    """A training folder holding two real epochs from the trainer (shared, treat as read-only)."""
+    from trainer.train import train
+
+    out = tmp_path_factory.mktemp("trained")
+    train(tiny_config(tiny_corpus, out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def keras_checkpoint(tiny_corpus, tmp_path_factory):
+    """A book-sized (128 units, maxlen 60) random-weight model saved as a checkpoint, and the model."""
+    import keras
+    import numpy as np
+
+    from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION
+    from trainer.callbacks import save_checkpoint
+    from trainer.model import build_model
+
+    keras.utils.set_random_seed(7)
+    vocabulary = sorted(set(TINY_TEXT.lower()))
+    model = build_model(len(vocabulary), 60, 128)
+    # Larger-than-initial weights give peaked, varied distributions, a harder test than near-uniform.
+    model.set_weights(
+        [w * 2.5 for w in model.get_weights()[:2]]
+        + [np.random.default_rng(1).normal(0, 0.3, 512)]
+        + [w * 12 for w in model.get_weights()[3:]]
+    )
+    folder = tmp_path_factory.mktemp("keras")
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "epoch": 1,
+        "vocabulary": vocabulary,
+        "maxlen": 60,
+        "model": {"units": 128},
+        "training": {"recipe": "book"},
+        "metrics": {"train_loss": 2.0, "val_loss": 2.1},
+        "seed_passages": [TINY_TEXT.lower()[:60]],
+    }
+    save_checkpoint(model, folder, metadata)
+    return folder, model

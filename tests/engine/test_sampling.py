@@ -1,0 +1,84 @@
+"""The one sampler: the book's reweighting, made stable, never raising on what a softmax produces."""
+
+import numpy as np
+import pytest
+
+from nietzsche_tui.sampling import reweight_distribution, sample_index
+
+
+def book_reweight(p, temperature):
+    """Listing 8-1, in float64."""
+    distribution = np.exp(np.log(np.asarray(p, dtype=np.float64)) / temperature)
+    return distribution / distribution.sum()
+
+
+@pytest.mark.parametrize("temperature", [0.2, 0.5, 1.0, 1.2, 3.0])
+def test_reweighting_has_the_books_meaning(temperature):
+    p = np.random.default_rng(0).dirichlet(np.ones(57))
+    assert np.allclose(reweight_distribution(p, temperature), book_reweight(p, temperature), atol=1e-12)
+
+
+def test_temperature_zero_is_greedy_and_still_consumes_one_draw():
+    p = np.array([0.1, 0.6, 0.3])
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert all(sample_index(p, 0, a) == 1 for _ in range(20))
+    for _ in range(20):
+        b.random()
+    assert a.random() == b.random()
+
+
+@pytest.mark.parametrize("temperature", [-0.1, float("nan"), float("inf"), -float("inf")])
+def test_bad_temperatures_are_value_errors(temperature):
+    with pytest.raises(ValueError, match="temperature must be a finite number >= 0"):
+        sample_index(np.array([0.5, 0.5]), temperature, np.random.default_rng(0))
+
+
+def test_float32_vectors_summing_above_one_never_crash():
+    """The book's sampler fails on about 3% of float32 softmaxes (numpy/numpy#8317)."""
+    rng = np.random.default_rng(0)
+    crashed_book = 0
+    for _ in range(2000):
+        logits = rng.normal(0, 3, 57).astype(np.float32)
+        p = np.exp(logits) / np.exp(logits).sum()
+        p = p.astype(np.float32)
+        try:
+            np.random.multinomial(1, p, 1)  # noqa: NPY002 - the book's legacy call, on purpose
+        except ValueError:
+            crashed_book += 1
+        index = sample_index(p, 1.0, rng)
+        assert 0 <= index < 57 and p[index] > 0
+    assert crashed_book > 0  # the inputs really do exercise the bug
+
+
+def test_zero_probabilities_are_never_drawn():
+    p = np.zeros(10)
+    p[[2, 7]] = [0.25, 0.75]
+    rng = np.random.default_rng(1)
+    draws = {sample_index(p, t, rng) for t in (0.1, 1.0, 100.0) for _ in range(300)}
+    assert draws == {2, 7}
+
+
+def test_degenerate_inputs_still_give_a_valid_index():
+    rng = np.random.default_rng(2)
+    for p in (np.zeros(5), np.full(5, np.nan), np.array([0, 0, 1.0, 0, 0]), np.full(5, 1e-45)):
+        assert 0 <= sample_index(p, 1.0, rng) < 5
+
+
+def test_draws_follow_the_reweighted_distribution():
+    p = np.array([0.5, 0.3, 0.2])
+    rng = np.random.default_rng(3)
+    counts = np.bincount([sample_index(p, 0.5, rng) for _ in range(20000)], minlength=3) / 20000
+    assert np.allclose(counts, book_reweight(p, 0.5), atol=0.015)
+
+
+def test_top_k_and_top_p_truncate():
+    p = np.array([0.05, 0.5, 0.3, 0.15])
+    assert np.count_nonzero(reweight_distribution(p, 1.0, top_k=2)) == 2
+    assert set(np.flatnonzero(reweight_distribution(p, 1.0, top_k=2))) == {1, 2}
+    assert set(np.flatnonzero(reweight_distribution(p, 1.0, top_p=0.8))) == {1, 2}
+    assert set(np.flatnonzero(reweight_distribution(p, 1.0, top_p=0.81))) == {1, 2, 3}
+    assert np.isclose(reweight_distribution(p, 1.0, top_p=0.81).sum(), 1.0)
+    with pytest.raises(ValueError):
+        reweight_distribution(p, 1.0, top_p=0)
+    with pytest.raises(ValueError):
+        reweight_distribution(p, 1.0, top_k=0)

@@ -1,0 +1,167 @@
+"""Callbacks that make ``model.fit`` a complete training run.
+
+In list order, at the end of every epoch: ``HeldOutLoss`` scores the held-out text and adds
+``val_loss`` / ``val_bpc`` / ``seconds`` to the logs; ``DivergenceGuard`` stops a run whose loss
+turns NaN or explodes (the book's own published run diverged at epochs 56-59);
+``CheckpointWriter`` saves the epoch unless the guard objected; ``EpochSamples`` prints 400
+characters at each temperature the way the book does. Keras's ``CSVLogger`` keeps the log.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from nietzsche_tui.checkpoint import atomic_write_bytes, checkpoint_names, write_metadata
+from nietzsche_tui.engine import Engine, GenerationRequest
+from nietzsche_tui.weights import LSTMWeights
+from trainer.data import WindowBatches
+from trainer.model import build_model
+
+LN2 = math.log(2)
+
+
+class HeldOutLoss(keras.callbacks.Callback):
+    """Held-out cross-entropy of the next character after a full maxlen window, for every recipe.
+
+    The weights are copied into a book-shaped model (the fast recipe trains a sequence model with
+    the same weights), so both recipes are scored identically.
+    """
+
+    def __init__(self, held_out: WindowBatches | None, vocab_size: int, maxlen: int, units: int) -> None:
+        super().__init__()
+        self.held_out = held_out
+        self.scorer = build_model(vocab_size, maxlen, units) if held_out is not None else None
+        if self.scorer is not None:
+            self.scorer.compile(loss="sparse_categorical_crossentropy")
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
+        logs["seconds"] = time.perf_counter() - self.started  # training time, before scoring
+        if self.scorer is None:
+            return
+        self.scorer.set_weights(self.model.get_weights())
+        loss = float(self.scorer.evaluate(self.held_out, verbose=0))
+        logs["val_loss"] = loss
+        logs["val_bpc"] = loss / LN2
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop training when the loss becomes NaN/inf or exceeds ``factor`` × the best epoch loss."""
+
+    def __init__(self, factor: float = 3.0, best_loss: float | None = None) -> None:
+        super().__init__()
+        self.factor = factor
+        self.best_loss = best_loss
+        self.reason: str | None = None
+
+    def _stop(self, reason: str) -> None:
+        self.reason = reason
+        self.model.stop_training = True
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop(f"the training loss became {float(loss)} at batch {batch}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        for key in ("loss", "val_loss"):
+            value = logs.get(key)
+            if value is not None and not math.isfinite(float(value)):
+                self._stop(f"{key} became {float(value)} in epoch {epoch + 1}")
+        loss = logs.get("loss")
+        if self.reason is None and loss is not None:
+            if self.best_loss is not None and loss > self.factor * self.best_loss:
+                self._stop(f"the loss exploded to {loss:.3f} in epoch {epoch + 1} (best so far {self.best_loss:.3f})")
+            else:
+                self.best_loss = loss if self.best_loss is None else min(self.best_loss, loss)
+        if self.reason is not None:
+            print(
+                f"Training stopped: {self.reason}. The last good checkpoint is kept; "
+                "try a lower --learning-rate or the fast recipe (it clips gradients).",
+                flush=True,
+            )
+
+
+class CheckpointWriter(keras.callbacks.Callback):
+    """Write ``epoch_NNNN.keras`` then ``epoch_NNNN.json`` atomically at the end of every good epoch."""
+
+    def __init__(self, folder: Path, metadata: Callable[[int, dict], dict[str, Any]], guard: DivergenceGuard) -> None:
+        super().__init__()
+        self.folder = folder
+        self.metadata = metadata
+        self.guard = guard
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.guard.reason is not None:
+            return  # never let a diverged model overwrite or follow good checkpoints
+        number = epoch + 1  # Keras counts epochs from 0; checkpoints are named from 1
+        save_checkpoint(self.model, self.folder, self.metadata(number, dict(logs or {})))
+
+
+def save_checkpoint(model: keras.Model, folder: Path, metadata: dict[str, Any]) -> Path:
+    """Write a model and its metadata as one complete checkpoint: weights first, metadata last."""
+    _, weights_name = checkpoint_names(metadata["epoch"])
+    # Keras insists on the .keras suffix, so save to a hidden temporary name that ends with it.
+    temporary = Path(folder) / f".{weights_name}.partial.keras"
+    try:
+        model.save(temporary)
+        atomic_write_bytes(Path(folder) / weights_name, temporary.read_bytes())
+    finally:
+        temporary.unlink(missing_ok=True)
+    return write_metadata(folder, metadata)
+
+
+def weights_of(model: keras.Model) -> LSTMWeights:
+    """The model's arrays in the engine's layout (same order as ``model.get_weights()``)."""
+    return LSTMWeights(*(np.asarray(w, dtype=np.float32) for w in model.get_weights()))
+
+
+class EpochSamples(keras.callbacks.Callback):
+    """Print generated text after each epoch as the book does, one shared seed for every temperature.
+
+    Generation runs on the app's NumPy engine with the one sampler (the book's loop calls
+    ``model.predict`` 1,600 times an epoch); the seed is a random held-out passage.
+    """
+
+    def __init__(
+        self,
+        make_engine: Callable[[LSTMWeights], Engine],
+        passages: Callable[[int], str],
+        temperatures: tuple[float, ...],
+        length: int,
+        seed: int,
+        guard: DivergenceGuard,
+    ) -> None:
+        super().__init__()
+        self.make_engine = make_engine
+        self.passages = passages
+        self.temperatures = temperatures
+        self.length = length
+        self.seed = seed
+        self.guard = guard
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.length == 0 or not self.temperatures or self.guard.reason is not None:
+            return
+        engine = self.make_engine(weights_of(self.model))
+        seed_text = self.passages(epoch)
+        request = GenerationRequest(seed_text, self.temperatures, self.length, seed=self.seed + epoch)
+        columns = ["".join(column) for column in zip(*(s.chars for s in engine.generate(request)), strict=True)]
+        out = sys.stdout
+        out.write(f'--- Generating with seed: "{seed_text}"\n')
+        for temperature, text in zip(self.temperatures, columns, strict=True):
+            out.write(f"------ temperature: {temperature}\n{seed_text}{text}\n")
+        out.flush()

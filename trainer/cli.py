@@ -1,0 +1,107 @@
+"""``nietzsche-train``: command-line flags mapped one-to-one onto ``TrainConfig``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from trainer.config import RECIPES, TrainConfig, config_from, recipe_defaults
+
+
+def _temperatures(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if any(not v >= 0 or v == float("inf") for v in values):
+        raise argparse.ArgumentTypeError("temperatures must be finite numbers >= 0")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    fast = recipe_defaults("fast")
+    parser = argparse.ArgumentParser(
+        prog="nietzsche-train",
+        description="Train the character-level LSTM of Deep Learning with Python §8.1 and write one "
+        "self-describing checkpoint per epoch. Rerun the same command to resume.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add(
+        "--recipe",
+        choices=RECIPES,
+        default="book",
+        help=f"'book' reproduces the book; 'fast' trains every position of long sequences with "
+        f"clipping and decay (its defaults: {', '.join(f'{k}={v}' for k, v in fast.items())})",
+    )
+    add("--corpus", default=None, help="UTF-8 text file to train on (default: download the book's nietzsche.txt)")
+    add("--out", default=d.out, help="folder for checkpoints (resumes from its latest)")
+    add("--epochs", type=int, default=None, help=f"train up to this epoch (book: {d.epochs})")
+    add("--maxlen", type=int, default=d.maxlen, help="characters the model reads before predicting")
+    add("--step", type=int, default=d.step, help="book recipe: characters between window starts")
+    add("--sequence-length", type=int, default=None, help="fast recipe: characters per training sequence")
+    add("--batch-size", type=int, default=None, help=f"batch size (book: {d.batch_size})")
+    add("--units", type=int, default=d.units, help="LSTM units")
+    add("--learning-rate", type=float, default=None, help=f"RMSprop learning rate (book: {d.learning_rate})")
+    add("--lr-decay", type=float, default=None, help="learning-rate factor per epoch (book: 1, constant)")
+    add("--clipnorm", type=float, default=None, help="clip gradients to this norm (book: none)")
+    add(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="held-out fraction at the end of the text (0 for an exact book run)",
+    )
+    add("--val-step", type=int, default=d.val_step, help="characters between held-out windows")
+    add(
+        "--temperatures",
+        type=_temperatures,
+        default=d.temperatures,
+        help="sampling temperatures for the per-epoch samples, comma-separated",
+    )
+    add("--sample-length", type=int, default=d.sample_length, help="characters per sample (0: none)")
+    add("--seed", type=int, default=d.seed, help="seed for shuffling and samples")
+    add("--steps-per-epoch", type=int, default=None, help="cap batches per epoch (quick runs)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one clear line and a non-zero exit on any problem, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from(args.recipe, {k: v for k, v in vars(args).items() if k != "recipe"})
+    except ValueError as error:
+        print(f"nietzsche-train: {error}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out
+    from trainer.corpus import CorpusError
+    from trainer.train import TrainingError, train
+
+    try:
+        train(config)
+    except KeyboardInterrupt:
+        print(
+            f"\nnietzsche-train: interrupted. Complete epochs are saved in {config.out}; "
+            "rerun the same command to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    except (CorpusError, TrainingError) as error:
+        print(f"nietzsche-train: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(
+            f"nietzsche-train: cannot write to {config.out} ({error.strerror or error}); "
+            "earlier checkpoints are intact.",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as error:  # a last line of defence: one readable line, not a traceback
+        print(f"nietzsche-train: training failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Typed training configuration: one dataclass, saved inside every checkpoint.
+
+Two recipes train the same architecture (one-hot → LSTM → Dense softmax) with the same weight
+shapes, so the engine and the app treat their checkpoints alike:
+
+* ``book``: the book's recipe as printed (maxlen 60, step 3, batch 128, RMSprop 0.01, one target
+  per window). The default, kept for fidelity.
+* ``fast``: trains on every position of longer contiguous sequences (each character is read about
+  once per epoch and every position yields a training signal), with gradient clipping and a
+  decaying learning rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+RECIPES = ("book", "fast")
+BOOK_CORPUS_URL = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that shapes a training run. CLI flags map one-to-one onto these fields."""
+
+    recipe: str = "book"
+    corpus: str | None = None  # a UTF-8 text file; None downloads the book's nietzsche.txt
+    out: str = "checkpoints"
+    epochs: int = 60
+    maxlen: int = 60
+    step: int = 3  # book recipe: distance between window starts
+    sequence_length: int = 200  # fast recipe: characters per training sequence
+    batch_size: int = 128
+    units: int = 128
+    learning_rate: float = 0.01
+    lr_decay: float = 1.0  # multiplied into the learning rate once per epoch (1 = constant)
+    clipnorm: float | None = None
+    val_fraction: float = 0.05
+    val_step: int = 1  # distance between held-out windows; 1 scores every held-out character
+    temperatures: tuple[float, ...] = (0.2, 0.5, 1.0, 1.2)
+    sample_length: int = 400
+    seed: int = 1337
+    steps_per_epoch: int | None = None  # cap batches per epoch for quick runs
+    explode_factor: float = 3.0  # stop when the epoch loss exceeds this × the best so far
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["temperatures"] = list(self.temperatures)
+        return data
+
+    def validate(self) -> TrainConfig:
+        """Raise ValueError naming the first setting that cannot work."""
+        if self.recipe not in RECIPES:
+            raise ValueError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
+        positive = ("epochs", "maxlen", "step", "sequence_length", "batch_size", "units", "val_step")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if not 0 <= self.val_fraction < 0.5:
+            raise ValueError("--val-fraction must be in [0, 0.5)")
+        if not self.learning_rate > 0 or not 0 < self.lr_decay <= 1:
+            raise ValueError("--learning-rate must be > 0 and --lr-decay in (0, 1]")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError("--steps-per-epoch must be at least 1")
+        if self.sample_length < 0 or any(t < 0 for t in self.temperatures):
+            raise ValueError("--sample-length and --temperatures must not be negative")
+        return self
+
+
+# The fast recipe's settings, chosen by the quality-against-time benchmark (benchmarks/RESULTS.md).
+FAST_RECIPE = {
+    "sequence_length": 200,
+    "batch_size": 32,
+    "learning_rate": 0.005,
+    "lr_decay": 0.94,
+    "clipnorm": 1.0,
+    "epochs": 40,
+}
+
+
+def recipe_defaults(recipe: str) -> dict[str, Any]:
+    """The field values a recipe sets when the user does not give them."""
+    return dict(FAST_RECIPE) if recipe == "fast" else {}
+
+
+def config_from(recipe: str, overrides: dict[str, Any]) -> TrainConfig:
+    """Build a config: dataclass defaults, then the recipe's, then explicit overrides."""
+    values = {**recipe_defaults(recipe), **{k: v for k, v in overrides.items() if v is not None}}
+    names = {f.name for f in fields(TrainConfig)}
+    return replace(TrainConfig(recipe=recipe), **{k: v for k, v in values.items() if k in names}).validate()
+
+
+# Settings that must agree between a run and the checkpoints it resumes from.
+RESUME_KEYS = ("recipe", "maxlen", "step", "sequence_length", "batch_size", "units", "val_fraction")

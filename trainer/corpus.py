@@ -1,0 +1,116 @@
+"""The corpus: read the text, lowercase it, build the vocabulary, split off held-out text.
+
+Listing 8-2 reads the book's ``nietzsche.txt`` with ``keras.utils.get_file``; we keep that path
+for connected machines and also read any local UTF-8 file. Text is always decoded as UTF-8 (the
+book's locale-dependent ``open()`` silently changes the vocabulary). The vocabulary is the sorted
+set of characters and travels inside every checkpoint; nothing downstream rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.config import BOOK_CORPUS_URL
+
+SEED_PASSAGES = 8
+
+
+class CorpusError(Exception):
+    """A corpus that cannot be used; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The lowercased text, its vocabulary and its contiguous train / held-out split."""
+
+    text: str
+    vocabulary: list[str]
+    encoded: np.ndarray  # uint8 (uint32 for vocabularies over 256) indices into the vocabulary
+    split: int  # characters before this index train; the rest is held out
+    sha256: str
+    source: str
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.encoded[: self.split]
+
+    @property
+    def held_out(self) -> np.ndarray:
+        return self.encoded[self.split :]
+
+    def seed_passages(self, maxlen: int, seed: int, count: int = SEED_PASSAGES) -> list[str]:
+        """Deterministic maxlen-long passages from the held-out text (the train text if none)."""
+        start, stop = (self.split, len(self.text)) if len(self.text) - self.split > maxlen else (0, self.split)
+        rng = np.random.default_rng(seed)
+        last = stop - maxlen
+        if last < start:
+            return []
+        offsets = sorted(set(int(o) for o in rng.integers(start, last + 1, size=count)))
+        return [self.text[o : o + maxlen] for o in offsets]
+
+
+def download_book_corpus() -> Path:
+    """Fetch the book's corpus once into Keras's cache (needs the internet)."""
+    import keras  # only this path needs Keras
+
+    try:
+        return Path(keras.utils.get_file("nietzsche.txt", origin=BOOK_CORPUS_URL))
+    except Exception as error:  # get_file raises several types for network failures
+        raise CorpusError(
+            f"could not download the book's corpus from {BOOK_CORPUS_URL} ({error}); "
+            "pass a local UTF-8 text file with --corpus PATH."
+        ) from None
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 file, raising CorpusError that names the problem (and the byte, if any)."""
+    target = Path(path).expanduser()
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"corpus {target} does not exist; check the --corpus path.") from None
+    except IsADirectoryError:
+        raise CorpusError(f"corpus {target} is a folder; --corpus needs a text file.") from None
+    except OSError as error:
+        raise CorpusError(f"cannot read corpus {target}: {error.strerror or error}.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise CorpusError(
+            f"corpus {target} is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start} "
+            f"(line {line}); convert it, e.g. `iconv -f latin1 -t utf-8`."
+        ) from None
+
+
+def load_corpus(path: str | Path | None, maxlen: int, val_fraction: float = 0.05) -> Corpus:
+    """Load and lowercase a corpus (None = the book's download) and split off held-out text.
+
+    The held-out text is the last ``val_fraction`` of the characters, contiguous, so every
+    held-out figure in the project scores the same text.
+    """
+    source = download_book_corpus() if path is None else Path(path)
+    raw = read_text(source)
+    text = raw.lower()
+    held_out = int(len(text) * val_fraction)
+    split = len(text) - held_out
+    if split < maxlen + 1:
+        raise CorpusError(
+            f"corpus {source} has {len(text)} characters; training needs more than maxlen + 1 = "
+            f"{maxlen + 1} before the held-out part. Use a longer text or a smaller --maxlen."
+        )
+    if 0 < held_out < maxlen + 1:
+        raise CorpusError(
+            f"the held-out part of {source} ({held_out} characters) is shorter than maxlen + 1; "
+            "use a longer text, a larger --val-fraction or --val-fraction 0."
+        )
+    vocabulary = sorted(set(text))
+    lookup = {char: i for i, char in enumerate(vocabulary)}
+    dtype = np.uint8 if len(vocabulary) <= 256 else np.uint32
+    encoded = np.fromiter((lookup[c] for c in text), dtype=dtype, count=len(text))
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return Corpus(text, vocabulary, encoded, split, digest, str(source))

@@ -1,0 +1,215 @@
+"""A training run, top to bottom: corpus → data → model (new or resumed) → one ``fit`` call.
+
+Rerunning the same command continues from the latest complete checkpoint in ``--out``: the model
+and its optimizer state are loaded from the ``.keras`` file and ``fit`` starts at
+``initial_epoch``. A folder trained on another vocabulary or with other settings is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+import nietzsche_tui
+from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION, Checkpoint, complete_checkpoints
+from nietzsche_tui.engine import Engine
+from trainer.callbacks import CheckpointWriter, DivergenceGuard, EpochSamples, HeldOutLoss
+from trainer.config import RESUME_KEYS, TrainConfig
+from trainer.corpus import Corpus, CorpusError, load_corpus
+from trainer.data import SequenceBatches, WindowBatches
+from trainer.model import build_training_model
+
+
+class TrainingError(Exception):
+    """A run that cannot start or continue; the message says why and what to do."""
+
+
+def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Checkpoint]) -> None:
+    """Refuse to resume from checkpoints made with another vocabulary or incompatible settings."""
+    if not checkpoints:
+        return
+    latest = checkpoints[-1]
+    where = latest.metadata_path.parent
+    if latest.vocabulary != corpus.vocabulary:
+        raise TrainingError(
+            f"{where} holds checkpoints trained on another vocabulary ({len(latest.vocabulary)} "
+            f"characters, this corpus has {len(corpus.vocabulary)}); choose another --out folder."
+        )
+    saved = latest.metadata.get("training", {})
+    for key in RESUME_KEYS:
+        if key in saved and saved[key] != getattr(config, key):
+            raise TrainingError(
+                f"{where} was trained with {key}={saved[key]!r} but this run asks for "
+                f"{getattr(config, key)!r}; use the same settings to resume, or another --out folder."
+            )
+
+
+def prepare_output(folder: Path) -> None:
+    """Create the output folder and prove it is writable before spending time on training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise TrainingError(f"cannot write checkpoints to {folder}: {error.strerror or error}.") from None
+
+
+def _versions() -> dict[str, str]:
+    import tensorflow as tf
+
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "nietzsche_tui": getattr(nietzsche_tui, "__version__", "0.1.0"),
+        "python": sys.version.split()[0],
+    }
+
+
+def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, ...] = ()) -> list[dict[str, Any]]:
+    """Train (or resume) per ``config``; return the per-epoch logs of this invocation.
+
+    ``extra_callbacks`` run after the built-in ones (benchmarks use them to probe quality).
+    """
+    config.validate()
+    out = Path(config.out)
+    corpus = load_corpus(config.corpus, config.maxlen, config.val_fraction)
+    if config.recipe == "fast" and corpus.split < 2 * config.sequence_length + 2:
+        raise CorpusError(
+            f"the training text ({corpus.split} characters) is too short for "
+            f"--sequence-length {config.sequence_length}; use a smaller one."
+        )
+    checkpoints = complete_checkpoints(out) if out.is_dir() else []
+    check_resumable(config, corpus, checkpoints)
+    prepare_output(out)
+
+    vocab_size = len(corpus.vocabulary)
+    if config.recipe == "fast":
+        batches = SequenceBatches(
+            corpus.train,
+            vocab_size,
+            config.sequence_length,
+            config.batch_size,
+            seed=config.seed,
+            max_batches=config.steps_per_epoch,
+        )
+        sequences = batches.count
+    else:
+        batches = WindowBatches(
+            corpus.train,
+            vocab_size,
+            config.maxlen,
+            config.step,
+            config.batch_size,
+            seed=config.seed,
+            max_batches=config.steps_per_epoch,
+        )
+        sequences = batches.windows
+    held_out = None
+    if len(corpus.held_out) > config.maxlen:
+        held_out = WindowBatches(
+            corpus.held_out, vocab_size, config.maxlen, config.val_step, batch_size=1024, shuffle=False
+        )
+    print(f"Corpus length: {len(corpus.text)}")
+    print(f"Number of sequences: {sequences}")
+    print(f"Unique characters: {vocab_size}")
+    print(f"Held-out characters: {len(corpus.held_out)} (last {config.val_fraction:.0%})", flush=True)
+
+    initial_epoch = 0
+    if checkpoints:
+        latest = checkpoints[-1]
+        model = keras.models.load_model(latest.weights_path, safe_mode=True)
+        initial_epoch = latest.epoch
+        print(f"Resuming from {latest.describe()}", flush=True)
+    else:
+        model = build_training_model(config, vocab_size, steps_per_epoch=len(batches))
+    if initial_epoch >= config.epochs:
+        print(f"Nothing to do: {out} already holds epoch {initial_epoch} of {config.epochs}.")
+        return []
+    batches.set_epoch(initial_epoch)
+
+    passages = corpus.seed_passages(config.maxlen, config.seed)
+    previous = [c.metadata for c in checkpoints]
+    started_at = previous[-1]["metrics"].get("total_seconds", 0.0) if previous else 0.0
+    history: list[dict[str, Any]] = []
+    versions = _versions()
+
+    def metadata(epoch: int, logs: dict) -> dict[str, Any]:
+        record = {
+            "epoch": epoch,
+            "loss": float(logs.get("loss", float("nan"))),
+            "val_loss": logs.get("val_loss"),
+            "seconds": float(logs.get("seconds", 0.0)),
+        }
+        history.append(record)
+        total = started_at + sum(r["seconds"] for r in history)
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "epoch": epoch,
+            "vocabulary": corpus.vocabulary,
+            "maxlen": config.maxlen,
+            "model": {
+                "architecture": "one-hot → LSTM → Dense(softmax)",
+                "units": config.units,
+                "vocab_size": vocab_size,
+                "parameters": int(model.count_params()),
+            },
+            "training": config.to_dict(),
+            "metrics": {
+                "train_loss": record["loss"],
+                "val_loss": record["val_loss"],
+                "val_bpc": logs.get("val_bpc"),
+                "epoch_seconds": record["seconds"],
+                "total_seconds": total,
+            },
+            "corpus": {
+                "source": Path(corpus.source).name,
+                "sha256": corpus.sha256,
+                "length": len(corpus.text),
+                "held_out_from": corpus.split,
+            },
+            "seed_passages": passages,
+            "versions": versions,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    held_text = corpus.text[corpus.split :] if held_out is not None else corpus.text[: corpus.split]
+
+    def sample_seed(epoch: int) -> str:
+        start = int(np.random.default_rng([config.seed, epoch]).integers(len(held_text) - config.maxlen))
+        return held_text[start : start + config.maxlen]
+
+    best = min((c.metadata["metrics"]["train_loss"] for c in checkpoints), default=None)
+    guard = DivergenceGuard(config.explode_factor, best_loss=best)
+    callbacks = [
+        HeldOutLoss(held_out, vocab_size, config.maxlen, config.units),
+        guard,
+        CheckpointWriter(out, metadata, guard),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+        EpochSamples(
+            lambda w: Engine.from_weights(w, corpus.vocabulary, config.maxlen),
+            sample_seed,
+            config.temperatures,
+            config.sample_length,
+            config.seed,
+            guard,
+        ),
+        *extra_callbacks,
+    ]
+    # A progress bar on a terminal, one line per epoch in logs and CI.
+    verbose = 1 if sys.stdout.isatty() and not os.environ.get("CI") else 2
+    started = time.perf_counter()
+    model.fit(
+        batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
+    )
+    print(f"Done in {time.perf_counter() - started:.0f} s; checkpoints in {out}.", flush=True)
+    return history
