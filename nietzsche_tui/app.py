@@ -80,14 +80,20 @@ class NietzscheApp(App[None]):
         self._next_seed = settings.seed
 
     def compose(self) -> ComposeResult:
-        with ChatView(len(self.settings.temperatures), id="chat"):
+        # Kept as attributes: queries would search whichever screen is on top (help, problem).
+        self.chat = ChatView(len(self.settings.temperatures), id="chat")
+        self.status = StatusBar(id="status")
+        self.prompt_input = Input(
+            placeholder="Seed the model with a few words and press Enter  (F1: help)", id="prompt-input"
+        )
+        with self.chat:
             yield Static("Loading the model…", id="welcome")
-        yield StatusBar(id="status")
-        yield Input(placeholder="Seed the model with a few words and press Enter  (F1: help)", id="prompt-input")
+        yield self.status
+        yield self.prompt_input
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.prompt_input.focus()
         self.set_interval(0.25, self.refresh_status)
         self.refresh_status()
         self.load_model()
@@ -106,7 +112,7 @@ class NietzscheApp(App[None]):
     def on_nietzsche_app_model_loaded(self, message: ModelLoaded) -> None:
         reloaded = self.engine is not None
         self.engine = message.engine
-        self.query_one("#welcome", Static).update(
+        self.chat.welcome.update(
             f"Loaded {self.engine.checkpoint.describe()}.\nType a few words and press Enter, or Ctrl+T for a surprise."
         )
         if reloaded:
@@ -117,7 +123,7 @@ class NietzscheApp(App[None]):
         problem = message.problem
         if self.engine is not None:
             problem += f"\n\nStill using {self.engine.checkpoint.describe()}."
-        self.query_one("#welcome", Static).update("No model loaded. " + TRAIN_HINT)
+        self.chat.welcome.update("No model loaded. " + TRAIN_HINT)
         self.push_screen(ProblemScreen("The checkpoint could not be loaded", problem, TRAIN_HINT))
         self.refresh_status()
 
@@ -132,7 +138,6 @@ class NietzscheApp(App[None]):
 
     def send(self, text: str) -> bool:
         """Start generating from ``text``; False (with a notice) when it cannot start."""
-        chat = self.query_one(ChatView)
         if self.engine is None:
             self.notify("No model is loaded yet. " + TRAIN_HINT, severity="error")
             return False
@@ -154,10 +159,7 @@ class NietzscheApp(App[None]):
         if generation.prompt.dropped:
             self.notify(notice, title="Prompt adjusted", severity="warning")
         shown = text if len(text) <= SHOWN_PROMPT_CHARS else "…" + text[-SHOWN_PROMPT_CHARS:]
-        welcome = self.query("#welcome")
-        if welcome:
-            welcome.remove()
-        chat.start(" ".join(shown.split()), generation, notice)
+        self.chat.start(" ".join(shown.split()), generation, notice)
         return True
 
     def _take_seed(self) -> int:
@@ -170,7 +172,7 @@ class NietzscheApp(App[None]):
     # -- actions -----------------------------------------------------------------------------
 
     def action_stop(self) -> None:
-        if not self.query_one(ChatView).stop():
+        if not self.chat.stop():
             self.notify("Nothing is generating.", timeout=2)
 
     def action_regenerate(self) -> None:
@@ -195,10 +197,10 @@ class NietzscheApp(App[None]):
         self.load_model()
 
     def action_step_column(self, delta: int) -> None:
-        self.query_one(ChatView).action_step_column(delta)
+        self.chat.action_step_column(delta)
 
     def action_toggle_solo(self) -> None:
-        self.query_one(ChatView).toggle_solo()
+        self.chat.toggle_solo()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -210,19 +212,19 @@ class NietzscheApp(App[None]):
         yield SystemCommand("Regenerate", "The last prompt again with a new seed (Ctrl+R)", self.action_regenerate)
         yield SystemCommand("Surprise me", "Start from a held-out passage (Ctrl+T)", self.action_surprise)
         yield SystemCommand("Reload checkpoint", "Load the latest checkpoint (Ctrl+L)", self.action_reload)
-        yield SystemCommand("Show all temperatures", "Columns side by side", self.query_one(ChatView).action_show_all)
+        yield SystemCommand("Show all temperatures", "Columns side by side", self.chat.action_show_all)
         for index, temperature in enumerate(self.settings.temperatures):
             yield SystemCommand(
                 f"Solo temperature {temperature:g}",
                 f"Show column {index + 1} alone",
-                lambda i=index: self.query_one(ChatView).action_solo(i),
+                lambda i=index: self.chat.action_solo(i),
             )
         yield SystemCommand("Help", "Keys and what they do (F1)", self.action_help)
 
     # -- status ------------------------------------------------------------------------------
 
     def refresh_status(self) -> None:
-        chat = self.query_one(ChatView)
+        chat = self.chat
         model = self.engine.checkpoint.describe() if self.engine else "no model loaded"
         exchange = chat.active
         if exchange is None:
@@ -230,9 +232,9 @@ class NietzscheApp(App[None]):
         else:
             state = "generating" if chat.is_generating else "idle"
             speed = exchange.chars_per_second()
-        self.query_one(StatusBar).show(
-            model, self.settings.mode, self.seed, state, speed if self.settings.show_speed else None
-        )
+        if not self.status.is_attached:
+            return  # shutting down
+        self.status.show(model, self.settings.mode, self.seed, state, speed if self.settings.show_speed else None)
 
 
 def make_app(

@@ -26,7 +26,8 @@ from textual.worker import get_current_worker
 from nietzsche_tui.engine import Generation, describe_characters
 
 FRAME_SECONDS = 1 / 30
-MAX_COLUMN_CHARS = 20_000  # characters kept on screen per column; older text scrolls out
+MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
+DISPLAY_CHARS = 4_000  # characters rendered per column; re-wrapping more every frame would lag
 MAX_EXCHANGES = 40  # older exchanges are removed so long sessions stay fast
 MIN_COLUMN_WIDTH = 26  # below this many cells per column the chat shows one column at a time
 
@@ -43,25 +44,28 @@ class TemperatureColumn(Vertical):
         self.index = index
         self.temperature = temperature
         self.text = ""
-        self.state = "waiting"
+        self.state = "streaming"  # columns are created as their generation starts
+        # Children exist from the start so the stream can update them before they are mounted.
+        self.header = Static(self._header(), classes="column-header", markup=False)
+        self.body = Static(Text(""), classes="column-body", markup=False)
 
     def compose(self) -> ComposeResult:
-        yield Static(self._header(), classes="column-header", markup=False)
-        yield Static(Text(""), classes="column-body", markup=False)
+        yield self.header
+        yield self.body
 
     def _header(self) -> Text:
         marks = {"streaming": " ●", "stopped": " ■ stopped", "failed": " ✗ failed", "done": ""}
         return Text(f"{self.index + 1} · {temperature_label(self.temperature)}{marks.get(self.state, '')}")
 
     def extend(self, chars: str) -> None:
-        """Append characters (UI thread), keeping at most MAX_COLUMN_CHARS on screen."""
+        """Append characters (UI thread); the screen shows the last DISPLAY_CHARS of them."""
         self.text = (self.text + chars)[-MAX_COLUMN_CHARS:]
-        self.query_one(".column-body", Static).update(Text(self.text))
+        self.body.update(Text(self.text[-DISPLAY_CHARS:]))
 
     def set_state(self, state: str) -> None:
         self.state = state
         self.set_class(state == "stopped", "-stopped")
-        self.query_one(".column-header", Static).update(self._header())
+        self.header.update(self._header())
 
 
 class Exchange(Vertical):
@@ -78,6 +82,7 @@ class Exchange(Vertical):
         self.produced = 0  # steps fed by the worker (read under the lock)
         self.started = time.perf_counter()
         self.finished_at: float | None = None
+        self.columns = [TemperatureColumn(i, t) for i, t in enumerate(self.temperatures)]
 
     def compose(self) -> ComposeResult:
         request = self.generation.request
@@ -85,12 +90,7 @@ class Exchange(Vertical):
         details = f"seed {request.seed} · {request.mode} · {request.length} characters"
         yield Static(Text(details + (f" · {self.notice}" if self.notice else "")), classes="details", markup=False)
         with Horizontal(classes="columns"):
-            for index, temperature in enumerate(self.temperatures):
-                yield TemperatureColumn(index, temperature)
-
-    @property
-    def columns(self) -> list[TemperatureColumn]:
-        return list(self.query(TemperatureColumn))
+            yield from self.columns
 
     def feed(self, chars: Sequence[str]) -> None:
         """Queue one step's characters (any thread)."""
@@ -163,8 +163,14 @@ class ChatView(VerticalScroll, can_focus=True):
 
     # -- streaming --------------------------------------------------------------------------
 
+    @property
+    def welcome(self) -> Static:
+        """The line shown before the first exchange (loading, then how to start)."""
+        return self.query_one("#welcome", Static)
+
     def start(self, prompt_shown: str, generation: Generation, notice: str = "") -> Exchange:
         """Add an exchange and stream ``generation`` into it, cancelling any running one."""
+        self.query("#welcome").remove()
         exchange = Exchange(prompt_shown, generation, notice)
         self.active = exchange
         self._draining.add(exchange)
@@ -173,7 +179,6 @@ class ChatView(VerticalScroll, can_focus=True):
             self._draining.discard(old)
             old.remove()
         self.call_after_refresh(self._apply_view)
-        self.call_after_refresh(lambda: [c.set_state("streaming") for c in exchange.columns])
         self.anchor()
         self._stream(exchange)
         return exchange
@@ -189,6 +194,7 @@ class ChatView(VerticalScroll, can_focus=True):
                     state = "stopped"
                     break
                 exchange.feed(step.chars)
+                time.sleep(0)  # hand the GIL to the UI thread between steps: typing stays responsive
         except Exception as failure:  # report in the UI; never let the app exit
             state, error = "failed", f"{type(failure).__name__}: {failure}"
         self.post_message(self.Finished(exchange, state, error))

@@ -100,3 +100,36 @@ def keras_checkpoint(tiny_corpus, tmp_path_factory):
     }
     save_checkpoint(model, folder, metadata)
     return folder, model
+
+
+@pytest.fixture(scope="session")
+def app_model(tmp_path_factory) -> Path:
+    """A small checkpoint whose weights come from NumPy's portable generator (stable across machines).
+
+    Lives in a folder named ``model`` so the app's status line reads the same in every run.
+    """
+    import numpy as np
+
+    from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION
+    from trainer.callbacks import save_checkpoint
+    from trainer.model import build_model
+
+    vocabulary = sorted(set(TINY_TEXT.lower()))
+    model = build_model(len(vocabulary), 20, 32)
+    rng = np.random.default_rng(2024)
+    model.set_weights([rng.normal(0, 0.6, w.shape).astype("float32") for w in model.get_weights()])
+    folder = tmp_path_factory.mktemp("app") / "model"
+    folder.mkdir()
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "epoch": 3,
+        "vocabulary": vocabulary,
+        "maxlen": 20,
+        "model": {"units": 32},
+        "training": {"recipe": "fast"},
+        "metrics": {"train_loss": 1.5, "val_loss": 1.4567},
+        "seed_passages": ["what then? is there "],
+    }
+    save_checkpoint(model, folder, metadata)
+    return folder

@@ -1,0 +1,266 @@
+"""Pilot tests: the app's behaviour, driven headless the way a user drives it."""
+
+import numpy as np
+import pytest
+from textual.widgets import Input
+
+from nietzsche_tui.app import MAX_PROMPT_CHARS, make_app
+from nietzsche_tui.engine import Engine, GenerationRequest
+from nietzsche_tui.screens import HelpScreen, ProblemScreen
+from nietzsche_tui.widgets import MAX_EXCHANGES, ChatView, Exchange
+
+WIDE = (160, 40)
+
+
+async def ready(app, pilot):
+    """Wait until the model has loaded (it loads in a worker after the first frame)."""
+    for _ in range(200):
+        if app.engine is not None or isinstance(app.screen, ProblemScreen):
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the model never loaded")
+
+
+async def settle(app, pilot):
+    """Wait for every worker to end and the app to handle what they posted."""
+    for _ in range(3000):
+        if not any(w.is_running for w in app.workers):
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+    await pilot.pause()
+
+
+def running(app):
+    return [w for w in app.workers if w.group == "generation" and w.is_running]
+
+
+def expected_texts(folder, prompt, seed, length, temperatures=(0.2, 0.5, 1.0, 1.2)):
+    engine = Engine.load(folder)
+    steps = list(engine.generate(GenerationRequest(prompt, temperatures, length, seed)))
+    return ["".join(s.chars[i] for s in steps) for i in range(len(temperatures))]
+
+
+async def test_typing_and_enter_streams_every_column_exactly_as_the_engine(app_model):
+    app = make_app(checkpoint=str(app_model), seed=11, length=300)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"truth is a woman", "enter")
+        await settle(app, pilot)
+        exchange = app.query_one(Exchange)
+        assert exchange.texts() == expected_texts(app_model, "truth is a woman", 11, 300)
+        assert app.query_one(Input).value == ""
+        assert [c.state for c in exchange.columns] == ["done"] * 4
+
+
+async def test_escape_stops_and_keeps_the_partial_text(app_model):
+    app = make_app(checkpoint=str(app_model), seed=5, length=20_000)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"what then", "enter")
+        await pilot.pause(0.3)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        exchange = app.query_one(Exchange)
+        texts = exchange.texts()
+        assert 0 < len(texts[0]) < 20_000
+        assert all(c.state == "stopped" for c in exchange.columns)
+        full = expected_texts(app_model, "what then", 5, len(texts[0]))
+        assert texts == full  # the flushed prefix is exactly what the engine produced
+        assert not running(app)
+
+
+async def test_a_new_prompt_cancels_the_running_one(app_model):
+    app = make_app(checkpoint=str(app_model), seed=5, length=20_000)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        app.send("first")
+        await pilot.pause(0.05)
+        app.settings = app.settings.__class__(**{**app.settings.__dict__, "length": 50})
+        app.prompt_input.value = "second"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        first, second = app.query(Exchange)
+        assert all(c.state == "stopped" for c in first.columns)
+        assert all(c.state == "done" for c in second.columns) and len(second.texts()[0]) == 50
+
+
+async def test_column_keys_switch_views_but_never_fire_while_typing(app_model):
+    app = make_app(checkpoint=str(app_model), seed=1, length=40)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        chat = app.query_one(ChatView)
+        await pilot.press(*"1234 0", "left", "right")
+        assert app.query_one(Input).value == "1234 0" and chat.solo is None and chat.current == 0
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("tab")
+        assert app.focused is chat
+        await pilot.press("3")
+        assert chat.solo == 2 and chat.visible_columns() == [2]
+        assert [c.display for c in app.query_one(Exchange).columns] == [False, False, True, False]
+        await pilot.press("right")
+        assert chat.solo == 3
+        await pilot.press("0")
+        assert chat.solo is None and chat.visible_columns() == [0, 1, 2, 3]
+        await pilot.press("left")
+        assert chat.current == 2
+        await pilot.press("f4")
+        assert chat.solo == 2
+        await pilot.press("f3", "f3")
+        assert chat.solo == 0  # wraps around
+        await pilot.press("f4", "f2")
+        assert chat.solo is None and chat.current == 3
+
+
+async def test_narrow_terminal_shows_one_column_and_widening_restores(app_model):
+    app = make_app(checkpoint=str(app_model), seed=1, length=40)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"narrow", "enter")
+        await settle(app, pilot)
+        chat = app.query_one(ChatView)
+        await pilot.resize_terminal(70, 30)
+        await pilot.pause()
+        assert chat.narrow and chat.visible_columns() == [0]
+        await pilot.press("f3")
+        assert [c.display for c in app.query_one(Exchange).columns] == [False, True, False, False]
+        await pilot.resize_terminal(*WIDE)
+        await pilot.pause()
+        assert not chat.narrow and all(c.display for c in app.query_one(Exchange).columns)
+
+
+async def test_fifty_prompts_in_quick_succession(app_model):
+    app = make_app(checkpoint=str(app_model), length=300)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        for i in range(50):
+            # The prompt goes in as a paste would; pilot.press waits for the app to go idle.
+            app.prompt_input.value = f"prompt number {i}"
+            await app.prompt_input.action_submit()
+            if i % 10 == 0:
+                await pilot.press("f3", "f4")
+            await pilot.pause(0)
+            assert len(running(app)) <= 1
+        await settle(app, pilot)
+        exchanges = list(app.query(Exchange))
+        assert len(exchanges) == min(50, MAX_EXCHANGES)
+        assert all(c.state == "done" for c in exchanges[-1].columns)
+        assert not running(app)
+
+
+async def test_unknown_characters_are_dropped_with_a_notice_and_markup_is_text(app_model):
+    app = make_app(checkpoint=str(app_model), seed=2, length=20)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"[bold]Truth[/]", "enter")
+        await settle(app, pilot)
+        assert app.send("Truth 🎉 *is*")
+        await settle(app, pilot)
+        first, second = app.query(Exchange)
+        assert first.prompt_shown == "[bold]Truth[/]"  # shown as typed, not parsed as markup
+        assert "[bold]" in str(first.query_one(".prompt").render())
+        assert "dropped unknown characters" in second.notice and "🎉" in second.notice
+        assert any("dropped" in n.message for n in app._notifications)
+        assert all(len(t) == 20 for t in second.texts())
+
+
+async def test_empty_and_unusable_prompts_start_nothing(app_model):
+    app = make_app(checkpoint=str(app_model), seed=2, length=20)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await ready(app, pilot)
+        await pilot.press("enter")
+        app.prompt_input.value = "🎉🎉"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not app.query(Exchange)
+        assert app.query_one(Input).value == "🎉🎉"  # nothing typed is lost
+        messages = [n.message for n in app._notifications]
+        assert any("Type a few words" in m for m in messages) and any("no character" in m for m in messages)
+
+
+async def test_huge_paste_is_cut_to_what_the_model_reads(app_model):
+    app = make_app(checkpoint=str(app_model), seed=3, length=30)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        text = "is there not ground for suspecting " * 3000  # ~100 kB
+        assert app.send(text)
+        await settle(app, pilot)
+        exchange = app.query_one(Exchange)
+        assert "last 20 characters" in exchange.notice
+        assert len(exchange.prompt_shown) < 400
+        assert exchange.texts() == expected_texts(app_model, text[-MAX_PROMPT_CHARS:], 3, 30)
+
+
+async def test_regenerate_uses_a_new_seed_and_surprise_uses_a_stored_passage(app_model):
+    app = make_app(checkpoint=str(app_model), seed=100, length=30)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"truth", "enter")
+        await settle(app, pilot)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        first, second, third = app.query(Exchange)
+        assert (first.generation.request.seed, second.generation.request.seed) == (100, 101)
+        assert second.generation.request.prompt == "truth" and first.texts() != second.texts()
+        assert third.generation.request.prompt == "what then? is there "
+
+
+async def test_bad_checkpoint_explains_itself_and_the_app_keeps_running(tmp_path):
+    (tmp_path / "epoch_0001.json").write_text("{not json")
+    (tmp_path / "epoch_0001.keras").write_bytes(b"garbage")
+    app = make_app(checkpoint=str(tmp_path / "epoch_0001.json"))
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        assert isinstance(app.screen, ProblemScreen)
+        assert "not readable JSON" in app.screen.problem and "nietzsche-train" in app.screen.remedy
+        await pilot.press("escape")
+        await pilot.press(*"hello", "enter")
+        await pilot.pause()
+        assert app.is_running and not app.query(Exchange)
+        assert app.query_one(Input).value == "hello"
+
+
+async def test_reload_picks_up_a_newer_checkpoint(app_model, tmp_path):
+    import shutil
+
+    for suffix in (".json", ".keras"):
+        shutil.copy(app_model / f"epoch_0003{suffix}", tmp_path / f"epoch_0003{suffix}")
+    app = make_app(checkpoint=str(tmp_path))
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        assert app.engine.checkpoint.epoch == 3
+        meta = (tmp_path / "epoch_0003.json").read_text().replace('"epoch": 3', '"epoch": 4')
+        shutil.copy(tmp_path / "epoch_0003.keras", tmp_path / "epoch_0004.keras")
+        (tmp_path / "epoch_0004.json").write_text(meta)
+        await pilot.press("ctrl+l")
+        await settle(app, pilot)
+        assert app.engine.checkpoint.epoch == 4
+
+
+async def test_help_screen_and_palette_commands(app_model):
+    app = make_app(checkpoint=str(app_model))
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Stop generating", "Regenerate", "Surprise me", "Reload checkpoint", "Solo temperature 0.2"):
+            assert title in titles
+
+
+@pytest.mark.parametrize("mode", ["window", "stateful"])
+async def test_both_modes_stream_in_the_app(app_model, mode):
+    app = make_app(checkpoint=str(app_model), seed=8, length=25, mode=mode)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"what then", "enter")
+        await settle(app, pilot)
+        engine = Engine.load(app_model)
+        steps = list(engine.generate(GenerationRequest("what then", length=25, seed=8, mode=mode)))
+        assert app.query_one(Exchange).texts()[3] == "".join(s.chars[3] for s in steps)
+        assert np.isfinite(app.query_one(Exchange).chars_per_second())
