@@ -75,6 +75,7 @@ class NietzscheApp(App[None]):
         super().__init__()
         self.settings = settings
         self.engine: Engine | None = None
+        self.load_problem: str | None = None
         self.last_prompt: str | None = None
         self.seed = settings.seed
         self._next_seed = settings.seed
@@ -112,6 +113,7 @@ class NietzscheApp(App[None]):
     def on_nietzsche_app_model_loaded(self, message: ModelLoaded) -> None:
         reloaded = self.engine is not None
         self.engine = message.engine
+        self.load_problem = None
         self.chat.welcome.update(
             f"Loaded {self.engine.checkpoint.describe()}.\nType a few words and press Enter, or Ctrl+T for a surprise."
         )
@@ -120,7 +122,7 @@ class NietzscheApp(App[None]):
         self.refresh_status()
 
     def on_nietzsche_app_model_failed(self, message: ModelFailed) -> None:
-        problem = message.problem
+        problem = self.load_problem = message.problem
         if self.engine is not None:
             problem += f"\n\nStill using {self.engine.checkpoint.describe()}."
         self.chat.welcome.update("No model loaded. " + TRAIN_HINT)
@@ -228,7 +230,8 @@ class NietzscheApp(App[None]):
         model = self.engine.checkpoint.describe() if self.engine else "no model loaded"
         exchange = chat.active
         if exchange is None:
-            state, speed = ("ready" if self.engine else "loading…"), None
+            state = "ready" if self.engine else ("no model" if self.load_problem else "loading…")
+            speed = None
         else:
             state = "generating" if chat.is_generating else "idle"
             speed = exchange.chars_per_second()

@@ -2,40 +2,52 @@
 
 from __future__ import annotations
 
+from rich import box
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
-HELP = """\
-# nietzsche-tui
+INTRODUCTION = (
+    "Type a few words and press Enter: the model continues your text at every temperature at once, "
+    "one column each. Low temperatures repeat the likeliest characters; high ones take risks."
+)
 
-Type a few words and press **Enter**: the model continues your text at every temperature at
-once, one column each. Low temperatures repeat the likeliest characters; high ones take risks.
+KEYS = [
+    ("Enter", "prompt", "send the prompt (a new prompt stops the running one)"),
+    ("Esc", "anywhere", "stop generating; the text so far stays, marked stopped"),
+    ("Ctrl+R", "anywhere", "regenerate the last prompt with a new seed"),
+    ("Ctrl+T", "anywhere", "surprise me: start from a held-out passage stored in the checkpoint"),
+    ("Ctrl+L", "anywhere", "reload the latest checkpoint (watch a model improve while it trains)"),
+    ("F2 / F3", "anywhere", "previous / next temperature column"),
+    ("F4", "anywhere", "one column ↔ all side by side"),
+    ("Tab", "anywhere", "move between the prompt and the chat"),
+    ("1-4", "chat", "show that temperature alone"),
+    ("0", "chat", "all temperatures side by side"),
+    ("← / →", "chat", "previous / next column"),
+    ("↑ ↓ PgUp PgDn", "chat", "scroll"),
+    ("F1 or ?", "", "this help"),
+    ("Ctrl+P", "anywhere", "command palette"),
+    ("Ctrl+Q", "anywhere", "quit"),
+]
 
-| Key | Where | What it does |
-|---|---|---|
-| Enter | prompt | send the prompt (a new prompt stops the running one) |
-| Esc | anywhere | stop generating; the text so far stays, marked stopped |
-| Ctrl+R | anywhere | regenerate the last prompt with a new seed |
-| Ctrl+T | anywhere | surprise me: start from a held-out passage stored in the checkpoint |
-| Ctrl+L | anywhere | reload the latest checkpoint (watch a model improve while it trains) |
-| F2 / F3 | anywhere | previous / next temperature column |
-| F4 | anywhere | one column ↔ all side by side |
-| Tab | anywhere | move between the prompt and the chat |
-| 1-4 | chat | show that temperature alone |
-| 0 | chat | all temperatures side by side |
-| ← / → | chat | previous / next column |
-| ↑ ↓ PgUp PgDn | chat | scroll |
-| F1 or ? | | this help |
-| Ctrl+P | anywhere | command palette |
-| Ctrl+Q | anywhere | quit |
+FOOTNOTE = (
+    "Digits and arrows act on the chat only when it has focus (Tab), so typing never triggers them. "
+    "A terminal too narrow for every column shows one at a time; the same keys switch between them."
+)
 
-Digits and arrows act on the chat only when it has focus (Tab), so typing never triggers them.
-A terminal too narrow for every column shows one at a time; the same keys switch between them.
-"""
+
+def help_table() -> Table:
+    table = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
+    table.add_column("Key", style="bold", no_wrap=True)
+    table.add_column("Where", style="dim", no_wrap=True)
+    table.add_column("What it does")
+    for row in KEYS:
+        table.add_row(*row)
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -45,7 +57,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Markdown(HELP)
+            yield Static("nietzsche-tui", classes="dialog-title")
+            yield Static(Text(INTRODUCTION))
+            yield Static(help_table())
+            yield Static(Text(FOOTNOTE), classes="dialog-hint")
             yield Static("Esc to close", classes="dialog-hint")
 
 

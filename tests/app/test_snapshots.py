@@ -1,0 +1,66 @@
+"""Snapshot tests: what the user sees, at a fixed size, seed and model (SVGs in __snapshots__)."""
+
+import pytest
+
+from nietzsche_tui.app import make_app
+from tests.app.test_app import ready, settle
+
+SIZE = (120, 34)
+
+
+def app_for(folder, **settings):
+    return make_app(checkpoint=str(folder), seed=7, length=240, show_speed=False, **settings)
+
+
+def before(*keys, prompt=None):
+    async def run_before(pilot):
+        app = pilot.app
+        app.prompt_input.cursor_blink = False
+        await ready(app, pilot)
+        if prompt is not None:
+            app.prompt_input.value = prompt
+            await pilot.press("enter")
+            await settle(app, pilot)
+        if keys:
+            await pilot.press(*keys)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_empty_app(app_model, snap_compare):
+    assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=before())
+
+
+def test_completed_exchange_in_four_columns(app_model, snap_compare):
+    run_before = before(prompt="Is there not ground for suspecting that all philosophers")
+    assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)
+
+
+def test_solo_column(app_model, snap_compare):
+    run_before = before("tab", "3", prompt="what then? is there not ground")
+    assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)
+
+
+def test_narrow_layout_shows_one_column(app_model, snap_compare):
+    run_before = before("f3", prompt="what then? is there not ground")
+    assert snap_compare(app_for(app_model), terminal_size=(64, 30), run_before=run_before)
+
+
+def test_help_screen(app_model, snap_compare):
+    assert snap_compare(app_for(app_model), terminal_size=(120, 40), run_before=before("f1"))
+
+
+def test_error_screen_for_a_bad_checkpoint(tmp_path, monkeypatch, snap_compare):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "epoch_0001.json").write_text('{"format": "nietzsche-tui-checkpoint", "format_version": 7}')
+    (broken / "epoch_0001.keras").write_bytes(b"PK")
+    monkeypatch.chdir(tmp_path)
+    app = make_app(checkpoint="broken/epoch_0001.json", show_speed=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=before())
+
+
+@pytest.fixture(autouse=True)
+def _no_animation(monkeypatch):
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
