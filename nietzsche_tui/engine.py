@@ -158,14 +158,12 @@ class Engine:
         self.units = weights.units
         self._weights = weights
         # A one-hot row times the kernel is a row of the kernel, so the input projection of every
-        # character (bias included) is a table lookup.
-        self._input_table = (weights.kernel + weights.bias).astype(np.float32)
-        self._recurrent = np.ascontiguousarray(weights.recurrent_kernel, dtype=np.float32)
-        # sigmoid(x) = (1 + tanh(x / 2)) / 2, so one tanh over the pre-activations serves all four
-        # gates: scale i, f, o by 1/2 and the cell candidate by 1.
+        # character (bias included) is a table lookup. sigmoid(x) = (1 + tanh(x / 2)) / 2, so with
+        # the i, f, o columns pre-scaled by 1/2 a single tanh serves all four gates.
         scale = np.full(4 * self.units, 0.5, dtype=np.float32)
         scale[2 * self.units : 3 * self.units] = 1.0
-        self._gate_scale = scale
+        self._input_table = ((weights.kernel + weights.bias) * scale).astype(np.float32)
+        self._recurrent = np.ascontiguousarray(weights.recurrent_kernel * scale, dtype=np.float32)
 
     @classmethod
     def from_weights(cls, weights: LSTMWeights, vocabulary: Sequence[str], maxlen: int) -> Engine:
@@ -189,15 +187,16 @@ class Engine:
 
     def _lstm_step(self, inputs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         units = self.units
-        z = self._input_table[inputs] + h @ self._recurrent
-        z *= self._gate_scale
+        z = h @ self._recurrent
+        z += self._input_table[inputs]
         np.tanh(z, out=z)
-        i = 0.5 + 0.5 * z[:, :units]
-        f = 0.5 + 0.5 * z[:, units : 2 * units]
-        g = z[:, 2 * units : 3 * units]
-        o = 0.5 + 0.5 * z[:, 3 * units :]
-        c = f * c + i * g
-        return o * np.tanh(c), c
+        z[:, : 2 * units] += 1  # i and f: sigmoid = (1 + tanh) / 2, the halving folded in below
+        z[:, 3 * units :] += 1  # o
+        c = (z[:, units : 2 * units] * c + z[:, :units] * z[:, 2 * units : 3 * units]) * 0.5
+        h = np.tanh(c)
+        h *= z[:, 3 * units :]
+        h *= 0.5
+        return h, c
 
     def run(self, indices: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None):
         """Run a (batch, time) index array from ``state`` (zeros by default); return (h, c)."""
