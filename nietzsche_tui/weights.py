@@ -101,8 +101,10 @@ def load_weights(checkpoint: Checkpoint) -> LSTMWeights:
     lstm_name, dense_name = _layer_names(config, path)
     try:
         with h5py.File(io.BytesIO(weights_blob), "r") as h5:
-            lstm = h5[f"layers/{lstm_name}/cell/vars"]
-            dense = h5[f"layers/{dense_name}/vars"]
+            # Keras 3 files name weight groups after the layer class ("lstm"); older ones used the
+            # layer's own name. With exactly one LSTM and one Dense, either finds the right group.
+            lstm = _group(h5, ("layers/lstm", f"layers/{lstm_name}"), "cell/vars")
+            dense = _group(h5, ("layers/dense", f"layers/{dense_name}"), "vars")
             arrays = [np.asarray(lstm[str(i)], dtype=np.float32) for i in range(3)]
             arrays += [np.asarray(dense[str(i)], dtype=np.float32) for i in range(2)]
     except Exception as error:  # h5py raises many types for damaged files; all mean the same here
@@ -110,6 +112,13 @@ def load_weights(checkpoint: Checkpoint) -> LSTMWeights:
     weights = LSTMWeights(*arrays)
     _check_shapes(weights, checkpoint, path)
     return weights
+
+
+def _group(h5: h5py.File, candidates: tuple[str, ...], inner: str) -> h5py.Group:
+    for candidate in candidates:
+        if f"{candidate}/{inner}" in h5:
+            return h5[f"{candidate}/{inner}"]
+    raise KeyError(f"no weights group {candidates[0]}/{inner}")
 
 
 def _check_shapes(weights: LSTMWeights, checkpoint: Checkpoint, path: Path) -> None:

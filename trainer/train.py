@@ -126,7 +126,14 @@ def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, 
     initial_epoch = 0
     if checkpoints:
         latest = checkpoints[-1]
-        model = keras.models.load_model(latest.weights_path, safe_mode=True)
+        try:
+            # safe_mode refuses Lambda layers and other deserialised code.
+            model = keras.models.load_model(latest.weights_path, safe_mode=True)
+        except Exception as error:  # Keras raises several types for foreign or damaged files
+            raise TrainingError(
+                f"cannot resume from {latest.weights_path} ({type(error).__name__}: {str(error)[:200]}); "
+                "move it away or choose another --out folder."
+            ) from None
         initial_epoch = latest.epoch
         print(f"Resuming from {latest.describe()}", flush=True)
     else:
