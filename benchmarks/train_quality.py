@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> None:
     from trainer.train import train
 
     overrides = {
-        k: getattr(args, k) for k in ("sequence_length", "batch_size", "learning_rate", "lr_decay", "clipnorm")
+        k: getattr(args, k)
+        for k in ("sequence_length", "batch_size", "learning_rate", "lr_decay", "clipnorm", "dropout")
     }
     config = config_from(
         args.recipe,

@@ -31,11 +31,12 @@ def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     """
     p = np.asarray(probabilities, dtype=np.float64)
     p = np.where(np.isfinite(p) & (p > 0), p, 0.0)
-    total = p.sum()
-    if not total > 0:  # nothing usable: fall back to uniform rather than fail
+    peak = p.max()
+    if not peak > 0:  # nothing usable: fall back to uniform rather than fail
         return np.full(p.shape, -math.log(p.size))
+    p = p / peak  # scale first so the sum cannot overflow
     with np.errstate(divide="ignore"):
-        return np.log(p / total)
+        return np.log(p / p.sum())
 
 
 def reweight_distribution(
@@ -56,14 +57,17 @@ def reweight_distribution(
         greedy = np.zeros_like(logp)
         greedy[int(np.argmax(logp))] = 1.0
         return greedy
-    scaled = logp / temperature
+    # Shift so the most probable entry is 0 before dividing: tiny temperatures then send the others
+    # to -inf (greedy in the limit) instead of overflowing into NaN.
+    with np.errstate(over="ignore"):
+        scaled = (logp - logp.max()) / temperature
     if top_k is not None:
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         if top_k < scaled.size:
             threshold = np.partition(scaled, -top_k)[-top_k]
             scaled = np.where(scaled >= threshold, scaled, -np.inf)
-    weights = np.exp(scaled - scaled.max())
+    weights = np.exp(scaled - scaled.max())  # max is 0 unless top-k removed it
     distribution = weights / weights.sum()
     if top_p is not None:
         if not 0 < top_p <= 1:

@@ -21,7 +21,7 @@ from nietzsche_tui.checkpoint import Checkpoint, CheckpointError
 
 # The book model's weights are 0.4 MB; a member declaring far more is not ours (or is a zip bomb).
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
-_ALLOWED_LAYERS = {"InputLayer", "LSTM", "Dense"}
+_ALLOWED_LAYERS = {"InputLayer", "LSTM", "Dropout", "Dense"}  # Dropout: identity at inference
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _layer_names(config: object, path: Path) -> tuple[str, str]:
             f"{path}: contains layer types {', '.join(unexpected)}; only the book's LSTM and Dense "
             "layers are accepted (custom or Lambda layers could run code)."
         )
-    core = [layer for layer in layers if layer["class_name"] != "InputLayer"]
+    core = [layer for layer in layers if layer["class_name"] not in ("InputLayer", "Dropout")]
     if [layer["class_name"] for layer in core] != ["LSTM", "Dense"]:
         raise CheckpointError(f"{path}: expected exactly an LSTM then a Dense layer, found {classes}.")
     lstm, dense = (layer["config"] for layer in core)

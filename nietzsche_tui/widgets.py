@@ -27,8 +27,9 @@ from nietzsche_tui.engine import Generation, describe_characters
 
 FRAME_SECONDS = 1 / 30
 MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
-DISPLAY_CHARS = 4_000  # characters rendered per column; re-wrapping more every frame would lag
-MAX_EXCHANGES = 40  # older exchanges are removed so long sessions stay fast
+DISPLAY_CHARS = 4_000  # characters rendered per finished column
+LIVE_LINES = 12  # lines per column while streaming (a fixed height: no re-layout per frame)
+MAX_EXCHANGES = 20  # older exchanges are removed: each re-layout costs time per widget
 MIN_COLUMN_WIDTH = 26  # below this many cells per column the chat shows one column at a time
 
 
@@ -48,6 +49,7 @@ class TemperatureColumn(Vertical):
         # Children exist from the start so the stream can update them before they are mounted.
         self.header = Static(self._header(), classes="column-header", markup=False)
         self.body = Static(Text(""), classes="column-body", markup=False)
+        self.add_class("-live")
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -58,14 +60,33 @@ class TemperatureColumn(Vertical):
         return Text(f"{self.index + 1} · {temperature_label(self.temperature)}{marks.get(self.state, '')}")
 
     def extend(self, chars: str) -> None:
-        """Append characters (UI thread); the screen shows the last DISPLAY_CHARS of them."""
+        """Append characters (UI thread) and redraw."""
         self.text = (self.text + chars)[-MAX_COLUMN_CHARS:]
-        self.body.update(Text(self.text[-DISPLAY_CHARS:]))
+        self.redraw()
+
+    def redraw(self) -> None:
+        """While streaming, show the last LIVE_LINES wrapped lines in a fixed-height body, so new
+        characters repaint only this column instead of re-laying out the whole chat every frame;
+        once finished, show the text in full (its last DISPLAY_CHARS)."""
+        if self.state != "streaming":
+            self.body.update(Text(self.text[-DISPLAY_CHARS:]))
+            return
+        width = self.body.content_size.width
+        if width <= 0:
+            return  # hidden or not laid out yet; redrawn on resize
+        tail = Text(self.text[-LIVE_LINES * width * 2 :])
+        lines = tail.wrap(self.app.console, width, overflow="fold")[-LIVE_LINES:]
+        self.body.update(Text("\n").join(lines), layout=False)
+
+    def on_resize(self) -> None:
+        self.redraw()
 
     def set_state(self, state: str) -> None:
         self.state = state
         self.set_class(state == "stopped", "-stopped")
+        self.set_class(state == "streaming", "-live")
         self.header.update(self._header())
+        self.redraw()
 
 
 class Exchange(Vertical):
@@ -178,7 +199,7 @@ class ChatView(VerticalScroll, can_focus=True):
         for old in list(self.query(Exchange))[:-MAX_EXCHANGES]:
             self._draining.discard(old)
             old.remove()
-        self.call_after_refresh(self._apply_view)
+        self.call_after_refresh(self._apply_view, [exchange])
         self.anchor()
         self._stream(exchange)
         return exchange
@@ -244,9 +265,10 @@ class ChatView(VerticalScroll, can_focus=True):
             return [self.solo]
         return [self.current] if self.narrow else list(range(self.column_count))
 
-    def _apply_view(self) -> None:
+    def _apply_view(self, exchanges: list[Exchange] | None = None) -> None:
         visible = set(self.visible_columns())
-        for column in self.query(TemperatureColumn):
+        targets = self.query(TemperatureColumn) if exchanges is None else [c for e in exchanges for c in e.columns]
+        for column in targets:
             column.display = column.index in visible
             column.set_class(column.index == self.current and not self.shows_one, "-current")
 
@@ -284,4 +306,4 @@ class StatusBar(Static):
         parts = [checkpoint, f"mode {mode}", f"seed {seed}" if seed is not None else "seed —", state]
         if speed is not None:
             parts.append(f"{speed:,.0f} chars/s per column")
-        self.update(Text("  ·  ".join(parts)))
+        self.update(Text("  ·  ".join(parts)), layout=False)  # one fixed-height line: no re-layout

@@ -35,6 +35,7 @@ class TrainConfig:
     learning_rate: float = 0.01
     lr_decay: float = 1.0  # multiplied into the learning rate once per epoch (1 = constant)
     clipnorm: float | None = None
+    dropout: float = 0.0  # fast recipe: dropout between the LSTM and the softmax while training
     val_fraction: float = 0.05
     val_step: int = 1  # distance between held-out windows; 1 scores every held-out character
     temperatures: tuple[float, ...] = (0.2, 0.5, 1.0, 1.2)
@@ -58,6 +59,8 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
         if not 0 <= self.val_fraction < 0.5:
             raise ValueError("--val-fraction must be in [0, 0.5)")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("--dropout must be in [0, 1)")
         if not self.learning_rate > 0 or not 0 < self.lr_decay <= 1:
             raise ValueError("--learning-rate must be > 0 and --lr-decay in (0, 1]")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:

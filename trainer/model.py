@@ -13,24 +13,30 @@ import keras
 from trainer.config import TrainConfig
 
 
-def build_model(vocab_size: int, length: int | None, units: int = 128, every_position: bool = False) -> keras.Model:
-    """The book's architecture; ``every_position`` predicts after every character, not just the last."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=(length, vocab_size)),
-            keras.layers.LSTM(units, return_sequences=every_position, name="lstm"),
-            keras.layers.Dense(vocab_size, activation="softmax", name="dense"),
-        ],
-        name="char_lstm",
-    )
+def build_model(
+    vocab_size: int, length: int | None, units: int = 128, every_position: bool = False, dropout: float = 0.0
+) -> keras.Model:
+    """The book's architecture; ``every_position`` predicts after every character, not just the last.
+
+    ``dropout`` adds a Dropout layer before the softmax: it has no weights and does nothing at
+    inference, so the trained weights and the generated text are those of the book's model.
+    """
+    layers = [
+        keras.Input(shape=(length, vocab_size)),
+        keras.layers.LSTM(units, return_sequences=every_position, name="lstm"),
+    ]
+    if dropout > 0:
+        layers.append(keras.layers.Dropout(dropout, name="dropout"))
+    layers.append(keras.layers.Dense(vocab_size, activation="softmax", name="dense"))
+    return keras.Sequential(layers, name="char_lstm")
 
 
 def build_training_model(config: TrainConfig, vocab_size: int, steps_per_epoch: int) -> keras.Model:
     """The compiled model a recipe trains: RMSprop as in listing 8-5, plus the recipe's clipping and decay."""
     if config.recipe == "fast":
-        model = build_model(vocab_size, config.sequence_length, config.units, every_position=True)
+        model = build_model(vocab_size, config.sequence_length, config.units, True, config.dropout)
     else:
-        model = build_model(vocab_size, config.maxlen, config.units)
+        model = build_model(vocab_size, config.maxlen, config.units, dropout=config.dropout)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_decay < 1:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(

@@ -17,9 +17,29 @@ EPOCHS = 30
 
 
 def train_command(corpus, out, epochs=EPOCHS):
-    return [sys.executable, "-m", "trainer.cli", "--corpus", str(corpus), "--out", str(out), "--epochs", str(epochs),
-            "--maxlen", "12", "--units", "16", "--batch-size", "32", "--steps-per-epoch", "6", "--val-fraction",
-            "0.1", "--sample-length", "0"]
+    return [
+        sys.executable,
+        "-m",
+        "trainer.cli",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--maxlen",
+        "12",
+        "--units",
+        "16",
+        "--batch-size",
+        "32",
+        "--steps-per-epoch",
+        "6",
+        "--val-fraction",
+        "0.1",
+        "--sample-length",
+        "0",
+    ]
 
 
 def start(command):
@@ -62,7 +82,7 @@ def test_sigkill_at_random_moments_never_loses_a_complete_epoch(tiny_corpus, tmp
                 process.send_signal(signal.SIGKILL)
                 kills += 1
                 mid_write += any(p.name.startswith(".") for p in tmp_path.iterdir())
-        out, err = process.communicate(timeout=300)
+        out, _ = process.communicate(timeout=300)
         resumed += "Resuming from" in out
         after = complete_checkpoints(tmp_path)
         epochs = [c.epoch for c in after]
@@ -82,7 +102,7 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(tiny_corpus, tmp_path):
     wait_for_first_checkpoint(tmp_path, process)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)
     assert process.returncode == 130
     assert "rerun the same command to resume" in err and "Traceback" not in err
     epochs = [c.epoch for c in complete_checkpoints(tmp_path)]
@@ -127,9 +147,28 @@ def test_a_full_disk_gives_a_clear_error_and_keeps_earlier_checkpoints(tiny_corp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(callbacks, "atomic_write_bytes", disk_full)
-    code = train_main(["--corpus", str(tiny_corpus), "--out", str(tmp_path), "--epochs", "2", "--maxlen", "12",
-                       "--units", "16", "--batch-size", "32", "--steps-per-epoch", "4", "--val-fraction", "0.1",
-                       "--sample-length", "0"])
+    code = train_main(
+        [
+            "--corpus",
+            str(tiny_corpus),
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "2",
+            "--maxlen",
+            "12",
+            "--units",
+            "16",
+            "--batch-size",
+            "32",
+            "--steps-per-epoch",
+            "4",
+            "--val-fraction",
+            "0.1",
+            "--sample-length",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "No space left on device" in err and "earlier checkpoints are intact" in err
     assert [c.epoch for c in complete_checkpoints(tmp_path)] == [1]

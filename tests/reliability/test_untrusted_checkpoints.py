@@ -45,12 +45,18 @@ def test_a_lambda_layer_is_refused_by_the_engine_and_by_keras_safe_mode(trained_
     import keras
 
     weights = clone(trained_folder, tmp_path)
-    model = keras.Sequential([keras.Input((12, 4)), keras.layers.Lambda(lambda x: x * 2),
-                              keras.layers.LSTM(16), keras.layers.Dense(4, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((12, 4)),
+            keras.layers.Lambda(lambda x: x * 2),
+            keras.layers.LSTM(16),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
     model.save(weights)
     with pytest.raises(CheckpointError, match="Lambda"):
         Engine.load(tmp_path)
-    with pytest.raises(ValueError, match="(?i)lambda|unsafe|safe_mode"):
+    with pytest.raises(ValueError, match=r"(?i)lambda|unsafe|safe_mode"):
         keras.models.load_model(weights, safe_mode=True)
 
 
@@ -60,11 +66,35 @@ def test_the_trainer_refuses_to_resume_from_a_lambda_checkpoint(trained_folder, 
     from trainer.cli import main as train_main
 
     weights = clone(trained_folder, tmp_path)
-    model = keras.Sequential([keras.Input((12, 30)), keras.layers.Lambda(lambda x: x), keras.layers.LSTM(16),
-                              keras.layers.Dense(30, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((12, 30)),
+            keras.layers.Lambda(lambda x: x),
+            keras.layers.LSTM(16),
+            keras.layers.Dense(30, activation="softmax"),
+        ]
+    )
     model.save(weights)
-    code = train_main(["--corpus", str(tiny_corpus), "--out", str(tmp_path), "--epochs", "3", "--maxlen", "12",
-                       "--units", "16", "--batch-size", "32", "--val-fraction", "0.1", "--steps-per-epoch", "2"])
+    code = train_main(
+        [
+            "--corpus",
+            str(tiny_corpus),
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "3",
+            "--maxlen",
+            "12",
+            "--units",
+            "16",
+            "--batch-size",
+            "32",
+            "--val-fraction",
+            "0.1",
+            "--steps-per-epoch",
+            "2",
+        ]
+    )
     err = capsys.readouterr().err
     assert code != 0 and "cannot resume from" in err and "Traceback" not in err
 
@@ -114,7 +144,7 @@ def test_huge_metadata_is_refused(trained_folder, tmp_path):
         (lambda w, m: w.write_bytes(w.read_bytes()[:1000]), "truncated|unreadable|not a readable"),
         (lambda w, m: w.write_bytes(b""), "not a readable Keras archive"),
         (lambda w, m: m.write_text("[1, 2, 3]"), "not a JSON object"),
-        (lambda w, m: m.write_text("{\"format\": \"nietzsche-tui-checkpoint\", \"format_version\": 2}"), "version 2"),
+        (lambda w, m: m.write_text('{"format": "nietzsche-tui-checkpoint", "format_version": 2}'), "version 2"),
         (lambda w, m: m.write_text("nul\x00l"), "not readable JSON"),
         (lambda w, m: m.write_text("[" * 100_000), "not readable JSON"),
     ],
@@ -122,8 +152,20 @@ def test_huge_metadata_is_refused(trained_folder, tmp_path):
 def test_damaged_checkpoints_are_one_clear_line_in_the_cli(trained_folder, tmp_path, damage, message):
     weights = clone(trained_folder, tmp_path)
     damage(weights, tmp_path / "epoch_0002.json")
-    result = subprocess.run([sys.executable, "-m", "nietzsche_tui.cli", "generate", "--prompt", "truth",
-                             "--checkpoint", str(tmp_path / "epoch_0002.json")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nietzsche_tui.cli",
+            "generate",
+            "--prompt",
+            "truth",
+            "--checkpoint",
+            str(tmp_path / "epoch_0002.json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     import re
@@ -137,8 +179,9 @@ def test_wrong_shapes_in_the_weights_are_refused(trained_folder, tmp_path):
     weights = clone(trained_folder, tmp_path)
     meta = json.loads((tmp_path / "epoch_0002.json").read_text())
     vocab = len(meta["vocabulary"])
-    model = keras.Sequential([keras.Input((12, vocab)), keras.layers.LSTM(24),
-                              keras.layers.Dense(vocab, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((12, vocab)), keras.layers.LSTM(24), keras.layers.Dense(vocab, activation="softmax")]
+    )
     model.save(weights)
     with pytest.raises(CheckpointError, match="needs"):
         Engine.load(tmp_path)
