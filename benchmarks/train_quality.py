@@ -123,29 +123,59 @@ def report(paths: list[str], plot: str | None) -> None:
                 f"reaches it after {t_fast} s: {ratio} faster."
             )
     if plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4.2))
-        for r in runs:
-            curve = r["curve"]
-            ax.plot(
-                [p["train_seconds"] / 60 for p in curve],
-                [p["val_loss"] for p in curve],
-                marker=".",
-                label=f"{r['config']['recipe']} recipe",
-            )
-        ax.set_xlabel("training time (minutes, one CPU core each)")
-        ax.set_ylabel("held-out loss (nats/char)")
-        ax.set_ylim(1.2, 2.6)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        ax.set_title("LSTM(128) on nietzsche.txt: held-out loss against training time")
-        fig.tight_layout()
-        fig.savefig(plot)
+        Path(plot).write_text(svg_plot(runs), encoding="utf-8")
         print(f"plot written to {plot}")
+
+
+def svg_plot(runs: list[dict], width: int = 720, height: int = 420) -> str:
+    """A small dependency-free SVG line chart of held-out loss against training minutes."""
+    left, right, top, bottom = 60, 20, 40, 50
+    x_max = max(p["train_seconds"] for r in runs for p in r["curve"]) / 60
+    y_min, y_max = 1.2, 2.2
+
+    def xy(point: dict) -> tuple[float, float]:
+        x = left + (point["train_seconds"] / 60) / x_max * (width - left - right)
+        y = top + (y_max - min(max(point["val_loss"], y_min), y_max)) / (y_max - y_min) * (height - top - bottom)
+        return x, y
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="14">LSTM(128) on nietzsche.txt: '
+        "held-out loss against training time</text>",
+    ]
+    for tick in range(0, int(x_max) + 1, 2):
+        x = left + tick / x_max * (width - left - right)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - bottom}" stroke="#eee"/>'
+            f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle">{tick}</text>'
+        )
+    for step in range(0, 11):
+        value = y_min + step * (y_max - y_min) / 10
+        y = top + (y_max - value) / (y_max - y_min) * (height - top - bottom)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.1f}</text>'
+        )
+    parts.append(
+        f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">training minutes '
+        "(one CPU core each, both recipes at once)</text>"
+    )
+    parts.append(
+        f'<text x="16" y="{height / 2}" transform="rotate(-90 16 {height / 2})" '
+        'text-anchor="middle">held-out loss (nats/char)</text>'
+    )
+    colours = {"book": "#c0392b", "fast": "#2471a3"}
+    for index, r in enumerate(runs):
+        recipe = r["config"]["recipe"]
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(xy, r["curve"][1:]))
+        colour = colours.get(recipe, "#555")
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts.append(
+            f'<text x="{width - right - 150}" y="{top + 20 + 18 * index}" fill="{colour}">— {recipe} recipe</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
 
 
 def main() -> None:
@@ -162,6 +192,7 @@ def main() -> None:
         ("--learning-rate", float),
         ("--lr-decay", float),
         ("--clipnorm", float),
+        ("--dropout", float),
     ):
         parser.add_argument(flag, type=kind, default=None)
     parser.add_argument("--report", nargs="+", help="curve JSON files to tabulate instead of training")

@@ -219,6 +219,20 @@ class Engine:
         h, _ = self.run(np.atleast_2d(windows))
         return self.probabilities(h)
 
+    def held_out_loss(self, text: str, batch: int = 4096) -> float:
+        """Mean cross-entropy (nats/char) of every next character after a full maxlen window of
+        ``text``: the project's held-out measure, computed here without Keras."""
+        indices = encode_prompt(text, self.vocabulary).indices
+        if len(indices) != len(text):
+            raise ValueError("the text has characters outside this checkpoint's vocabulary")
+        starts = np.arange(len(indices) - self.maxlen)
+        total = 0.0
+        for chunk in np.array_split(starts, max(1, len(starts) // batch)):
+            windows = indices[chunk[:, None] + np.arange(self.maxlen)]
+            probabilities = self.window_probabilities(windows)
+            total -= np.log(probabilities[np.arange(len(chunk)), indices[chunk + self.maxlen]]).sum()
+        return float(total / len(starts))
+
     # -- generation -------------------------------------------------------------------------
 
     def prepare_prompt(self, text: str) -> Prompt:

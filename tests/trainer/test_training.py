@@ -167,3 +167,21 @@ def test_cli_help_documents_every_flag(capsys):
         "--steps-per-epoch",
     ):
         assert flag in text
+
+
+def test_engine_held_out_loss_equals_the_trainers_keras_figure(trained_folder, tiny_corpus):
+    from nietzsche_tui.engine import Engine
+
+    corpus = load_corpus(tiny_corpus, maxlen=12, val_fraction=0.1)
+    engine = Engine.load(trained_folder)
+    assert engine.held_out_loss(corpus.text[corpus.split :]) == pytest.approx(engine.checkpoint.val_loss, abs=1e-4)
+
+
+def test_dropout_trains_the_same_weights_and_the_engine_reads_them(tiny_corpus, tmp_path):
+    from nietzsche_tui.engine import Engine, GenerationRequest
+
+    train(tiny_config(tiny_corpus, tmp_path, recipe="fast", sequence_length=30, batch_size=8, epochs=1, dropout=0.3))
+    model = keras.models.load_model(latest_checkpoint(tmp_path).weights_path)
+    assert [layer.__class__.__name__ for layer in model.layers] == ["LSTM", "Dropout", "Dense"]
+    engine = Engine.load(tmp_path)
+    assert len(list(engine.generate(GenerationRequest("truth is", length=5)))) == 5
