@@ -162,6 +162,7 @@ class NietzscheApp(App[None]):
             self.notify(notice, title="Prompt adjusted", severity="warning")
         shown = text if len(text) <= SHOWN_PROMPT_CHARS else "…" + text[-SHOWN_PROMPT_CHARS:]
         self.chat.start(" ".join(shown.split()), generation, notice)
+        self.refresh_status()
         return True
 
     def _take_seed(self) -> int:
@@ -170,6 +171,12 @@ class NietzscheApp(App[None]):
             return secrets.randbelow(2**31)
         seed, self._next_seed = self._next_seed, self._next_seed + 1
         return seed
+
+    def on_chat_view_finished(self, message: ChatView.Finished) -> None:
+        # The chat has already shown the final characters; say so in the status line at once.
+        self.refresh_status()
+        if message.error:
+            self.notify(f"Generation failed: {message.error}", severity="error")
 
     # -- actions -----------------------------------------------------------------------------
 

@@ -228,7 +228,8 @@ class ChatView(VerticalScroll, can_focus=True):
 
     @property
     def is_generating(self) -> bool:
-        return any(w.group == "generation" and w.is_running for w in self.workers)
+        """True until the newest exchange's final characters are on screen."""
+        return self.active is not None and self.active in self._draining
 
     def flush(self) -> None:
         for exchange in list(self._draining):
