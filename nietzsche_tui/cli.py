@@ -48,6 +48,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one line (what was wrong, where to look), not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
+
+
 def _shared_options() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument(
@@ -86,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with the character-level LSTM of Deep Learning with Python §8.1: "
         "your prompt seeds four temperatures that stream side by side.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{generate}")
+    commands = parser.add_subparsers(dest="command", metavar="{generate}", parser_class=OneLineParser)
     generate = commands.add_parser(
         "generate",
         parents=[shared],

@@ -6,23 +6,14 @@ import argparse
 import os
 import sys
 
+from nietzsche_tui.cli import OneLineParser, temperatures_arg
 from trainer.config import RECIPES, TrainConfig, config_from, recipe_defaults
-
-
-def _temperatures(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if any(not v >= 0 or v == float("inf") for v in values):
-        raise argparse.ArgumentTypeError("temperatures must be finite numbers >= 0")
-    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     fast = recipe_defaults("fast")
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nietzsche-train",
         description="Train the character-level LSTM of Deep Learning with Python §8.1 and write one "
         "self-describing checkpoint per epoch. Rerun the same command to resume.",
@@ -56,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--val-step", type=int, default=d.val_step, help="characters between held-out windows")
     add(
         "--temperatures",
-        type=_temperatures,
+        type=temperatures_arg,
         default=d.temperatures,
         help="sampling temperatures for the per-epoch samples, comma-separated",
     )
