@@ -69,7 +69,7 @@ def _versions() -> dict[str, str]:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
-        "nietzsche_tui": getattr(nietzsche_tui, "__version__", "0.1.0"),
+        "nietzsche_tui": nietzsche_tui.__version__,
         "python": sys.version.split()[0],
     }
 
