@@ -264,3 +264,14 @@ async def test_both_modes_stream_in_the_app(app_model, mode):
         steps = list(engine.generate(GenerationRequest("what then", length=25, seed=8, mode=mode)))
         assert app.query_one(Exchange).texts()[3] == "".join(s.chars[3] for s in steps)
         assert np.isfinite(app.query_one(Exchange).chars_per_second())
+
+
+async def test_typing_a_question_mark_or_q_in_the_prompt_stays_text(app_model):
+    app = make_app(checkpoint=str(app_model))
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"what? q 0 1", "question_mark")
+        assert app.query_one(Input).value == "what? q 0 1?"
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("tab", "question_mark")
+        assert isinstance(app.screen, HelpScreen)  # outside the prompt, ? opens the help
