@@ -37,6 +37,30 @@ def real_corpus() -> Path:
     return REAL_CORPUS
 
 
+def tiny_train_args(corpus: Path, out: Path, epochs: int, steps: int = 4) -> list[str]:
+    """`nietzsche-train` flags for a tiny, fast run (the CLI twin of tiny_config)."""
+    return [
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--maxlen",
+        "12",
+        "--units",
+        "16",
+        "--batch-size",
+        "32",
+        "--steps-per-epoch",
+        str(steps),
+        "--val-fraction",
+        "0.1",
+        "--sample-length",
+        "0",
+    ]
+
+
 def tiny_config(corpus: Path, out: Path, **overrides):
     """A small, fast training configuration (16 units, maxlen 12) on the tiny corpus."""
     from trainer.config import config_from

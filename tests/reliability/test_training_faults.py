@@ -12,34 +12,13 @@ import pytest
 
 from nietzsche_tui.checkpoint import CheckpointError, complete_checkpoints, latest_checkpoint
 from nietzsche_tui.weights import load_weights
+from tests.conftest import tiny_train_args
 
 EPOCHS = 30
 
 
 def train_command(corpus, out, epochs=EPOCHS):
-    return [
-        sys.executable,
-        "-m",
-        "trainer.cli",
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--epochs",
-        str(epochs),
-        "--maxlen",
-        "12",
-        "--units",
-        "16",
-        "--batch-size",
-        "32",
-        "--steps-per-epoch",
-        "6",
-        "--val-fraction",
-        "0.1",
-        "--sample-length",
-        "0",
-    ]
+    return [sys.executable, "-m", "trainer.cli", *tiny_train_args(corpus, out, epochs, steps=6)]
 
 
 def start(command):
@@ -147,28 +126,7 @@ def test_a_full_disk_gives_a_clear_error_and_keeps_earlier_checkpoints(tiny_corp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(callbacks, "atomic_write_bytes", disk_full)
-    code = train_main(
-        [
-            "--corpus",
-            str(tiny_corpus),
-            "--out",
-            str(tmp_path),
-            "--epochs",
-            "2",
-            "--maxlen",
-            "12",
-            "--units",
-            "16",
-            "--batch-size",
-            "32",
-            "--steps-per-epoch",
-            "4",
-            "--val-fraction",
-            "0.1",
-            "--sample-length",
-            "0",
-        ]
-    )
+    code = train_main(tiny_train_args(tiny_corpus, tmp_path, 2))
     err = capsys.readouterr().err
     assert code == 1 and "No space left on device" in err and "earlier checkpoints are intact" in err
     assert [c.epoch for c in complete_checkpoints(tmp_path)] == [1]

@@ -13,6 +13,7 @@ import pytest
 from nietzsche_tui.checkpoint import CheckpointError, read_checkpoint
 from nietzsche_tui.engine import Engine
 from nietzsche_tui.weights import MAX_MEMBER_BYTES
+from tests.conftest import tiny_train_args
 
 MARKER = "/tmp/nietzsche-tui-pwned"
 
@@ -75,26 +76,7 @@ def test_the_trainer_refuses_to_resume_from_a_lambda_checkpoint(trained_folder, 
         ]
     )
     model.save(weights)
-    code = train_main(
-        [
-            "--corpus",
-            str(tiny_corpus),
-            "--out",
-            str(tmp_path),
-            "--epochs",
-            "3",
-            "--maxlen",
-            "12",
-            "--units",
-            "16",
-            "--batch-size",
-            "32",
-            "--val-fraction",
-            "0.1",
-            "--steps-per-epoch",
-            "2",
-        ]
-    )
+    code = train_main(tiny_train_args(tiny_corpus, tmp_path, 3, steps=2))
     err = capsys.readouterr().err
     assert code != 0 and "cannot resume from" in err and "Traceback" not in err
 
