@@ -36,7 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batch-size", type=int, default=None, help=f"batch size (book: {d.batch_size})")
     add("--units", type=int, default=d.units, help="LSTM units")
     add("--learning-rate", type=float, default=None, help=f"RMSprop learning rate (book: {d.learning_rate})")
-    add("--lr-decay", type=float, default=None, help="learning-rate factor per epoch (book: 1, constant)")
+    add(
+        "--lr-decay",
+        type=float,
+        default=None,
+        help="learning-rate factor per epoch (book: 1, constant); saved with the optimizer, "
+        "so a resumed run keeps the schedule it started with",
+    )
     add("--clipnorm", type=float, default=None, help="clip gradients to this norm (book: none)")
     add(
         "--val-fraction",
