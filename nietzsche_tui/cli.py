@@ -12,6 +12,8 @@ import secrets
 import sys
 from collections.abc import Sequence
 
+import numpy as np
+
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.engine import (
     DEFAULT_TEMPERATURES,
@@ -130,8 +132,6 @@ def run_generate(args: argparse.Namespace) -> int:
     except PromptError as error:
         if not args.surprise:
             return _fail(f"{error} (or pass --surprise)", EXIT_USAGE)
-        import numpy as np
-
         try:
             prompt = engine.surprise_prompt(np.random.default_rng(seed))
         except PromptError as surprise_error:

@@ -91,14 +91,33 @@ def trained_folder(tiny_corpus, tmp_path_factory) -> Path:
     return out
 
 
+def save_fixture_checkpoint(
+    model, folder: Path, *, epoch: int, maxlen: int, recipe: str, metrics: dict, seed_passages: list[str]
+) -> None:
+    """Write ``model`` as a contract-complete checkpoint over the tiny corpus's vocabulary."""
+    from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION
+    from trainer.callbacks import save_checkpoint
+
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "epoch": epoch,
+        "vocabulary": sorted(set(TINY_TEXT.lower())),
+        "maxlen": maxlen,
+        "model": {"units": model.layers[0].units},
+        "training": {"recipe": recipe},
+        "metrics": metrics,
+        "seed_passages": seed_passages,
+    }
+    save_checkpoint(model, folder, metadata)
+
+
 @pytest.fixture(scope="session")
 def keras_checkpoint(tiny_corpus, tmp_path_factory):
     """A book-sized (128 units, maxlen 60) random-weight model saved as a checkpoint, and the model."""
     import keras
     import numpy as np
 
-    from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION
-    from trainer.callbacks import save_checkpoint
     from trainer.model import build_model
 
     keras.utils.set_random_seed(7)
@@ -111,18 +130,15 @@ def keras_checkpoint(tiny_corpus, tmp_path_factory):
         + [w * 12 for w in model.get_weights()[3:]]
     )
     folder = tmp_path_factory.mktemp("keras")
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "epoch": 1,
-        "vocabulary": vocabulary,
-        "maxlen": 60,
-        "model": {"units": 128},
-        "training": {"recipe": "book"},
-        "metrics": {"train_loss": 2.0, "val_loss": 2.1},
-        "seed_passages": [TINY_TEXT.lower()[:60]],
-    }
-    save_checkpoint(model, folder, metadata)
+    save_fixture_checkpoint(
+        model,
+        folder,
+        epoch=1,
+        maxlen=60,
+        recipe="book",
+        metrics={"train_loss": 2.0, "val_loss": 2.1},
+        seed_passages=[TINY_TEXT.lower()[:60]],
+    )
     return folder, model
 
 
@@ -134,8 +150,6 @@ def app_model(tmp_path_factory) -> Path:
     """
     import numpy as np
 
-    from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION
-    from trainer.callbacks import save_checkpoint
     from trainer.model import build_model
 
     vocabulary = sorted(set(TINY_TEXT.lower()))
@@ -144,16 +158,13 @@ def app_model(tmp_path_factory) -> Path:
     model.set_weights([rng.normal(0, 0.6, w.shape).astype("float32") for w in model.get_weights()])
     folder = tmp_path_factory.mktemp("app") / "model"
     folder.mkdir()
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "epoch": 3,
-        "vocabulary": vocabulary,
-        "maxlen": 20,
-        "model": {"units": 32},
-        "training": {"recipe": "fast"},
-        "metrics": {"train_loss": 1.5, "val_loss": 1.4567},
-        "seed_passages": ["what then? is there "],
-    }
-    save_checkpoint(model, folder, metadata)
+    save_fixture_checkpoint(
+        model,
+        folder,
+        epoch=3,
+        maxlen=20,
+        recipe="fast",
+        metrics={"train_loss": 1.5, "val_loss": 1.4567},
+        seed_passages=["what then? is there "],
+    )
     return folder
