@@ -8,10 +8,13 @@ never imported; inference is the NumPy engine.
 from __future__ import annotations
 
 import secrets
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -19,17 +22,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from nietzsche_tui.checkpoint import CheckpointError
+from nietzsche_tui.checkpoint import METADATA_SUFFIX, WEIGHTS_SUFFIX, CheckpointError
 from nietzsche_tui.engine import DEFAULT_TEMPERATURES, Engine, GenerationRequest, PromptError
 from nietzsche_tui.screens import HelpScreen, ProblemScreen
-from nietzsche_tui.widgets import ChatView, StatusBar, prompt_notice
+from nietzsche_tui.widgets import ChatView, PromptInput, StatusBar, prompt_notice
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
 SHOWN_PROMPT_CHARS = 300
-TRAIN_HINT = (
-    "Train one with `uv run nietzsche-train --out checkpoints` (add --recipe fast for a quick model), "
-    "then press Ctrl+L."
-)
 
 
 @dataclass(frozen=True)
@@ -44,20 +43,38 @@ class Settings:
     show_speed: bool = True  # snapshot tests turn the live figure off
 
 
+def checkpoint_folder(checkpoint: str | None) -> str:
+    """The training folder a ``--checkpoint`` setting points at (a file's folder; default ./checkpoints)."""
+    if checkpoint is None:
+        return "checkpoints"
+    path = Path(checkpoint)
+    return str(path.parent) if path.suffix in (METADATA_SUFFIX, WEIGHTS_SUFFIX) else checkpoint
+
+
+def train_hint(checkpoint: str | None) -> str:
+    """How to make a checkpoint the app will find, for the folder the user actually named."""
+    folder = shlex.quote(checkpoint_folder(checkpoint))
+    return (
+        f"Train one with `uv run nietzsche-train --recipe fast --corpus YOUR_TEXT.txt --out {folder}` "
+        "(without --corpus it downloads the book's text), then press Ctrl+L."
+    )
+
+
 class NietzscheApp(App[None]):
     """Seed prompts in, temperature columns streaming out."""
 
     TITLE = "nietzsche-tui"
     CSS_PATH = "app.tcss"
+    # Footer order is priority order: a narrow footer cuts from the right, and F1 must stay visible.
     BINDINGS = [
+        Binding("f1", "help", "Help", id="help"),
         Binding("escape", "stop", "Stop", id="stop"),
         Binding("ctrl+r", "regenerate", "New seed", id="regenerate"),
-        Binding("ctrl+t", "surprise", "Surprise me", id="surprise"),
-        Binding("ctrl+l", "reload", "Reload model", id="reload"),
+        Binding("ctrl+t", "surprise", "Surprise", id="surprise"),
+        Binding("ctrl+l", "reload", "Reload", id="reload"),
         Binding("f2", "step_column(-1)", "◀ Col", id="previous-column"),
         Binding("f3", "step_column(1)", "Col ▶", id="next-column"),
-        Binding("f4", "toggle_solo", "Solo/All", id="toggle-solo"),
-        Binding("f1", "help", "Help", id="help"),
+        Binding("f4", "toggle_solo", "Solo", id="toggle-solo"),
         Binding("question_mark", "help", "Help", show=False, id="help-question"),
     ]
 
@@ -82,20 +99,21 @@ class NietzscheApp(App[None]):
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: queries would search whichever screen is on top (help, problem).
-        self.chat = ChatView(len(self.settings.temperatures), id="chat")
+        self.chat = ChatView(self.settings.temperatures, id="chat")
         self.status = StatusBar(id="status")
-        self.prompt_input = Input(
+        self.prompt_input = PromptInput(
             placeholder="Seed the model with a few words and press Enter  (F1: help)", id="prompt-input"
         )
         with self.chat:
-            yield Static("Loading the model…", id="welcome")
+            yield Static(Text("Loading the model…"), id="welcome")
         yield self.status
         yield self.prompt_input
         yield Footer()
 
     def on_mount(self) -> None:
         self.prompt_input.focus()
-        self.set_interval(0.25, self.refresh_status)
+        # The live speed figure needs a clock only while something streams: idle means asleep.
+        self._status_timer = self.set_interval(0.25, self.refresh_status, pause=True)
         self.refresh_status()
         self.load_model()
 
@@ -111,47 +129,68 @@ class NietzscheApp(App[None]):
             self.post_message(self.ModelFailed(f"unexpected {type(error).__name__}: {error}"))
 
     def on_nietzsche_app_model_loaded(self, message: ModelLoaded) -> None:
-        reloaded = self.engine is not None
-        self.engine = message.engine
+        previous, self.engine = self.engine, message.engine
         self.load_problem = None
-        self.chat.welcome.update(
-            f"Loaded {self.engine.checkpoint.describe()}.\nType a few words and press Enter, or Ctrl+T for a surprise."
-        )
-        if reloaded:
-            self.notify(f"Loaded {self.engine.checkpoint.describe()}", title="Model reloaded")
+        described = self.engine.checkpoint.describe()
+        self.chat.show_welcome(f"Loaded {described}.\nType a few words and press Enter, or Ctrl+T for a surprise.")
+        if previous is not None:
+            same = (previous.checkpoint.metadata_path, previous.checkpoint.epoch) == (
+                self.engine.checkpoint.metadata_path,
+                self.engine.checkpoint.epoch,
+            )
+            if same:
+                self.notify(f"Already the latest: {described}", title="Nothing new", markup=False)
+            else:
+                self.notify(f"Now using {described}", title="Model reloaded", markup=False)
         self.refresh_status()
 
     def on_nietzsche_app_model_failed(self, message: ModelFailed) -> None:
-        problem = self.load_problem = message.problem
-        if self.engine is not None:
-            problem += f"\n\nStill using {self.engine.checkpoint.describe()}."
-        self.chat.welcome.update("No model loaded. " + TRAIN_HINT)
-        self.push_screen(ProblemScreen("The checkpoint could not be loaded", problem, TRAIN_HINT))
+        self.load_problem = message.problem
+        hint = train_hint(self.settings.checkpoint)
+        if self.engine is None:
+            self.chat.show_welcome(f"No model loaded. {hint}")
+            problem = message.problem
+        else:
+            # The old model stays in use: the welcome, the status line and the dialog all say so.
+            still = f"Still using {self.engine.checkpoint.describe()}."
+            self.chat.show_welcome(f"Reloading failed. {still}")
+            problem = f"{message.problem}\n\n{still}"
+        if isinstance(self.screen, ProblemScreen):
+            self.screen.dismiss()
+        self.push_screen(ProblemScreen("The checkpoint could not be loaded", problem, hint))
         self.refresh_status()
+
+    def model_summary(self) -> tuple[str, str]:
+        """The one description of which model is in use (long form, short form)."""
+        if self.engine is None:
+            text = "no model loaded" if self.load_problem else "loading…"
+            return text, text
+        checkpoint = self.engine.checkpoint
+        failed = " (reload failed)" if self.load_problem else ""
+        return checkpoint.describe() + failed, checkpoint.describe_short() + failed
 
     # -- prompts -----------------------------------------------------------------------------
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.notify("Type a few words first, or press Ctrl+T for a surprise passage.", severity="warning")
-            return
-        if self.send(event.value):
+        if self.send(self.prompt_input.prompt_text):
             event.input.clear()
 
-    def send(self, text: str) -> bool:
+    def send(self, text: str, seed: int | None = None) -> bool:
         """Start generating from ``text``; False (with a notice) when it cannot start."""
         if self.engine is None:
-            self.notify("No model is loaded yet. " + TRAIN_HINT, severity="error")
+            hint = train_hint(self.settings.checkpoint)
+            self.notify(f"No model is loaded yet. {hint}", severity="error", markup=False)
             return False
         cut = len(text) > MAX_PROMPT_CHARS
         used = text[-MAX_PROMPT_CHARS:] if cut else text
-        seed = self._take_seed()
+        if seed is None:
+            seed = self._take_seed()
         try:
             generation = self.engine.generate(
                 GenerationRequest(used, self.settings.temperatures, self.settings.length, seed, self.settings.mode)
             )
         except PromptError as error:
-            self.notify(str(error), severity="warning")
+            self.notify(str(error), severity="warning", markup=False)
             return False
         self.seed = seed
         self.last_prompt = text
@@ -159,9 +198,10 @@ class NietzscheApp(App[None]):
         model_reads = min(read, self.engine.maxlen) if self.settings.mode == "window" else read
         notice = prompt_notice(generation.prompt.dropped, model_reads if (cut or model_reads < read) else 0)
         if generation.prompt.dropped:
-            self.notify(notice, title="Prompt adjusted", severity="warning")
+            self.notify(notice, title="Prompt adjusted", severity="warning", markup=False)
         shown = text if len(text) <= SHOWN_PROMPT_CHARS else "…" + text[-SHOWN_PROMPT_CHARS:]
-        self.chat.start(" ".join(shown.split()), generation, notice)
+        self.chat.start(shown, generation, notice)
+        self._status_timer.resume()
         self.refresh_status()
         return True
 
@@ -174,9 +214,14 @@ class NietzscheApp(App[None]):
 
     def on_chat_view_finished(self, message: ChatView.Finished) -> None:
         # The chat has already shown the final characters; say so in the status line at once.
+        if not self.chat.is_generating:
+            self._status_timer.pause()
         self.refresh_status()
         if message.error:
-            self.notify(f"Generation failed: {message.error}", severity="error")
+            self.notify(f"Generation failed: {message.error}", severity="error", markup=False)
+
+    def on_chat_view_view_changed(self, message: ChatView.ViewChanged) -> None:
+        self.refresh_status()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -194,12 +239,15 @@ class NietzscheApp(App[None]):
         if self.engine is None:
             self.notify("No model is loaded yet.", severity="error")
             return
+        # The passage is picked with the exchange's own seed, as `generate --surprise --seed N` does,
+        # so --seed reproduces the passage as well as the text.
+        seed = self._take_seed()
         try:
-            passage = self.engine.surprise_prompt(np.random.default_rng(secrets.randbelow(2**31)))
+            passage = self.engine.surprise_prompt(np.random.default_rng(seed))
         except PromptError as error:
-            self.notify(str(error), severity="warning")
+            self.notify(str(error), severity="warning", markup=False)
             return
-        self.send(passage)
+        self.send(passage, seed)
 
     def action_reload(self) -> None:
         self.notify("Reloading the latest checkpoint…", timeout=2)
@@ -233,18 +281,19 @@ class NietzscheApp(App[None]):
     # -- status ------------------------------------------------------------------------------
 
     def refresh_status(self) -> None:
-        chat = self.chat
-        model = self.engine.checkpoint.describe() if self.engine else "no model loaded"
-        exchange = chat.active
-        if exchange is None:
-            state = "ready" if self.engine else ("no model" if self.load_problem else "loading…")
-            speed = None
-        else:
-            state = "generating" if chat.is_generating else "idle"
-            speed = exchange.chars_per_second()
         if not self.status.is_attached:
             return  # shutting down
-        self.status.show(model, self.settings.mode, self.seed, state, speed if self.settings.show_speed else None)
+        chat = self.chat
+        exchange = chat.active
+        if self.engine is None:
+            state, speed = "", None  # the model summary says "loading…" or "no model"
+        elif exchange is None:
+            state, speed = "ready", None
+        else:
+            state = "generating" if chat.is_generating else "ready"
+            speed = exchange.chars_per_second() if self.settings.show_speed else None
+        summary = self.model_summary()
+        self.status.show(summary, self.settings.mode, self.seed, state, speed, chat.column_indicator())
 
 
 def make_app(

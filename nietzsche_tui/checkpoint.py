@@ -77,6 +77,11 @@ class Checkpoint:
         quality = f"held-out {loss:.3f} nats/char" if loss is not None else "no held-out loss"
         return f"{self.metadata_path.parent.name}/{self.metadata_path.stem} (epoch {self.epoch}, {quality})"
 
+    def describe_short(self) -> str:
+        """The shortest useful form, for narrow status lines: the epoch and the held-out loss."""
+        loss = self.val_loss
+        return f"epoch {self.epoch}" + (f" {loss:.3f}" if loss is not None else "")
+
 
 def checkpoint_names(epoch: int) -> tuple[str, str]:
     """The metadata and weights file names for one epoch."""

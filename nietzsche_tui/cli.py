@@ -23,14 +23,18 @@ from nietzsche_tui.engine import (
     PromptError,
     describe_characters,
 )
+from nietzsche_tui.text import visible
 
 EXIT_USAGE, EXIT_CHECKPOINT = 2, 1
 
 
 def temperatures_arg(text: str) -> tuple[float, ...]:
     """Parse "0.2,0.5,1.0,1.2" into finite, non-negative floats (argparse type)."""
+    parts = text.split(",")
+    if any(not part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"an empty value in {text!r}; write them like 0.2,0.5,1.0")
     try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
+        values = tuple(float(part) for part in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
     if not values or any(not math.isfinite(v) or v < 0 for v in values):
@@ -57,48 +61,51 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
-def _shared_options() -> argparse.ArgumentParser:
+def _shared_options(defaults: bool = True) -> argparse.ArgumentParser:
+    """The options the app and `generate` share. Without ``defaults`` an option left out keeps the
+    value given before the command word (``nietzsche-tui --seed 5 generate`` honours --seed)."""
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument(
         "--checkpoint",
-        default=None,
+        default=None if defaults else argparse.SUPPRESS,
         help="checkpoint file, or a training folder (its latest); default: "
         "./checkpoints if it holds any, else the bundled model",
     )
     shared.add_argument(
         "--temperatures",
         type=temperatures_arg,
-        default=DEFAULT_TEMPERATURES,
+        default=DEFAULT_TEMPERATURES if defaults else argparse.SUPPRESS,
         help="comma-separated sampling temperatures, one column each (0 = greedy)",
     )
-    shared.add_argument("--length", type=_non_negative, default=400, help="characters to generate")
+    shared.add_argument(
+        "--length", type=_non_negative, default=400 if defaults else argparse.SUPPRESS, help="characters to generate"
+    )
     shared.add_argument(
         "--seed",
         type=_non_negative,
-        default=None,
+        default=None if defaults else argparse.SUPPRESS,
         help="random seed; the same seed gives the same text (default: a fresh one)",
     )
     shared.add_argument(
         "--mode",
         choices=MODES,
-        default="window",
+        default="window" if defaults else argparse.SUPPRESS,
         help="window: the book's exact computation; stateful: carry the LSTM state",
     )
     return shared
 
 
 def build_parser() -> argparse.ArgumentParser:
-    shared = _shared_options()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nietzsche-tui",
-        parents=[shared],
+        parents=[_shared_options()],
         description="Chat with the character-level LSTM of Deep Learning with Python §8.1: "
         "your prompt seeds four temperatures that stream side by side.",
     )
     commands = parser.add_subparsers(dest="command", metavar="{generate}", parser_class=OneLineParser)
     generate = commands.add_parser(
         "generate",
-        parents=[shared],
+        parents=[_shared_options(defaults=False)],
         help="generate text headlessly (for scripts)",
         description="Generate from a prompt and print each temperature's text.",
     )
@@ -153,7 +160,8 @@ def run_generate(args: argparse.Namespace) -> int:
     probabilities: list[list[float]] = [[] for _ in request.temperatures]
     if not args.json:
         out.write(
-            f'--- Generating with seed: "{seed_text}"\n------ temperature: {request.temperatures[0]}\n{seed_text}'
+            f'--- Generating with seed: "{visible(seed_text)}"\n'
+            f"------ temperature: {request.temperatures[0]}\n{visible(seed_text)}"
         )
         out.flush()
     for step in generation:
@@ -161,7 +169,7 @@ def run_generate(args: argparse.Namespace) -> int:
             columns[column].append(char)
             probabilities[column].append(round(probability, 6))
         if not args.json:
-            out.write(step.chars[0])
+            out.write(visible(step.chars[0]))  # a terminal must never receive the model's raw controls
             out.flush()
     if args.json:
         for temperature, chars, probs in zip(request.temperatures, columns, probabilities, strict=True):
@@ -188,7 +196,7 @@ def run_generate(args: argparse.Namespace) -> int:
     else:
         out.write("\n")
         for temperature, chars in zip(request.temperatures[1:], columns[1:], strict=True):
-            out.write(f"------ temperature: {temperature}\n{seed_text}{''.join(chars)}\n")
+            out.write(f"------ temperature: {temperature}\n{visible(seed_text + ''.join(chars))}\n")
         print(f"nietzsche-tui: seed {seed}, mode {args.mode}, {engine.checkpoint.describe()}", file=sys.stderr)
     out.flush()
     return 0
@@ -198,10 +206,12 @@ def run_app(args: argparse.Namespace) -> int:
     """Open the chat app (imported here so `generate` stays light)."""
     from nietzsche_tui.app import make_app
 
-    make_app(
+    app = make_app(
         checkpoint=args.checkpoint, temperatures=args.temperatures, length=args.length, seed=args.seed, mode=args.mode
-    ).run()
-    return 0
+    )
+    app.run()
+    # Textual sets 1 when an unhandled exception ended the app: the shell must see the failure.
+    return app.return_code or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

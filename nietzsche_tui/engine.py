@@ -238,13 +238,13 @@ class Engine:
     def prepare_prompt(self, text: str) -> Prompt:
         """Encode a prompt, raising PromptError when nothing usable is left."""
         prompt = encode_prompt(text, self.vocabulary)
-        if not prompt.text:
+        if not prompt.text.strip():  # one rule for the app and `generate`: blank is empty
             if prompt.dropped:
                 raise PromptError(
                     f"the prompt has no character the model knows (dropped "
                     f"{describe_characters(prompt.dropped)}); type some English text."
                 )
-            raise PromptError("the prompt is empty; type a few words, or ask for a surprise seed.")
+            raise PromptError("the prompt is empty or blank; type a few words, or ask for a surprise seed.")
         return prompt
 
     def surprise_prompt(self, rng: np.random.Generator) -> str:

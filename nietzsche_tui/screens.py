@@ -67,7 +67,10 @@ class HelpScreen(ModalScreen[None]):
 class ProblemScreen(ModalScreen[None]):
     """A problem the user must act on (a missing or broken checkpoint), explained, never a traceback."""
 
-    BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,enter", "dismiss", "Close"),
+        Binding("ctrl+l", "reload", "Reload", priority=True),  # the remedy it names works right here
+    ]
 
     def __init__(self, title: str, problem: str, remedy: str) -> None:
         super().__init__()
@@ -80,4 +83,8 @@ class ProblemScreen(ModalScreen[None]):
             yield Static(Text(self.title_text), classes="dialog-title")
             yield Static(Text(self.problem), classes="dialog-problem")
             yield Static(Text(self.remedy), classes="dialog-remedy")
-            yield Static("Enter or Esc to close · the app keeps running", classes="dialog-hint")
+            yield Static("Enter or Esc to close · Ctrl+L to reload · the app keeps running", classes="dialog-hint")
+
+    def action_reload(self) -> None:
+        self.dismiss()
+        self.app.action_reload()

@@ -14,16 +14,18 @@ import time
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Static
+from textual.timer import Timer
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from nietzsche_tui.engine import Generation, describe_characters
+from nietzsche_tui.text import PASTED_NEWLINE, visible, visible_one_line
 
 FRAME_SECONDS = 1 / 30
 MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
@@ -69,12 +71,12 @@ class TemperatureColumn(Vertical):
         characters repaint only this column instead of re-laying out the whole chat every frame;
         once finished, show the text in full (its last DISPLAY_CHARS)."""
         if self.state != "streaming":
-            self.body.update(Text(self.text[-DISPLAY_CHARS:]))
+            self.body.update(Text(visible(self.text[-DISPLAY_CHARS:])))
             return
         width = self.body.content_size.width
         if width <= 0:
             return  # hidden or not laid out yet; redrawn on resize
-        tail = Text(self.text[-LIVE_LINES * width * 2 :])
+        tail = Text(visible(self.text[-LIVE_LINES * width * 2 :]))
         lines = tail.wrap(self.app.console, width, overflow="fold")[-LIVE_LINES:]
         self.body.update(Text("\n").join(lines), layout=False)
 
@@ -107,7 +109,7 @@ class Exchange(Vertical):
 
     def compose(self) -> ComposeResult:
         request = self.generation.request
-        yield Static(Text(f"› {self.prompt_shown}"), classes="prompt", markup=False)
+        yield Static(Text(f"› {visible_one_line(self.prompt_shown)}"), classes="prompt", markup=False)
         details = f"seed {request.seed} · {request.mode} · {request.length} characters"
         yield Static(Text(details + (f" · {self.notice}" if self.notice else "")), classes="details", markup=False)
         with Horizontal(classes="columns"):
@@ -139,8 +141,8 @@ class Exchange(Vertical):
             column.set_state(state)
 
     def chars_per_second(self) -> float:
-        end = self.finished_at or time.perf_counter()
-        return self.produced / max(end - self.started, 1e-6)
+        elapsed = (self.finished_at or time.perf_counter()) - self.started
+        return self.produced / elapsed if elapsed > 0 else 0.0
 
     def texts(self) -> list[str]:
         return [column.text for column in self.columns]
@@ -172,22 +174,24 @@ class ChatView(VerticalScroll, can_focus=True):
             self.state = state
             self.error = error
 
-    def __init__(self, columns: int, **kwargs) -> None:
+    def __init__(self, temperatures: Sequence[float], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.column_count = columns
+        self.temperatures = tuple(temperatures)
+        self.column_count = len(self.temperatures)
         self.active: Exchange | None = None
         self._draining: set[Exchange] = set()
 
     def on_mount(self) -> None:
         self.anchor()
-        self.set_interval(FRAME_SECONDS, self.flush)
+        # Runs only while something streams: an idle app wakes for nothing.
+        self._flush_timer: Timer = self.set_interval(FRAME_SECONDS, self.flush, pause=True)
 
     # -- streaming --------------------------------------------------------------------------
 
-    @property
-    def welcome(self) -> Static:
-        """The line shown before the first exchange (loading, then how to start)."""
-        return self.query_one("#welcome", Static)
+    def show_welcome(self, text: str) -> None:
+        """Update the line shown before the first exchange; a no-op once exchanges replaced it."""
+        for welcome in self.query("#welcome").results(Static):
+            welcome.update(Text(text))
 
     def start(self, prompt_shown: str, generation: Generation, notice: str = "") -> Exchange:
         """Add an exchange and stream ``generation`` into it, cancelling any running one."""
@@ -201,6 +205,7 @@ class ChatView(VerticalScroll, can_focus=True):
             old.remove()
         self.call_after_refresh(self._apply_view, [exchange])
         self.anchor()
+        self._flush_timer.resume()
         self._stream(exchange)
         return exchange
 
@@ -219,6 +224,13 @@ class ChatView(VerticalScroll, can_focus=True):
         except Exception as failure:  # report in the UI; never let the app exit
             state, error = "failed", f"{type(failure).__name__}: {failure}"
         self.post_message(self.Finished(exchange, state, error))
+
+    def column_indicator(self) -> str | None:
+        """A label like "2/4 · T=0.5" when one column shows alone (solo or narrow), else None."""
+        if not self.shows_one:
+            return None
+        index = self.visible_columns()[0]
+        return f"{index + 1}/{self.column_count} · {temperature_label(self.temperatures[index])}"
 
     def stop(self) -> bool:
         """Cancel the running generation; True when there was one."""
@@ -239,6 +251,8 @@ class ChatView(VerticalScroll, can_focus=True):
     def on_chat_view_finished(self, message: Finished) -> None:
         exchange = message.exchange
         self._draining.discard(exchange)
+        if not self._draining:
+            self._flush_timer.pause()
         if exchange.is_attached:
             exchange.finish(message.state)
 
@@ -247,14 +261,20 @@ class ChatView(VerticalScroll, can_focus=True):
     def on_resize(self) -> None:
         self.narrow = self.size.width < self.column_count * MIN_COLUMN_WIDTH
 
+    class ViewChanged(Message):
+        """Which columns show changed (the status line names the one shown alone)."""
+
     def watch_solo(self) -> None:
         self._apply_view()
+        self.post_message(self.ViewChanged())
 
     def watch_current(self) -> None:
         self._apply_view()
+        self.post_message(self.ViewChanged())
 
     def watch_narrow(self) -> None:
         self._apply_view()
+        self.post_message(self.ViewChanged())
 
     @property
     def shows_one(self) -> bool:
@@ -301,10 +321,56 @@ def prompt_notice(dropped: Sequence[str], cut: int) -> str:
 
 
 class StatusBar(Static):
-    """One line: the loaded checkpoint, mode, seed, state and live characters per second."""
+    """One line: the column shown alone, state, checkpoint, seed, mode and speed, fitted to the width.
 
-    def show(self, checkpoint: str, mode: str, seed: int | None, state: str, speed: float | None) -> None:
-        parts = [checkpoint, f"mode {mode}", f"seed {seed}" if seed is not None else "seed —", state]
+    Parts are listed most important first. When the line is too long, the checkpoint switches to
+    its short form, then the least important parts are dropped, so the state and the column shown
+    are always readable, at any width.
+    """
+
+    def show(
+        self,
+        checkpoint: tuple[str, str],
+        mode: str,
+        seed: int | None,
+        state: str,
+        speed: float | None,
+        column: str | None = None,
+    ) -> None:
+        long_name, short_name = checkpoint
+        parts = [column, state, long_name, f"seed {seed}" if seed is not None else "seed —", f"mode {mode}"]
         if speed is not None:
-            parts.append(f"{speed:,.0f} chars/s per column")
-        self.update(Text("  ·  ".join(parts)), layout=False)  # one fixed-height line: no re-layout
+            parts.append(f"{speed:,.0f} chars/s")
+        parts = [part for part in parts if part]
+        self.update(Text(fit_parts(parts, self.content_size.width or 200, {long_name: short_name})), layout=False)
+
+
+def fit_parts(parts: list[str], width: int, shorter: dict[str, str], separator: str = " · ") -> str:
+    """Join ``parts`` within ``width`` cells: use the shorter forms, then drop parts from the end."""
+    parts = list(parts)
+    if len(separator.join(parts)) > width:
+        parts = [shorter.get(part, part) for part in parts]
+    while len(parts) > 1 and len(separator.join(parts)) > width:
+        parts.pop()
+    return separator.join(parts)[:width]
+
+
+class PromptInput(Input):
+    """The one-line prompt. A paste keeps every line: newlines show as ↵ and are sent as newlines
+    (Textual's Input keeps only a paste's first line)."""
+
+    def _on_paste(self, event: events.Paste) -> None:
+        event.prevent_default()  # replaces Input's handler, which would drop all but the first line
+        event.stop()
+        if not event.text:
+            return
+        text = event.text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", PASTED_NEWLINE)
+        if self.selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *self.selection)
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as typed and pasted, with real newlines."""
+        return self.value.replace(PASTED_NEWLINE, "\n")

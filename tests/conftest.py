@@ -144,27 +144,19 @@ def keras_checkpoint(tiny_corpus, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app_model(tmp_path_factory) -> Path:
-    """A small checkpoint whose weights come from NumPy's portable generator (stable across machines).
-
-    Lives in a folder named ``model`` so the app's status line reads the same in every run.
+    """A small checkpoint whose weights come from NumPy's portable generator (stable across machines),
+    written without Keras. Lives in a folder named ``model`` so the status line reads the same in every run.
     """
-    import numpy as np
-
-    from trainer.model import build_model
+    from tests.checkpoints import random_weights, write_checkpoint
 
     vocabulary = sorted(set(TINY_TEXT.lower()))
-    model = build_model(len(vocabulary), 20, 32)
-    rng = np.random.default_rng(2024)
-    model.set_weights([rng.normal(0, 0.6, w.shape).astype("float32") for w in model.get_weights()])
     folder = tmp_path_factory.mktemp("app") / "model"
-    folder.mkdir()
-    save_fixture_checkpoint(
-        model,
+    write_checkpoint(
         folder,
+        random_weights(len(vocabulary), 32, seed=2024),
+        vocabulary,
         epoch=3,
         maxlen=20,
-        recipe="fast",
-        metrics={"train_loss": 1.5, "val_loss": 1.4567},
         seed_passages=["what then? is there "],
     )
     return folder

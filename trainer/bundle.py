@@ -1,61 +1,90 @@
-"""Make the model that ships inside the package from a training folder.
+"""Make a shippable checkpoint (such as the model inside the package) from a training folder.
 
-    uv run python -m trainer.bundle --source runs/quality-fast --epochs 40-80 --corpus ../shared/corpus/nietzsche.txt
+    uv run python -m trainer.bundle --source runs/quality-fast --epochs 40-80 \
+        --corpus ../shared/corpus/nietzsche.txt --out nietzsche_tui/model
 
 It averages the weights of a range of epochs (stochastic weight averaging: the fast recipe's
 weights wander around a minimum late in training, and their mean generalises better than any one
 of them), writes them into the book's architecture without optimizer state (a third of the size),
 scores the result on the held-out text with the NumPy engine, and saves it as an ordinary
-checkpoint whose metadata keeps the full provenance. A single epoch (``--epochs 70-70``) copies it.
+checkpoint whose metadata keeps the full provenance. A single epoch (``--epochs 70`` or
+``70-70``) copies it.
+
+``--out`` is always named (no default could be safe: the package's own model folder is a
+destination one must mean) and is never the source folder. The new checkpoint is written file by
+file atomically, metadata last; only then are the older checkpoints in ``--out`` removed, so an
+interrupted bundle leaves the previous model loadable.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import tempfile
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from nietzsche_tui.checkpoint import complete_checkpoints
-from nietzsche_tui.engine import BUNDLED_MODEL_DIR, Engine
+from nietzsche_tui.checkpoint import CheckpointError, checkpoint_names, complete_checkpoints
+from nietzsche_tui.cli import OneLineParser
+from nietzsche_tui.engine import Engine
 from nietzsche_tui.weights import LSTMWeights, load_weights
-from trainer.corpus import load_corpus
+from trainer.corpus import CorpusError, load_corpus
 
 FIELDS = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 
 
+class BundleError(Exception):
+    """A bundle that cannot be made; the message says why and what to do."""
+
+
+def parse_epochs(text: str) -> tuple[int, int]:
+    """ "40-80" or "70" into (first, last)."""
+    parts = text.split("-")
+    try:
+        first, last = (int(parts[0]), int(parts[-1])) if len(parts) in (1, 2) else (0, -1)
+    except ValueError:
+        first, last = 0, -1
+    if not 1 <= first <= last:
+        raise BundleError(f"--epochs must be FIRST-LAST or one epoch, like 40-80 or 70; got {text!r}")
+    return first, last
+
+
 def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) -> dict:
     """Average epochs ``first``..``last`` of ``source`` into a checkpoint in ``out``; return its metadata."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from trainer.callbacks import save_checkpoint
-    from trainer.model import build_model
-
+    if not source.is_dir():
+        raise BundleError(f"--source {source} is not a folder of checkpoints")
+    if out.resolve() == source.resolve():
+        raise BundleError(f"--out {out} is the --source folder; bundling there would replace its checkpoints")
     chosen = [c for c in complete_checkpoints(source) if first <= c.epoch <= last]
     if not chosen:
-        raise SystemExit(f"bundle: no complete checkpoints in {source} between epochs {first} and {last}")
+        raise BundleError(f"no complete checkpoints in {source} between epochs {first} and {last}")
     last_checkpoint = chosen[-1]
-    weights = [load_weights(c) for c in chosen]
+    try:
+        weights = [load_weights(c) for c in chosen]
+    except CheckpointError as error:
+        raise BundleError(str(error)) from None
     averaged = LSTMWeights(*(np.mean([getattr(w, f) for w in weights], axis=0) for f in FIELDS))
 
     meta = dict(last_checkpoint.metadata)
-    corpus = load_corpus(corpus_path, meta["maxlen"], meta["training"]["val_fraction"])
-    if corpus.sha256 != meta["corpus"]["sha256"]:
-        raise SystemExit("bundle: this corpus is not the one the checkpoints were trained on")
+    training = meta.get("training", {})
+    corpus = load_corpus(corpus_path, meta["maxlen"], training.get("val_fraction", 0.05))
+    if corpus.sha256 != meta.get("corpus", {}).get("sha256"):
+        raise BundleError(f"{corpus_path} is not the corpus the checkpoints in {source} were trained on")
     engine = Engine(last_checkpoint, averaged)
-    val_loss = engine.held_out_loss(corpus.text[corpus.split :])
-
-    model = build_model(len(corpus.vocabulary), meta["maxlen"], meta["model"]["units"])
-    model.set_weights([getattr(averaged, f) for f in FIELDS])
+    held_out = corpus.text[corpus.split :]
+    # A source trained with --val-fraction 0 has no held-out text: the bundle says so, it does not guess.
+    val_loss = engine.held_out_loss(held_out) if len(held_out) > meta["maxlen"] else None
     meta["metrics"] = {
         **meta["metrics"],
         "val_loss": val_loss,
-        "val_bpc": val_loss / np.log(2),
-        "val_loss_measured_by": "NumPy engine, every held-out window (step 1)",
+        "val_bpc": None if val_loss is None else val_loss / np.log(2),
+        "val_loss_measured_by": "NumPy engine, every held-out window (step 1)"
+        if val_loss is not None
+        else "not measured: the source held no text out (--val-fraction 0)",
     }
+    meta["seed_passages"] = corpus.seed_passages(meta["maxlen"], training.get("seed", 1337))
     meta["bundle"] = {
         "source": source.name,
         "averaged_epochs": [c.epoch for c in chosen],
@@ -63,31 +92,47 @@ def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) ->
         "optimizer_state": "stripped",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    meta["training"] = {**meta["training"], "corpus": corpus_path.name, "out": str(source.name)}
-    with tempfile.TemporaryDirectory() as staging:
-        save_checkpoint(model, Path(staging), meta)
+    meta["training"] = {**training, "corpus": corpus_path.name, "out": str(source.name)}
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from trainer.callbacks import save_checkpoint
+    from trainer.model import build_model
+
+    model = build_model(len(corpus.vocabulary), meta["maxlen"], meta["model"]["units"])
+    model.set_weights([getattr(averaged, f) for f in FIELDS])
+    try:
         out.mkdir(parents=True, exist_ok=True)
-        for old in out.glob("epoch_*"):
+        save_checkpoint(model, out, meta)
+    except OSError as error:
+        raise BundleError(f"cannot write to {out}: {error.strerror or error}") from None
+    keep = set(checkpoint_names(meta["epoch"]))
+    for old in out.glob("epoch_*"):
+        if old.name not in keep:
             old.unlink()
-        for item in Path(staging).iterdir():
-            shutil.copy(item, out / item.name)
     return meta
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, required=True, help="training folder")
-    parser.add_argument("--epochs", required=True, help="range to average, FIRST-LAST")
-    parser.add_argument("--corpus", type=Path, required=True, help="the corpus it was trained on")
-    parser.add_argument("--out", type=Path, default=BUNDLED_MODEL_DIR, help="where to write the checkpoint")
-    args = parser.parse_args()
-    first, last = (int(part) for part in args.epochs.split("-"))
-    meta = bundle(args.source, first, last, args.corpus, args.out)
-    print(
-        f"bundled epochs {first}-{last} of {args.source}: held-out {meta['metrics']['val_loss']:.4f} nats/char "
-        f"({meta['metrics']['val_bpc']:.3f} bits) -> {args.out}"
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one line and a non-zero exit on any problem, never a traceback."""
+    parser = OneLineParser(
+        prog="python -m trainer.bundle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--source", type=Path, required=True, help="training folder")
+    parser.add_argument("--epochs", required=True, help="range to average, FIRST-LAST, or one epoch")
+    parser.add_argument("--corpus", type=Path, required=True, help="the corpus it was trained on")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the bundled checkpoint (never the source)")
+    args = parser.parse_args(argv)
+    try:
+        first, last = parse_epochs(args.epochs)
+        meta = bundle(args.source, first, last, args.corpus, args.out)
+    except (BundleError, CorpusError) as error:
+        print(f"bundle: {error}", file=sys.stderr)
+        return 2
+    loss = meta["metrics"]["val_loss"]
+    quality = f"held-out {loss:.4f} nats/char ({meta['metrics']['val_bpc']:.3f} bits)" if loss else "no held-out text"
+    print(f"bundled epochs {first}-{last} of {args.source}: {quality} -> {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,14 +1,17 @@
 """Callbacks that make ``model.fit`` a complete training run.
 
 In list order, at the end of every epoch: ``HeldOutLoss`` scores the held-out text and adds
-``val_loss`` / ``val_bpc`` / ``seconds`` to the logs; ``DivergenceGuard`` stops a run whose loss
-turns NaN or explodes (the book's own published run diverged at epochs 56-59);
-``CheckpointWriter`` saves the epoch unless the guard objected; ``EpochSamples`` prints 400
-characters at each temperature the way the book does. Keras's ``CSVLogger`` keeps the log.
+``val_loss`` / ``val_bpc`` / ``seconds`` / ``learning_rate`` to the logs; ``DivergenceGuard``
+stops a run whose loss turns NaN or explodes (the book's own published run diverged at epochs
+56-59); ``CheckpointWriter`` saves the epoch unless the guard objected; ``TrainingLog`` rewrites
+``log.csv`` from the saved checkpoints (so it holds exactly the saved epochs); ``EpochSamples``
+prints 400 characters at each temperature the way the book does.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import sys
 import time
@@ -19,8 +22,15 @@ from typing import Any
 import keras
 import numpy as np
 
-from nietzsche_tui.checkpoint import atomic_write_bytes, checkpoint_names, write_metadata
+from nietzsche_tui.checkpoint import (
+    atomic_write_bytes,
+    checkpoint_names,
+    complete_checkpoints,
+    validate_metadata,
+    write_metadata,
+)
 from nietzsche_tui.engine import Engine, GenerationRequest
+from nietzsche_tui.text import visible
 from nietzsche_tui.weights import LSTMWeights
 from trainer.data import WindowBatches
 from trainer.model import build_model
@@ -42,13 +52,17 @@ class HeldOutLoss(keras.callbacks.Callback):
         if self.scorer is not None:
             self.scorer.compile(loss="sparse_categorical_crossentropy")
         self.started = 0.0
+        self.learning_rate: float | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.started = time.perf_counter()
+        # The rate this epoch trains at (a schedule's value at the epoch's first step).
+        self.learning_rate = float(np.asarray(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         logs["seconds"] = time.perf_counter() - self.started  # training time, before scoring
+        logs["learning_rate"] = self.learning_rate
         if self.scorer is None:
             return
         self.scorer.set_weights(self.model.get_weights())
@@ -58,22 +72,38 @@ class HeldOutLoss(keras.callbacks.Callback):
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stop training when the loss becomes NaN/inf or exceeds ``factor`` × the best epoch loss."""
+    """Stop training when the loss becomes NaN/inf, or exceeds ``factor`` × the best epoch loss, or
+    ``factor`` × the loss of the run's first batch (an untrained model's loss is the worst a
+    healthy run ever sees, so a first epoch at 1e32 is caught too)."""
 
     def __init__(self, factor: float = 3.0, best_loss: float | None = None) -> None:
         super().__init__()
         self.factor = factor
         self.best_loss = best_loss
+        self.first_batch_loss: float | None = None
         self.reason: str | None = None
 
     def _stop(self, reason: str) -> None:
-        self.reason = reason
+        if self.reason is None:
+            self.reason = reason
         self.model.stop_training = True
+
+    def _too_high(self, loss: float) -> bool:
+        return self.first_batch_loss is not None and loss > self.factor * self.first_batch_loss
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self._stop(f"the training loss became {float(loss)} at batch {batch}")
+        if loss is None:
+            return
+        loss = float(loss)
+        if not math.isfinite(loss):
+            self._stop(f"the training loss became {loss} at batch {batch + 1}")
+        elif self.first_batch_loss is None:
+            self.first_batch_loss = loss
+        elif self._too_high(loss):
+            self._stop(
+                f"the loss rose to {loss:.4g} at batch {batch + 1} (the first batch's was {self.first_batch_loss:.3f})"
+            )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
@@ -84,15 +114,13 @@ class DivergenceGuard(keras.callbacks.Callback):
         loss = logs.get("loss")
         if self.reason is None and loss is not None:
             if self.best_loss is not None and loss > self.factor * self.best_loss:
-                self._stop(f"the loss exploded to {loss:.3f} in epoch {epoch + 1} (best so far {self.best_loss:.3f})")
+                self._stop(f"the loss exploded to {loss:.4g} in epoch {epoch + 1} (best so far {self.best_loss:.3f})")
+            elif self._too_high(loss):
+                self._stop(
+                    f"the loss of epoch {epoch + 1} was {loss:.4g} (the first batch's was {self.first_batch_loss:.3f})"
+                )
             else:
                 self.best_loss = loss if self.best_loss is None else min(self.best_loss, loss)
-        if self.reason is not None:
-            print(
-                f"Training stopped: {self.reason}. The last good checkpoint is kept; "
-                "try a lower --learning-rate or the fast recipe (it clips gradients).",
-                flush=True,
-            )
 
 
 class CheckpointWriter(keras.callbacks.Callback):
@@ -111,9 +139,55 @@ class CheckpointWriter(keras.callbacks.Callback):
         save_checkpoint(self.model, self.folder, self.metadata(number, dict(logs or {})))
 
 
+LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_bpc", "learning_rate", "seconds", "total_seconds")
+
+
+class TrainingLog(keras.callbacks.Callback):
+    """``log.csv``: one row per saved checkpoint, numbered like the checkpoints (from 1).
+
+    The log is rewritten from the checkpoints' metadata after every saved epoch, so it can never
+    hold an epoch that was not saved (a diverged one, or one interrupted before its checkpoint),
+    and a rerun never repeats a row.
+    """
+
+    def __init__(self, folder: Path, guard: DivergenceGuard) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.guard = guard
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.guard.reason is None:
+            write_log(self.folder)
+
+
+def write_log(folder: Path) -> Path:
+    """Write ``folder/log.csv`` atomically from the folder's complete checkpoints."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LOG_COLUMNS)
+    for checkpoint in complete_checkpoints(folder):
+        metrics = checkpoint.metadata["metrics"]
+        values = (
+            metrics.get("train_loss"),
+            metrics.get("val_loss"),
+            metrics.get("val_bpc"),
+            metrics.get("learning_rate"),
+            metrics.get("epoch_seconds"),
+            metrics.get("total_seconds"),
+        )
+        writer.writerow([checkpoint.epoch, *("" if v is None else f"{v:.6g}" for v in values)])
+    path = Path(folder) / "log.csv"
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+    return path
+
+
 def save_checkpoint(model: keras.Model, folder: Path, metadata: dict[str, Any]) -> Path:
-    """Write a model and its metadata as one complete checkpoint: weights first, metadata last."""
-    _, weights_name = checkpoint_names(metadata["epoch"])
+    """Write a model and its metadata as one complete checkpoint: weights first, metadata last.
+
+    The metadata is validated before anything is written, so a refusal leaves no orphan weights.
+    """
+    metadata_name, weights_name = checkpoint_names(metadata["epoch"])
+    validate_metadata(metadata, Path(folder) / metadata_name)
     # Keras insists on the .keras suffix, so save to a hidden temporary name that ends with it.
     temporary = Path(folder) / f".{weights_name}.partial.keras"
     try:
@@ -161,7 +235,7 @@ class EpochSamples(keras.callbacks.Callback):
         request = GenerationRequest(seed_text, self.temperatures, self.length, seed=self.seed + epoch)
         columns = ["".join(column) for column in zip(*(s.chars for s in engine.generate(request)), strict=True)]
         out = sys.stdout
-        out.write(f'--- Generating with seed: "{seed_text}"\n')
+        out.write(f'--- Generating with seed: "{visible(seed_text)}"\n')
         for temperature, text in zip(self.temperatures, columns, strict=True):
-            out.write(f"------ temperature: {temperature}\n{seed_text}{text}\n")
+            out.write(f"------ temperature: {temperature}\n{visible(seed_text + text)}\n")
         out.flush()

@@ -41,9 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="learning-rate factor per epoch (book: 1, constant); saved with the optimizer, "
-        "so a resumed run keeps the schedule it started with",
+        "so a resumed run must ask for the schedule it started with",
     )
     add("--clipnorm", type=float, default=None, help="clip gradients to this norm (book: none)")
+    add(
+        "--dropout",
+        type=float,
+        default=d.dropout,
+        help="dropout before the softmax while training (0: the book's model; none at inference)",
+    )
     add(
         "--val-fraction",
         type=float,
@@ -58,7 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="sampling temperatures for the per-epoch samples, comma-separated",
     )
     add("--sample-length", type=int, default=d.sample_length, help="characters per sample (0: none)")
-    add("--seed", type=int, default=d.seed, help="seed for shuffling and samples")
+    add(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seed for weight initialisation, shuffling and samples: the same command on the same "
+        "machine gives the same losses",
+    )
     add("--steps-per-epoch", type=int, default=None, help="cap batches per epoch (quick runs)")
     return parser
 
@@ -73,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out
     from trainer.corpus import CorpusError
-    from trainer.train import TrainingError, train
+    from trainer.train import TrainingError, TrainingStopped, train
 
     try:
         train(config)
@@ -84,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except TrainingStopped as error:
+        print(f"nietzsche-train: {error}", file=sys.stderr)
+        return 3
     except (CorpusError, TrainingError) as error:
         print(f"nietzsche-train: {error}", file=sys.stderr)
         return 2

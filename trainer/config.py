@@ -35,7 +35,7 @@ class TrainConfig:
     learning_rate: float = 0.01
     lr_decay: float = 1.0  # multiplied into the learning rate once per epoch (1 = constant)
     clipnorm: float | None = None
-    dropout: float = 0.0  # fast recipe: dropout between the LSTM and the softmax while training
+    dropout: float = 0.0  # dropout between the LSTM and the softmax while training (none at inference)
     val_fraction: float = 0.05
     val_step: int = 1  # distance between held-out windows; 1 scores every held-out character
     temperatures: tuple[float, ...] = (0.2, 0.5, 1.0, 1.2)
@@ -93,5 +93,26 @@ def config_from(recipe: str, overrides: dict[str, Any]) -> TrainConfig:
     return replace(TrainConfig(recipe=recipe), **{k: v for k, v in values.items() if k in names}).validate()
 
 
-# Settings that must agree between a run and the checkpoints it resumes from.
-RESUME_KEYS = ("recipe", "maxlen", "step", "sequence_length", "batch_size", "units", "val_fraction")
+# Settings that the saved state fixes: the model's shape, the optimizer and its schedule (stored with
+# the optimizer), the batches' meaning and the held-out measure. A resumed run must ask for the same
+# values, or its metadata would claim settings that did not run.
+RESUME_KEYS = (
+    "recipe",
+    "maxlen",
+    "step",
+    "sequence_length",
+    "batch_size",
+    "units",
+    "dropout",
+    "learning_rate",
+    "lr_decay",
+    "clipnorm",
+    "steps_per_epoch",
+    "val_fraction",
+    "val_step",
+)
+
+
+def flag(key: str) -> str:
+    """The command-line flag of a config field."""
+    return "--" + key.replace("_", "-")

@@ -9,6 +9,7 @@ set of characters and travels inside every checkpoint; nothing downstream rebuil
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import numpy as np
 
 from trainer.config import BOOK_CORPUS_URL
 
-SEED_PASSAGES = 8
+SEED_PASSAGES = 300  # "surprise me" passages stored in every checkpoint (about 15 kB of metadata)
+_SENTENCE_START = re.compile(r"(?:(?<=[.!?:;]\s)|(?<=\n\n)|(?<=[.!?]\s\s))[^\s]")
+_WORD_START = re.compile(r"(?<=\s)[^\s]")
 
 
 class CorpusError(Exception):
@@ -43,14 +46,35 @@ class Corpus:
         return self.encoded[self.split :]
 
     def seed_passages(self, maxlen: int, seed: int, count: int = SEED_PASSAGES) -> list[str]:
-        """Deterministic maxlen-long passages from the held-out text (the train text if none)."""
+        """Up to ``count`` deterministic held-out passages (the train text if none is held out).
+
+        Each starts at the start of a sentence (or of a word, when there are too few sentences)
+        and ends at the end of a word, at most ``maxlen`` and at least ``maxlen // 2`` characters:
+        a prompt a person could have typed, never a fragment cut mid-word.
+        """
         start, stop = (self.split, len(self.text)) if len(self.text) - self.split > maxlen else (0, self.split)
+        region = self.text[start:stop]
         rng = np.random.default_rng(seed)
-        last = stop - maxlen
-        if last < start:
-            return []
-        offsets = sorted(set(int(o) for o in rng.integers(start, last + 1, size=count)))
-        return [self.text[o : o + maxlen] for o in offsets]
+        passages: list[str] = []
+        for pattern in (_SENTENCE_START, _WORD_START):
+            offsets = [m.start() for m in pattern.finditer(region)]
+            rng.shuffle(offsets)
+            for offset in offsets:
+                passage = _whole_words(region, offset, maxlen)
+                if len(passage) >= maxlen // 2 and passage not in passages:
+                    passages.append(passage)
+                    if len(passages) == count:
+                        return sorted(passages, key=region.index)
+        return sorted(passages, key=region.index)
+
+
+def _whole_words(text: str, offset: int, maxlen: int) -> str:
+    """``text[offset:offset + maxlen]``, cut back to the end of its last whole word."""
+    piece = text[offset : offset + maxlen]
+    if offset + maxlen < len(text) and not text[offset + maxlen].isspace():
+        cut = max(piece.rfind(" "), piece.rfind("\n"))
+        piece = piece[:cut] if cut > 0 else ""
+    return piece.rstrip()
 
 
 def download_book_corpus() -> Path:

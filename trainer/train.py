@@ -19,9 +19,11 @@ import numpy as np
 
 import nietzsche_tui
 from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION, Checkpoint, complete_checkpoints
-from nietzsche_tui.engine import Engine
-from trainer.callbacks import CheckpointWriter, DivergenceGuard, EpochSamples, HeldOutLoss
-from trainer.config import RESUME_KEYS, TrainConfig
+from nietzsche_tui.engine import Engine, describe_characters
+from nietzsche_tui.text import control_characters
+from nietzsche_tui.weights import MAX_MEMBER_BYTES
+from trainer.callbacks import CheckpointWriter, DivergenceGuard, EpochSamples, HeldOutLoss, TrainingLog
+from trainer.config import RESUME_KEYS, TrainConfig, flag
 from trainer.corpus import Corpus, CorpusError, load_corpus
 from trainer.data import SequenceBatches, WindowBatches
 from trainer.model import build_training_model
@@ -31,8 +33,12 @@ class TrainingError(Exception):
     """A run that cannot start or continue; the message says why and what to do."""
 
 
+class TrainingStopped(TrainingError):
+    """The divergence guard stopped the run; the checkpoints before it are kept."""
+
+
 def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Checkpoint]) -> None:
-    """Refuse to resume from checkpoints made with another vocabulary or incompatible settings."""
+    """Refuse to resume from checkpoints made on another text or with settings the saved state fixes."""
     if not checkpoints:
         return
     latest = checkpoints[-1]
@@ -42,13 +48,50 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
             f"{where} holds checkpoints trained on another vocabulary ({len(latest.vocabulary)} "
             f"characters, this corpus has {len(corpus.vocabulary)}); choose another --out folder."
         )
+    saved_corpus = latest.metadata.get("corpus", {}).get("sha256")
+    if saved_corpus is not None and saved_corpus != corpus.sha256:
+        raise TrainingError(
+            f"{where} was trained on another text (sha256 {saved_corpus[:12]}…, this --corpus is "
+            f"{corpus.sha256[:12]}…); pass the same --corpus to resume, or choose another --out folder."
+        )
     saved = latest.metadata.get("training", {})
     for key in RESUME_KEYS:
         if key in saved and saved[key] != getattr(config, key):
             raise TrainingError(
-                f"{where} was trained with {key}={saved[key]!r} but this run asks for "
-                f"{getattr(config, key)!r}; use the same settings to resume, or another --out folder."
+                f"{where} was trained with {flag(key)} {saved[key]} but this run asks for "
+                f"{getattr(config, key)}; resume with {flag(key)} {saved[key]}, or choose another --out folder."
             )
+
+
+def parameter_count(config: TrainConfig, vocab_size: int) -> int:
+    """Weights of one-hot → LSTM(units) → Dense(vocab): 4u(V + u + 1) + (u + 1)V."""
+    units = config.units
+    return 4 * units * (vocab_size + units + 1) + (units + 1) * vocab_size
+
+
+def check_trainable(config: TrainConfig, corpus: Corpus) -> None:
+    """Refuse, before the first batch, what would only fail after an epoch (or in the app)."""
+    if len(corpus.vocabulary) < 2:
+        raise CorpusError(
+            f"corpus {corpus.source} has only {len(corpus.vocabulary)} distinct character(s); "
+            "a model that predicts the next character needs at least 2. Use a real text."
+        )
+    # The weights file holds every weight twice (the weights and RMSprop's running averages).
+    size = parameter_count(config, len(corpus.vocabulary)) * 4 * 2
+    if size > MAX_MEMBER_BYTES:
+        raise TrainingError(
+            f"{len(corpus.vocabulary)} distinct characters with --units {config.units} make a "
+            f"{size / 2**20:.0f} MB weights file, more than the app loads ({MAX_MEMBER_BYTES // 2**20} MB); "
+            "use fewer --units or a text with fewer distinct characters."
+        )
+    controls = control_characters(corpus.vocabulary)
+    if controls:
+        print(
+            f"Warning: the corpus holds control characters {describe_characters(controls)}; the model will "
+            "learn and generate them (the app and `generate` show them as visible symbols).",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def prepare_output(folder: Path) -> None:
@@ -87,9 +130,16 @@ def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, 
             f"the training text ({corpus.split} characters) is too short for "
             f"--sequence-length {config.sequence_length}; use a smaller one."
         )
+    check_trainable(config, corpus)
     checkpoints = complete_checkpoints(out) if out.is_dir() else []
     check_resumable(config, corpus, checkpoints)
     prepare_output(out)
+    # Same seed, same machine, same losses: Keras seeds Python, NumPy and TensorFlow (weight
+    # initialisation, dropout), and op determinism rules out TensorFlow's racy reductions.
+    keras.utils.set_random_seed(config.seed)
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
 
     vocab_size = len(corpus.vocabulary)
     if config.recipe == "fast":
@@ -175,6 +225,7 @@ def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, 
                 "train_loss": record["loss"],
                 "val_loss": record["val_loss"],
                 "val_bpc": logs.get("val_bpc"),
+                "learning_rate": logs.get("learning_rate"),
                 "epoch_seconds": record["seconds"],
                 "total_seconds": total,
             },
@@ -201,7 +252,7 @@ def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, 
         HeldOutLoss(held_out, vocab_size, config.maxlen, config.units),
         guard,
         CheckpointWriter(out, metadata, guard),
-        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+        TrainingLog(out, guard),
         EpochSamples(
             lambda w: Engine.from_weights(w, corpus.vocabulary, config.maxlen),
             sample_seed,
@@ -218,5 +269,12 @@ def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, 
     model.fit(
         batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
     )
+    if guard.reason is not None:
+        kept = history[-1]["epoch"] if history else initial_epoch
+        raise TrainingStopped(
+            f"training stopped: {guard.reason}; "
+            + (f"the last good checkpoint is epoch {kept} in {out}. " if kept else "no epoch was saved. ")
+            + "Try a lower --learning-rate, or --clipnorm 1."
+        )
     print(f"Done in {time.perf_counter() - started:.0f} s; checkpoints in {out}.", flush=True)
     return history

@@ -38,15 +38,29 @@ def test_greedy_text_matches_a_keras_window_loop(engine_and_model):
     engine, model = engine_and_model
     prompt = "supposing that truth is a woman--what then? is there not gro"
     generated = "".join(step.chars[0] for step in engine.generate(GenerationRequest(prompt, (0.0,), length=400)))
-    # The book's loop (listing 8-7) at temperature 0, with direct model calls instead of predict.
-    index = {c: i for i, c in enumerate(engine.vocabulary)}
-    window, expected = [index[c] for c in prompt], []
-    for _ in range(400):
-        probabilities = keras_probabilities(model, window[-60:], len(engine.vocabulary))[0]
-        best = int(np.argmax(probabilities))
-        expected.append(engine.vocabulary[best])
-        window.append(best)
-    assert generated == "".join(expected)
+    # The book's loop (listing 8-7) at temperature 0, teacher-forced: every window the loop would
+    # feed Keras (the prompt plus the text so far, last 60 characters) goes through Keras in one
+    # batch. If Keras's argmax after every window is the next character, the loop's text is ours,
+    # by induction over the steps.
+    text = encode_prompt(prompt + generated, engine.vocabulary).indices
+    windows = np.stack([text[i : i + 60] for i in range(len(generated))])
+    probabilities = keras_probabilities(model, windows, len(engine.vocabulary))
+    expected = "".join(engine.vocabulary[i] for i in probabilities.argmax(axis=1))
+    assert generated == expected
+
+
+def test_sampled_text_has_the_probabilities_keras_gives_every_step(engine_and_model):
+    engine, model = engine_and_model
+    prompt = "supposing that truth is a woman--what then? is there not gro"
+    steps = list(engine.generate(GenerationRequest(prompt, (1.0,), length=300, seed=9)))
+    generated = "".join(step.chars[0] for step in steps)
+    assert len(set(generated)) > 5  # a varied text: many different windows
+    text = encode_prompt(prompt + generated, engine.vocabulary).indices
+    windows = np.stack([text[i : i + 60] for i in range(len(generated))])
+    theirs = keras_probabilities(model, windows, len(engine.vocabulary))
+    chosen = text[60:]
+    expected = theirs[np.arange(len(chosen)), chosen]
+    assert np.abs(np.array([s.probabilities[0] for s in steps]) - expected).max() < 1e-5
 
 
 def test_stateful_steps_match_keras_over_the_whole_sequence(engine_and_model):
@@ -143,7 +157,8 @@ def test_steps_report_the_models_probability_of_each_character(engine_and_model)
 def test_prompts_are_lowercased_and_unknown_characters_reported(engine_and_model):
     engine, _ = engine_and_model
     prompt = encode_prompt("Hello, Wörld 🎉!", engine.vocabulary)
-    assert prompt.text == "hello, wrld !" or "ö" not in prompt.text
+    assert "ö" not in engine.vocabulary
+    assert prompt.text == "hello, wrld !"
     assert "🎉" in prompt.dropped and all(c not in engine.vocabulary for c in prompt.dropped)
     assert set(prompt.text) <= set(engine.vocabulary)
 

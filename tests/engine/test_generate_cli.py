@@ -89,3 +89,50 @@ def test_bad_arguments_are_one_line_and_a_non_zero_exit(app_model, capsys, args,
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2
     assert message in err and len(err.splitlines()) == 1
+
+
+def one_line_error(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "\n" not in err and err.startswith("nietzsche-tui")
+    return err
+
+
+def test_the_apps_own_argument_errors_are_one_line(capsys):
+    assert "--length" in one_line_error(capsys, ["--length", "many"])
+    assert "unrecognized" in one_line_error(capsys, ["--no-such-flag"])
+
+
+def test_empty_temperature_values_are_refused(capsys):
+    assert "empty value" in one_line_error(capsys, ["generate", "--temperatures", "0.5,,1"])
+    assert "empty value" in one_line_error(capsys, ["--temperatures", "0.5,"])
+
+
+def test_options_before_the_command_word_are_honoured(app_model, capsys):
+    code = main(
+        [
+            "--seed",
+            "5",
+            "--length",
+            "7",
+            "--temperatures",
+            "0.5",
+            "generate",
+            "--checkpoint",
+            str(app_model),
+            "--prompt",
+            "truth",
+            "--json",
+        ]
+    )
+    record = json.loads(capsys.readouterr().out)
+    assert code == 0 and record["seed"] == 5 and len(record["text"]) == 7 and record["temperature"] == 0.5
+    # Given on both sides, the one after the command word wins.
+    main(["--seed", "5", "generate", "--seed", "6", "--checkpoint", str(app_model), "--prompt", "t", "--json"])
+    assert {json.loads(line)["seed"] for line in capsys.readouterr().out.splitlines()} == {6}
+
+
+def test_a_blank_prompt_is_refused_by_generate_as_by_the_app(app_model, capsys):
+    code, _, err = run(capsys, "--checkpoint", str(app_model), "--prompt", "   ")
+    assert code == 2 and "blank" in err

@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from nietzsche_tui.app import make_app
 from nietzsche_tui.widgets import MAX_COLUMN_CHARS, MAX_EXCHANGES, ChatView, Exchange
 from tests.app.test_app import ready, running, settle
@@ -13,6 +15,7 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.mark.slow
 async def test_hundreds_of_prompts_pastes_and_resizes_stay_bounded(app_model):
     app = make_app(checkpoint=str(app_model), length=1_500, seed=1)
     paste = "what then? is there not ground for suspecting 🎉 [b]x[/b] " * 1_800  # ~100 kB

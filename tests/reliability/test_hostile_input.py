@@ -53,7 +53,7 @@ def test_generation_from_any_prompt_stays_in_the_vocabulary(engine, text, mode, 
     try:
         generation = engine.generate(GenerationRequest(text, (temperature, 1.0), length=12, seed=seed, mode=mode))
     except PromptError:
-        assert not encode_prompt(text, engine.vocabulary).text
+        assert not encode_prompt(text, engine.vocabulary).text.strip()  # refused only when blank
         return
     for step in generation:
         assert all(c in engine.vocabulary for c in step.chars)

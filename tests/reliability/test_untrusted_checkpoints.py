@@ -76,7 +76,7 @@ def test_the_trainer_refuses_to_resume_from_a_lambda_checkpoint(trained_folder, 
         ]
     )
     model.save(weights)
-    code = train_main(tiny_train_args(tiny_corpus, tmp_path, 3, steps=2))
+    code = train_main(tiny_train_args(tiny_corpus, tmp_path, 3))
     err = capsys.readouterr().err
     assert code != 0 and "cannot resume from" in err and "Traceback" not in err
 

@@ -29,8 +29,25 @@ def test_zero_validation_fraction_trains_on_everything(tiny_corpus):
 def test_seed_passages_come_from_held_out_text(tiny_corpus):
     corpus = load_corpus(tiny_corpus, maxlen=12, val_fraction=0.2)
     passages = corpus.seed_passages(12, seed=1)
-    assert passages and all(len(p) == 12 and p in corpus.text[corpus.split :] for p in passages)
+    held_out = corpus.text[corpus.split :]
+    assert passages and all(6 <= len(p) <= 12 and p in held_out for p in passages)
     assert passages == corpus.seed_passages(12, seed=1)
+
+
+@pytest.mark.corpus
+def test_seed_passages_are_hundreds_of_whole_words(real_corpus):
+    corpus = load_corpus(real_corpus, maxlen=60)
+    passages = corpus.seed_passages(60, seed=1337)
+    held_out = corpus.text[corpus.split :]
+    assert len(passages) == 300 and len(set(passages)) == 300
+    for passage in passages:
+        start = held_out.index(passage)
+        end = start + len(passage)
+        assert 30 <= len(passage) <= 60
+        assert start == 0 or held_out[start - 1].isspace()  # starts at a word (or sentence) start
+        assert end == len(held_out) or held_out[end].isspace()  # ends at a word's end
+    sentence_starts = sum(held_out[held_out.index(p) - 2] in ".!?:;" for p in passages)
+    assert sentence_starts > 150  # mostly whole sentences' beginnings
 
 
 def test_non_utf8_corpus_names_the_byte(tmp_path):

@@ -10,7 +10,7 @@ from nietzsche_tui.checkpoint import complete_checkpoints, latest_checkpoint, re
 from tests.conftest import tiny_config
 from trainer.cli import main as train_main
 from trainer.corpus import load_corpus
-from trainer.train import TrainingError, train
+from trainer.train import TrainingError, TrainingStopped, train
 
 
 def test_two_epochs_write_two_complete_checkpoints(trained_folder, tiny_corpus):
@@ -27,7 +27,7 @@ def test_two_epochs_write_two_complete_checkpoints(trained_folder, tiny_corpus):
         assert math.isfinite(metrics["train_loss"]) and math.isfinite(metrics["val_loss"])
         assert metrics["val_bpc"] == pytest.approx(metrics["val_loss"] / math.log(2))
         assert set(meta["versions"]) >= {"tensorflow", "keras", "numpy"}
-        assert meta["seed_passages"] and all(len(p) == 12 for p in meta["seed_passages"])
+        assert meta["seed_passages"] and all(6 <= len(p) <= 12 for p in meta["seed_passages"])
         model = keras.models.load_model(checkpoint.weights_path, safe_mode=True)
         assert model.count_params() == meta["model"]["parameters"]
     log = (trained_folder / "log.csv").read_text().splitlines()
@@ -80,7 +80,7 @@ def test_interrupted_fit_resumes_at_the_right_epoch_with_optimizer_state(tiny_co
 
 
 def test_resume_refuses_another_recipe_or_vocabulary(trained_folder, tiny_corpus, tmp_path):
-    with pytest.raises(TrainingError, match="recipe='book'"):
+    with pytest.raises(TrainingError, match="--recipe book"):
         train(tiny_config(tiny_corpus, trained_folder, recipe="fast", sequence_length=30, epochs=3))
     other = tmp_path / "other.txt"
     other.write_text("a completely different alphabet! xyz 0123456789 " * 40, encoding="utf-8")
@@ -109,9 +109,9 @@ def test_a_diverging_run_stops_without_writing_the_bad_epoch(tiny_corpus, tmp_pa
             if epoch == 1:
                 self.model.set_weights([w * np.nan for w in self.model.get_weights()])
 
-    train(tiny_config(tiny_corpus, tmp_path, epochs=3, sample_length=0), extra_callbacks=(PoisonWeights(),))
+    with pytest.raises(TrainingStopped, match=r"became nan.*last good checkpoint is epoch 1"):
+        train(tiny_config(tiny_corpus, tmp_path, epochs=3, sample_length=0), extra_callbacks=(PoisonWeights(),))
     assert [c.epoch for c in complete_checkpoints(tmp_path)] == [1]
-    assert "Training stopped" in capsys.readouterr().out
 
 
 def test_per_epoch_samples_start_every_temperature_from_the_same_seed(tiny_corpus, tmp_path, capsys):

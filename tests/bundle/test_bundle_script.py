@@ -1,0 +1,81 @@
+"""`python -m trainer.bundle`: never destroys what it reads, never overwrites without being told."""
+
+import pytest
+
+from nietzsche_tui.checkpoint import complete_checkpoints
+from nietzsche_tui.engine import BUNDLED_MODEL_DIR, Engine
+from tests.conftest import tiny_config
+from trainer.bundle import main as bundle_main
+from trainer.train import train
+
+
+def run(capsys, *args):
+    code = bundle_main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip()
+
+
+def test_out_is_required_so_the_packaged_model_is_never_overwritten_by_default(trained_folder, tiny_corpus, capsys):
+    packaged = sorted((p.name, p.stat().st_mtime_ns) for p in BUNDLED_MODEL_DIR.iterdir())
+    with pytest.raises(SystemExit) as exit_info:
+        bundle_main(["--source", str(trained_folder), "--epochs", "1-2", "--corpus", str(tiny_corpus)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--out" in err and "\n" not in err
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in BUNDLED_MODEL_DIR.iterdir()) == packaged
+
+
+def test_out_equal_to_source_is_refused_and_keeps_the_checkpoints(trained_folder, tiny_corpus, capsys):
+    before = [c.epoch for c in complete_checkpoints(trained_folder)]
+    code, _, err = run(
+        capsys,
+        "--source",
+        trained_folder,
+        "--epochs",
+        "1-2",
+        "--corpus",
+        tiny_corpus,
+        "--out",
+        trained_folder / ".." / trained_folder.name,
+    )
+    assert code == 2 and "is the --source folder" in err and "\n" not in err
+    assert [c.epoch for c in complete_checkpoints(trained_folder)] == before
+
+
+@pytest.mark.parametrize("epochs", ["2", "1-2"])
+def test_one_epoch_or_a_range_bundles_into_a_loadable_checkpoint(trained_folder, tiny_corpus, tmp_path, capsys, epochs):
+    out = tmp_path / "bundled"
+    out.mkdir()
+    (out / "epoch_0009.json").write_text("{}")  # an older bundle's files are replaced, not mixed in
+    code, printed, _ = run(
+        capsys, "--source", trained_folder, "--epochs", epochs, "--corpus", tiny_corpus, "--out", out
+    )
+    assert code == 0 and "held-out" in printed
+    checkpoints = complete_checkpoints(out)
+    assert [c.epoch for c in checkpoints] == [2] and sorted(p.name for p in out.iterdir()) == [
+        "epoch_0002.json",
+        "epoch_0002.keras",
+    ]
+    engine = Engine.load(out)
+    averaged = [1, 2] if epochs == "1-2" else [2]
+    assert engine.checkpoint.metadata["bundle"]["averaged_epochs"] == averaged
+    assert engine.checkpoint.seed_passages  # recomputed at word boundaries from the corpus
+
+
+@pytest.mark.parametrize("epochs", ["3-1", "x", "1-2-3", "0"])
+def test_bad_epoch_ranges_are_one_line(trained_folder, tiny_corpus, tmp_path, capsys, epochs):
+    code, _, err = run(
+        capsys, "--source", trained_folder, "--epochs", epochs, "--corpus", tiny_corpus, "--out", tmp_path / "b"
+    )
+    assert code == 2 and err.startswith("bundle:") and "\n" not in err
+
+
+def test_a_source_without_held_out_text_bundles_without_a_loss(tiny_corpus, tmp_path, capsys):
+    source = tmp_path / "no-val"
+    train(tiny_config(tiny_corpus, source, epochs=1, sample_length=0, val_fraction=0.0))
+    code, printed, err = run(
+        capsys, "--source", source, "--epochs", "1", "--corpus", tiny_corpus, "--out", tmp_path / "b"
+    )
+    assert code == 0, err
+    assert "no held-out text" in printed
+    assert Engine.load(tmp_path / "b").checkpoint.val_loss is None
