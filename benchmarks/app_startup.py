@@ -5,7 +5,9 @@
 Measures, from the first line of the process (interpreter start excluded): importing the app,
 the first frame on screen (headless), the model loaded (it loads in a worker after the first
 frame), and then streams one 2,000-character prompt at the four default temperatures and reports
-the characters per second each column received on screen. TensorFlow must never be imported.
+the characters per second each column received on screen, and finally the CPU the idle app uses
+over 5 seconds after the stream ended (nothing on screen changes; no timer should run).
+TensorFlow must never be imported.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ def child(mode: str) -> None:
         result["chars_per_column"] = shown
         result["chars_per_second_per_column"] = exchange.chars_per_second()
         result["tensorflow_imported"] = "tensorflow" in sys.modules
+        await pilot.pause(0.5)
+        cpu, wall = time.process_time(), time.perf_counter()
+        await pilot.pause(5.0)
+        result["idle_cpu_percent"] = 100 * (time.process_time() - cpu) / (time.perf_counter() - wall)
         app.exit()
 
     make_app(length=2000, seed=1, mode=mode).run(headless=True, auto_pilot=pilot_script, size=(160, 40))
@@ -77,9 +83,12 @@ def main() -> None:
         ("first_frame_ms", "first frame (ms)"),
         ("model_ready_ms", "model loaded (ms)"),
         ("chars_per_second_per_column", "streamed chars/s per column"),
+        ("idle_cpu_percent", "idle CPU, % of one core"),
     ):
         values = [r[key] for r in runs]
-        print(f"| {label} | {statistics.median(values):,.0f} | {min(values):,.0f} | {max(values):,.0f} |")
+        digits = 2 if key == "idle_cpu_percent" else 0
+        cells = [f"{v:,.{digits}f}" for v in (statistics.median(values), min(values), max(values))]
+        print(f"| {label} | {' | '.join(cells)} |")
     print(
         f"\nTensorFlow imported in any run: {any(r['tensorflow_imported'] for r in runs)}; "
         f"characters shown per column: {sorted({r['chars_per_column'] for r in runs})}"

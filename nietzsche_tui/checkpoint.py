@@ -38,6 +38,10 @@ class CheckpointError(Exception):
     """A checkpoint that is missing, incomplete, corrupt or not ours. The message says what to do."""
 
 
+class MissingCheckpoint(CheckpointError):
+    """Nothing there yet (an empty or absent folder): a state to explain, not damage to report."""
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A complete checkpoint on disk, with its validated metadata."""
@@ -214,13 +218,13 @@ def resolve_checkpoint(path: str | Path) -> Checkpoint:
     if target.is_dir():
         latest = latest_checkpoint(target)
         if latest is None:
-            raise CheckpointError(
+            raise MissingCheckpoint(
                 f"{target}: no complete checkpoint in this folder; train one with "
                 f"`uv run nietzsche-train --out {target}`."
             )
         return latest
     if not target.exists():
-        raise CheckpointError(f"{target}: no such file or folder.")
+        raise MissingCheckpoint(f"{target}: no such file or folder.")
     if target.suffix not in (METADATA_SUFFIX, WEIGHTS_SUFFIX):
         raise CheckpointError(f"{target}: expected a checkpoint .json/.keras file or a training folder.")
     return read_checkpoint(target)

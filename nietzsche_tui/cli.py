@@ -22,10 +22,13 @@ from nietzsche_tui.engine import (
     GenerationRequest,
     PromptError,
     describe_characters,
+    generate_epochs,
+    load_epochs,
 )
 from nietzsche_tui.text import visible
 
 EXIT_USAGE, EXIT_CHECKPOINT = 2, 1
+EPOCHS_TEMPERATURE = 0.5  # epochs side by side, when no single temperature is given
 
 
 def temperatures_arg(text: str) -> tuple[float, ...]:
@@ -102,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with the character-level LSTM of Deep Learning with Python §8.1: "
         "your prompt seeds four temperatures that stream side by side.",
     )
+    parser.add_argument("--corpus", default=None, help="text file to pre-fill the training form with (F5, then s)")
+    parser.add_argument(
+        "--no-follow",
+        dest="follow",
+        action="store_false",
+        help="do not load each new checkpoint of a live training run as it completes (Ctrl+F toggles)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{generate}", parser_class=OneLineParser)
     generate = commands.add_parser(
         "generate",
@@ -117,7 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely characters")
     generate.add_argument("--top-p", type=float, default=None, help="sample only within this probability mass")
-    generate.add_argument("--json", action="store_true", help="print one JSON object per temperature")
+    generate.add_argument(
+        "--epochs",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="LIST",
+        help="compare a training folder's epochs at one temperature (default 0.5): e.g. 1,5,last or all; "
+        "alone, the first, a quarter, half and last",
+    )
+    generate.add_argument("--json", action="store_true", help="print one JSON object per column")
     return parser
 
 
@@ -127,12 +146,28 @@ def _fail(message: str, code: int) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    """The headless command: stream the first column live, then the others, as the book prints them."""
+    """The headless command: stream the first column live, then the others, as the book prints them.
+
+    Columns are the temperatures of one checkpoint, or (``--epochs``) a folder's epochs at one
+    temperature.
+    """
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    temperatures = args.temperatures
     try:
-        engine = Engine.load(args.checkpoint)
+        if args.epochs is not None:
+            if len(temperatures) > 1 and temperatures != DEFAULT_TEMPERATURES:
+                return _fail(
+                    "--epochs compares epochs at one temperature; give one, like --temperatures 0.5", EXIT_USAGE
+                )
+            temperatures = temperatures if len(temperatures) == 1 else (EPOCHS_TEMPERATURE,)
+            engines = load_epochs(args.checkpoint, args.epochs)
+        else:
+            engines = [Engine.load(args.checkpoint)]
     except CheckpointError as error:
         return _fail(str(error), EXIT_CHECKPOINT)
+    except ValueError as error:
+        return _fail(f"--epochs: {error}", EXIT_USAGE)
+    engine = engines[-1]  # the newest reads the prompt (a folder's epochs share one vocabulary)
     prompt = args.prompt
     try:
         engine.prepare_prompt(prompt)
@@ -144,8 +179,13 @@ def run_generate(args: argparse.Namespace) -> int:
         except PromptError as surprise_error:
             return _fail(str(surprise_error), EXIT_USAGE)
     try:
-        request = GenerationRequest(prompt, args.temperatures, args.length, seed, args.mode, args.top_k, args.top_p)
-        generation = engine.generate(request)
+        request = GenerationRequest(prompt, temperatures, args.length, seed, args.mode, args.top_k, args.top_p)
+        if args.epochs is not None:
+            generation = generate_epochs(engines, request)
+            columns = [(f"epoch: {e.checkpoint.epoch}", temperatures[0], e.checkpoint) for e in engines]
+        else:
+            generation = engine.generate(request)
+            columns = [(f"temperature: {t}", t, engine.checkpoint) for t in request.temperatures]
     except (ValueError, PromptError) as error:
         return _fail(str(error), EXIT_USAGE)
     if generation.prompt.dropped:
@@ -156,48 +196,46 @@ def run_generate(args: argparse.Namespace) -> int:
         )
     seed_text = generation.prompt.text[-engine.maxlen :] if args.mode == "window" else generation.prompt.text
     out = sys.stdout
-    columns: list[list[str]] = [[] for _ in request.temperatures]
-    probabilities: list[list[float]] = [[] for _ in request.temperatures]
+    texts: list[list[str]] = [[] for _ in columns]
+    probabilities: list[list[float]] = [[] for _ in columns]
     if not args.json:
-        out.write(
-            f'--- Generating with seed: "{visible(seed_text)}"\n'
-            f"------ temperature: {request.temperatures[0]}\n{visible(seed_text)}"
-        )
+        out.write(f'--- Generating with seed: "{visible(seed_text)}"\n------ {columns[0][0]}\n{visible(seed_text)}')
         out.flush()
     for step in generation:
         for column, (char, probability) in enumerate(zip(step.chars, step.probabilities, strict=True)):
-            columns[column].append(char)
+            texts[column].append(char)
             probabilities[column].append(round(probability, 6))
         if not args.json:
             out.write(visible(step.chars[0]))  # a terminal must never receive the model's raw controls
             out.flush()
     if args.json:
-        for temperature, chars, probs in zip(request.temperatures, columns, probabilities, strict=True):
-            out.write(
-                json.dumps(
-                    {
-                        "temperature": temperature,
-                        "text": "".join(chars),
-                        "probabilities": probs,
-                        "prompt": seed_text,
-                        "seed": seed,
-                        "mode": args.mode,
-                        "length": args.length,
-                        "top_k": args.top_k,
-                        "top_p": args.top_p,
-                        "checkpoint": str(engine.checkpoint.metadata_path),
-                        "epoch": engine.checkpoint.epoch,
-                        "dropped": list(generation.prompt.dropped),
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+        for (_, temperature, checkpoint), chars, probs in zip(columns, texts, probabilities, strict=True):
+            record = {
+                "temperature": temperature,
+                "text": "".join(chars),
+                "probabilities": probs,
+                "prompt": seed_text,
+                "seed": seed,
+                "mode": args.mode,
+                "length": args.length,
+                "top_k": args.top_k,
+                "top_p": args.top_p,
+                "checkpoint": str(checkpoint.metadata_path),
+                "epoch": checkpoint.epoch,
+                "val_loss": checkpoint.val_loss,
+                "dropped": list(generation.prompt.dropped),
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         out.write("\n")
-        for temperature, chars in zip(request.temperatures[1:], columns[1:], strict=True):
-            out.write(f"------ temperature: {temperature}\n{visible(seed_text + ''.join(chars))}\n")
-        print(f"nietzsche-tui: seed {seed}, mode {args.mode}, {engine.checkpoint.describe()}", file=sys.stderr)
+        for (header, _, _), chars in zip(columns[1:], texts[1:], strict=True):
+            out.write(f"------ {header}\n{visible(seed_text + ''.join(chars))}\n")
+        described = (
+            engine.checkpoint.describe()
+            if args.epochs is None
+            else f"epochs of {engine.checkpoint.metadata_path.parent}"
+        )
+        print(f"nietzsche-tui: seed {seed}, mode {args.mode}, {described}", file=sys.stderr)
     out.flush()
     return 0
 
@@ -207,7 +245,13 @@ def run_app(args: argparse.Namespace) -> int:
     from nietzsche_tui.app import make_app
 
     app = make_app(
-        checkpoint=args.checkpoint, temperatures=args.temperatures, length=args.length, seed=args.seed, mode=args.mode
+        checkpoint=args.checkpoint,
+        temperatures=args.temperatures,
+        length=args.length,
+        seed=args.seed,
+        mode=args.mode,
+        corpus=args.corpus,
+        follow=args.follow,
     )
     app.run()
     # Textual sets 1 when an unhandled exception ended the app: the shell must see the failure.

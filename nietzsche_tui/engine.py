@@ -28,6 +28,8 @@ import numpy as np
 from nietzsche_tui.checkpoint import (
     Checkpoint,
     CheckpointError,
+    MissingCheckpoint,
+    complete_checkpoints,
     latest_checkpoint,
     resolve_checkpoint,
 )
@@ -128,11 +130,15 @@ class Step:
 
 @dataclass
 class Generation:
-    """A prepared generation: the encoded prompt plus a lazy stream of steps."""
+    """A prepared generation: the encoded prompt plus a lazy stream of steps.
+
+    ``labels`` names the columns when they are not the request's temperatures (epochs side by side).
+    """
 
     request: GenerationRequest
     prompt: Prompt
     steps: Iterator[Step] = field(repr=False)
+    labels: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[Step]:
         return self.steps
@@ -297,6 +303,108 @@ class Engine:
                 probabilities = self.probabilities(h)
 
 
+# ---------------------------------------------------------------------------------------------
+# Epochs side by side
+
+
+def pick_epochs(available: Sequence[int], spec: str | None = None) -> list[int]:
+    """Which epochs to compare: ``spec`` like "1,5,last" (or "all"), else first, ~¼, ½ and last.
+
+    Raises ValueError naming an epoch that is not in ``available``.
+    """
+    epochs = sorted(set(available))
+    if not epochs:
+        raise ValueError("no complete checkpoints to compare")
+    if spec is None or not spec.strip():
+        picks = [epochs[0], epochs[len(epochs) // 4], epochs[len(epochs) // 2], epochs[-1]]
+        return sorted(set(picks))
+    if spec.strip() == "all":
+        return epochs
+    chosen: list[int] = []
+    for part in spec.split(","):
+        part = part.strip().lower()
+        try:
+            epoch = epochs[-1] if part in ("last", "latest") else int(part)
+        except ValueError:
+            raise ValueError(f"epochs are numbers or 'last', like 1,5,last; got {part!r}") from None
+        if epoch not in epochs:
+            raise ValueError(f"there is no complete checkpoint for epoch {epoch} (have {epochs[0]}-{epochs[-1]})")
+        if epoch not in chosen:
+            chosen.append(epoch)
+    return chosen
+
+
+def load_epochs(folder: str | Path | None, spec: str | None = None) -> list[Engine]:
+    """Engines for the chosen epochs of a training folder (default ./checkpoints); see ``pick_epochs``.
+
+    Raises CheckpointError for a missing folder or an unreadable checkpoint, ValueError for a bad ``spec``.
+    """
+    target = Path(folder).expanduser() if folder is not None else LOCAL_CHECKPOINT_DIR
+    if not target.is_dir():
+        raise CheckpointError(f"{target}: epochs side by side need a training folder, not a file.")
+    checkpoints = {c.epoch: c for c in complete_checkpoints(target)}
+    if not checkpoints:
+        raise CheckpointError(f"{target}: no complete checkpoint in this folder to compare.")
+    return [Engine(checkpoints[e], load_weights(checkpoints[e])) for e in pick_epochs(list(checkpoints), spec)]
+
+
+def epoch_label(checkpoint: Checkpoint) -> str:
+    """A column label for one epoch: its number and held-out loss."""
+    loss = checkpoint.val_loss
+    return f"epoch {checkpoint.epoch}" + (f" · {loss:.3f}" if loss is not None else "")
+
+
+def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Generation:
+    """One prompt, one temperature, one column per engine (a training folder's epochs).
+
+    Every column uses the random stream a one-temperature ``generate`` with the same seed uses,
+    so each column's text equals that epoch's checkpoint generating alone. The engines advance
+    together in one step loop.
+    """
+    if not engines:
+        raise ValueError("no epochs to compare")
+    if len(request.temperatures) != 1:
+        raise ValueError("epochs side by side use one temperature")
+    first = engines[0]
+    if any(e.vocabulary != first.vocabulary or e.maxlen != first.maxlen for e in engines):
+        raise ValueError("these checkpoints have different vocabularies or window lengths; compare one folder's epochs")
+    prompt = first.prepare_prompt(request.prompt)
+    labels = tuple(epoch_label(engine.checkpoint) for engine in engines)
+    return Generation(request, prompt, _epoch_steps(engines, request, prompt), labels)
+
+
+def _epoch_steps(engines: Sequence[Engine], request: GenerationRequest, prompt: Prompt) -> Iterator[Step]:
+    temperature = request.temperatures[0]
+    streams = [np.random.default_rng(np.random.SeedSequence(request.seed).spawn(1)[0]) for _ in engines]
+    maxlen, vocabulary = engines[0].maxlen, engines[0].vocabulary
+    if request.mode == "window":
+        windows = [prompt.indices[-maxlen:][None, :] for _ in engines]
+        probabilities = [e.window_probabilities(w)[0] for e, w in zip(engines, windows, strict=True)]
+    else:
+        states = [e.run(prompt.indices[None, :]) for e in engines]
+        probabilities = [e.probabilities(h)[0] for e, (h, _) in zip(engines, states, strict=True)]
+    for number in range(request.length):
+        chosen = [
+            sample_index(p, temperature, stream, request.top_k, request.top_p)
+            for p, stream in zip(probabilities, streams, strict=True)
+        ]
+        yield Step(
+            number,
+            tuple(vocabulary[i] for i in chosen),
+            tuple(float(p[i]) for p, i in zip(probabilities, chosen, strict=True)),
+        )
+        if number + 1 == request.length:
+            return
+        for column, engine in enumerate(engines):
+            index = np.array([chosen[column]])
+            if request.mode == "window":
+                windows[column] = np.concatenate([windows[column], index[None, :]], axis=1)[:, -maxlen:]
+                probabilities[column] = engine.window_probabilities(windows[column])[0]
+            else:
+                states[column] = engine.run(index[None, :], states[column])
+                probabilities[column] = engine.probabilities(states[column][0])[0]
+
+
 def default_checkpoint() -> Checkpoint:
     """``./checkpoints`` when it holds a complete checkpoint, else the model bundled with the package."""
     local = latest_checkpoint(LOCAL_CHECKPOINT_DIR)
@@ -305,7 +413,7 @@ def default_checkpoint() -> Checkpoint:
     bundled = latest_checkpoint(BUNDLED_MODEL_DIR)
     if bundled is not None:
         return bundled
-    raise CheckpointError(
+    raise MissingCheckpoint(
         "no checkpoint found: ./checkpoints is empty and no model is bundled with this install; "
         "train one with `uv run nietzsche-train --out checkpoints` or name one with --checkpoint."
     )

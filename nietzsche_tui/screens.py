@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 INTRODUCTION = (
     "Type a few words and press Enter: the model continues your text at every temperature at once, "
@@ -24,6 +24,9 @@ KEYS = [
     ("Ctrl+L", "anywhere", "reload the latest checkpoint (watch a model improve while it trains)"),
     ("F2 / F3", "anywhere", "previous / next temperature column"),
     ("F4", "anywhere", "one column ↔ all side by side"),
+    ("F5", "anywhere", "the training screen: epochs, loss plot, samples; s start · x stop · t time axis"),
+    ("F7", "anywhere", "the next prompt compares epochs (at T=0.5) instead of temperatures, and back"),
+    ("Ctrl+F", "anywhere", "follow a live training run: load each new checkpoint (on by default)"),
     ("Tab", "anywhere", "move between the prompt and the chat"),
     ("1-4", "chat", "show that temperature alone"),
     ("0", "chat", "all temperatures side by side"),
@@ -88,3 +91,25 @@ class ProblemScreen(ModalScreen[None]):
     def action_reload(self) -> None:
         self.dismiss()
         self.app.action_reload()
+
+
+class EpochsDialog(ModalScreen[str | None]):
+    """Which epochs the next prompt compares: "1,5,last", "all", or empty for the default picks."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="problem-box"):
+            yield Static("Compare which epochs?", classes="dialog-title")
+            yield Input(self.current, placeholder="1,5,last  ·  all  ·  empty: first, a quarter, half, last")
+            yield Static("Enter to choose · Esc to cancel", classes="dialog-hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -40,12 +40,13 @@ def temperature_label(temperature: float) -> str:
 
 
 class TemperatureColumn(Vertical):
-    """One temperature's text, with a header that says its temperature and state."""
+    """One column's text (a temperature, or an epoch when epochs are compared), with a header that
+    says which and its state."""
 
-    def __init__(self, index: int, temperature: float) -> None:
+    def __init__(self, index: int, label: str) -> None:
         super().__init__(classes="column")
         self.index = index
-        self.temperature = temperature
+        self.label = label
         self.text = ""
         self.state = "streaming"  # columns are created as their generation starts
         # Children exist from the start so the stream can update them before they are mounted.
@@ -59,7 +60,7 @@ class TemperatureColumn(Vertical):
 
     def _header(self) -> Text:
         marks = {"streaming": " ●", "stopped": " ■ stopped", "failed": " ✗ failed", "done": ""}
-        return Text(f"{self.index + 1} · {temperature_label(self.temperature)}{marks.get(self.state, '')}")
+        return Text(f"{self.index + 1} · {self.label}{marks.get(self.state, '')}")
 
     def extend(self, chars: str) -> None:
         """Append characters (UI thread) and redraw."""
@@ -99,13 +100,13 @@ class Exchange(Vertical):
         self.prompt_shown = prompt_shown
         self.generation = generation
         self.notice = notice
-        self.temperatures = generation.request.temperatures
-        self._pending: list[list[str]] = [[] for _ in self.temperatures]
+        self.labels = generation.labels or tuple(temperature_label(t) for t in generation.request.temperatures)
+        self._pending: list[list[str]] = [[] for _ in self.labels]
         self._lock = threading.Lock()
         self.produced = 0  # steps fed by the worker (read under the lock)
         self.started = time.perf_counter()
         self.finished_at: float | None = None
-        self.columns = [TemperatureColumn(i, t) for i, t in enumerate(self.temperatures)]
+        self.columns = [TemperatureColumn(i, label) for i, label in enumerate(self.labels)]
 
     def compose(self) -> ComposeResult:
         request = self.generation.request
@@ -125,7 +126,7 @@ class Exchange(Vertical):
     def drain(self) -> int:
         """Move queued characters onto the screen (UI thread); return how many steps arrived."""
         with self._lock:
-            batches, self._pending = self._pending, [[] for _ in self.temperatures]
+            batches, self._pending = self._pending, [[] for _ in self.labels]
         arrived = len(batches[0])
         if arrived:
             with self.app.batch_update():
@@ -177,7 +178,6 @@ class ChatView(VerticalScroll, can_focus=True):
     def __init__(self, temperatures: Sequence[float], **kwargs) -> None:
         super().__init__(**kwargs)
         self.temperatures = tuple(temperatures)
-        self.column_count = len(self.temperatures)
         self.active: Exchange | None = None
         self._draining: set[Exchange] = set()
 
@@ -198,6 +198,10 @@ class ChatView(VerticalScroll, can_focus=True):
         self.query("#welcome").remove()
         exchange = Exchange(prompt_shown, generation, notice)
         self.active = exchange
+        self.current = min(self.current, self.column_count - 1)
+        if self.solo is not None and self.solo >= self.column_count:
+            self.solo = None
+        self.on_resize()
         self._draining.add(exchange)
         self.mount(exchange)
         for old in list(self.query(Exchange))[:-MAX_EXCHANGES]:
@@ -225,12 +229,23 @@ class ChatView(VerticalScroll, can_focus=True):
             state, error = "failed", f"{type(failure).__name__}: {failure}"
         self.post_message(self.Finished(exchange, state, error))
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The newest exchange's column labels (the configured temperatures before any exchange)."""
+        if self.active is not None:
+            return self.active.labels
+        return tuple(temperature_label(t) for t in self.temperatures)
+
+    @property
+    def column_count(self) -> int:
+        return len(self.labels)
+
     def column_indicator(self) -> str | None:
         """A label like "2/4 · T=0.5" when one column shows alone (solo or narrow), else None."""
         if not self.shows_one:
             return None
         index = self.visible_columns()[0]
-        return f"{index + 1}/{self.column_count} · {temperature_label(self.temperatures[index])}"
+        return f"{index + 1}/{self.column_count} · {self.labels[index]}"
 
     def stop(self) -> bool:
         """Cancel the running generation; True when there was one."""

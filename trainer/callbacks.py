@@ -5,14 +5,19 @@ In list order, at the end of every epoch: ``HeldOutLoss`` scores the held-out te
 stops a run whose loss turns NaN or explodes (the book's own published run diverged at epochs
 56-59); ``CheckpointWriter`` saves the epoch unless the guard objected; ``TrainingLog`` rewrites
 ``log.csv`` from the saved checkpoints (so it holds exactly the saved epochs); ``EpochSamples``
-prints 400 characters at each temperature the way the book does.
+prints 400 characters at each temperature the way the book does; ``TrainingEvents`` appends the
+batch progress and each epoch's figures and samples to ``events.jsonl`` (the contract in
+``nietzsche_tui/events.py``) for the app to follow. The callbacks share Keras's ``logs`` dict:
+each adds what it measured for the ones after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +35,7 @@ from nietzsche_tui.checkpoint import (
     write_metadata,
 )
 from nietzsche_tui.engine import Engine, GenerationRequest
+from nietzsche_tui.events import EventWriter
 from nietzsche_tui.text import visible
 from nietzsche_tui.weights import LSTMWeights
 from trainer.data import WindowBatches
@@ -131,12 +137,37 @@ class CheckpointWriter(keras.callbacks.Callback):
         self.folder = folder
         self.metadata = metadata
         self.guard = guard
+        self.saved: tuple[int, str] | None = None  # the latest (epoch, metadata file name) written
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
         if self.guard.reason is not None:
             return  # never let a diverged model overwrite or follow good checkpoints
         number = epoch + 1  # Keras counts epochs from 0; checkpoints are named from 1
-        save_checkpoint(self.model, self.folder, self.metadata(number, dict(logs or {})))
+        with sigint_deferred():  # Ctrl-C (or the app's stop) waits until the checkpoint is whole
+            path = save_checkpoint(self.model, self.folder, self.metadata(number, dict(logs)))
+        self.saved = (number, path.name)
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Hold SIGINT until the block ends, then raise KeyboardInterrupt as if it arrived just then.
+
+    A graceful stop means the epoch being written is kept rather than thrown away half-written.
+    Outside the main thread (where handlers cannot be set) the block runs unprotected.
+    """
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 LOG_COLUMNS = ("epoch", "loss", "val_loss", "val_bpc", "learning_rate", "seconds", "total_seconds")
@@ -226,6 +257,7 @@ class EpochSamples(keras.callbacks.Callback):
         self.length = length
         self.seed = seed
         self.guard = guard
+        self.last: tuple[int, str, list[dict]] | None = None  # (epoch, seed text, samples) printed last
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.length == 0 or not self.temperatures or self.guard.reason is not None:
@@ -234,8 +266,70 @@ class EpochSamples(keras.callbacks.Callback):
         seed_text = self.passages(epoch)
         request = GenerationRequest(seed_text, self.temperatures, self.length, seed=self.seed + epoch)
         columns = ["".join(column) for column in zip(*(s.chars for s in engine.generate(request)), strict=True)]
+        samples = [{"temperature": t, "text": x} for t, x in zip(self.temperatures, columns, strict=True)]
+        self.last = (epoch + 1, seed_text, samples)
         out = sys.stdout
         out.write(f'--- Generating with seed: "{visible(seed_text)}"\n')
         for temperature, text in zip(self.temperatures, columns, strict=True):
             out.write(f"------ temperature: {temperature}\n{visible(seed_text + text)}\n")
         out.flush()
+
+
+class TrainingEvents(keras.callbacks.Callback):
+    """Append progress to ``events.jsonl``: batches a few times a second, every epoch's results.
+
+    Runs after the other callbacks, so the logs already hold the held-out loss, the checkpoint's
+    name and the samples.
+    """
+
+    BATCH_INTERVAL = 0.25  # seconds between batch events
+
+    def __init__(
+        self, events: EventWriter, guard: DivergenceGuard, writer: CheckpointWriter, samples: EpochSamples
+    ) -> None:
+        super().__init__()
+        self.events = events
+        self.guard = guard
+        self.writer = writer
+        self.samples = samples
+        self.started = 0.0
+        self.last_batch_event = 0.0
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch + 1
+        self.started = self.last_batch_event = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        now = time.perf_counter()
+        batches = self.params.get("steps") or 0
+        if now - self.last_batch_event < self.BATCH_INTERVAL and batch + 1 != batches:
+            return
+        self.last_batch_event = now
+        loss = (logs or {}).get("loss")
+        self.events.write(
+            "batch",
+            epoch=self.epoch,
+            batch=batch + 1,
+            batches=batches,
+            loss=None if loss is None else float(loss),
+            seconds=round(now - self.started, 3),
+        )
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        number = epoch + 1
+        saved = self.writer.saved[1] if self.writer.saved and self.writer.saved[0] == number else None
+        sampled = self.samples.last if self.samples.last and self.samples.last[0] == number else None
+        self.events.write(
+            "epoch_ended",
+            epoch=number,
+            train_loss=logs.get("loss"),
+            val_loss=logs.get("val_loss"),
+            val_bpc=logs.get("val_bpc"),
+            learning_rate=logs.get("learning_rate"),
+            seconds=logs.get("seconds"),
+            checkpoint=saved,
+            seed_text=sampled[1] if sampled else "",
+            samples=sampled[2] if sampled else [],
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from nietzsche_tui.cli import OneLineParser, temperatures_arg
 from trainer.config import RECIPES, TrainConfig, config_from, recipe_defaults
@@ -84,34 +85,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nietzsche-train: {error}", file=sys.stderr)
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out
+    from nietzsche_tui.events import EventWriter
     from trainer.corpus import CorpusError
     from trainer.train import TrainingError, TrainingStopped, train
 
+    # Whatever ends the run is also written to the folder's events file, for the app to show.
+    events = EventWriter(config.out)
+
+    def fail(message: str, code: int, event: str = "run_failed", **fields) -> int:
+        print(f"nietzsche-train: {message}", file=sys.stderr)
+        if Path(config.out).is_dir():
+            events.write(event, message=message, **fields)
+        return code
+
     try:
-        train(config)
+        train(config, events=events)
     except KeyboardInterrupt:
-        print(
-            f"\nnietzsche-train: interrupted. Complete epochs are saved in {config.out}; "
-            "rerun the same command to resume.",
-            file=sys.stderr,
+        return fail(
+            f"interrupted. Complete epochs are saved in {config.out}; rerun the same command to resume.",
+            130,
+            "run_stopped",
+            reason="interrupted",
         )
-        return 130
     except TrainingStopped as error:
-        print(f"nietzsche-train: {error}", file=sys.stderr)
+        print(f"nietzsche-train: {error}", file=sys.stderr)  # the event was written by train()
         return 3
     except (CorpusError, TrainingError) as error:
-        print(f"nietzsche-train: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error), 2)
     except OSError as error:
-        print(
-            f"nietzsche-train: cannot write to {config.out} ({error.strerror or error}); "
-            "earlier checkpoints are intact.",
-            file=sys.stderr,
-        )
-        return 1
+        return fail(f"cannot write to {config.out} ({error.strerror or error}); earlier checkpoints are intact.", 1)
     except Exception as error:  # a last line of defence: one readable line, not a traceback
-        print(f"nietzsche-train: training failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        return fail(f"training failed: {type(error).__name__}: {error}", 1)
     return 0
 
 

@@ -20,9 +20,17 @@ import numpy as np
 import nietzsche_tui
 from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION, Checkpoint, complete_checkpoints
 from nietzsche_tui.engine import Engine, describe_characters
+from nietzsche_tui.events import EventWriter
 from nietzsche_tui.text import control_characters
 from nietzsche_tui.weights import MAX_MEMBER_BYTES
-from trainer.callbacks import CheckpointWriter, DivergenceGuard, EpochSamples, HeldOutLoss, TrainingLog
+from trainer.callbacks import (
+    CheckpointWriter,
+    DivergenceGuard,
+    EpochSamples,
+    HeldOutLoss,
+    TrainingEvents,
+    TrainingLog,
+)
 from trainer.config import RESUME_KEYS, TrainConfig, flag
 from trainer.corpus import Corpus, CorpusError, load_corpus
 from trainer.data import SequenceBatches, WindowBatches
@@ -117,10 +125,15 @@ def _versions() -> dict[str, str]:
     }
 
 
-def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, ...] = ()) -> list[dict[str, Any]]:
+def train(
+    config: TrainConfig,
+    extra_callbacks: tuple[keras.callbacks.Callback, ...] = (),
+    events: EventWriter | None = None,
+) -> list[dict[str, Any]]:
     """Train (or resume) per ``config``; return the per-epoch logs of this invocation.
 
     ``extra_callbacks`` run after the built-in ones (benchmarks use them to probe quality).
+    Progress goes to ``events`` (by default ``events.jsonl`` in the output folder).
     """
     config.validate()
     out = Path(config.out)
@@ -248,33 +261,48 @@ def train(config: TrainConfig, extra_callbacks: tuple[keras.callbacks.Callback, 
 
     best = min((c.metadata["metrics"]["train_loss"] for c in checkpoints), default=None)
     guard = DivergenceGuard(config.explode_factor, best_loss=best)
+    events = events or EventWriter(out)
+    writer = CheckpointWriter(out, metadata, guard)
+    samples = EpochSamples(
+        lambda w: Engine.from_weights(w, corpus.vocabulary, config.maxlen),
+        sample_seed,
+        config.temperatures,
+        config.sample_length,
+        config.seed,
+        guard,
+    )
     callbacks = [
         HeldOutLoss(held_out, vocab_size, config.maxlen, config.units),
         guard,
-        CheckpointWriter(out, metadata, guard),
+        writer,
         TrainingLog(out, guard),
-        EpochSamples(
-            lambda w: Engine.from_weights(w, corpus.vocabulary, config.maxlen),
-            sample_seed,
-            config.temperatures,
-            config.sample_length,
-            config.seed,
-            guard,
-        ),
+        samples,
+        TrainingEvents(events, guard, writer, samples),
         *extra_callbacks,
     ]
     # A progress bar on a terminal, one line per epoch in logs and CI.
     verbose = 1 if sys.stdout.isatty() and not os.environ.get("CI") else 2
     started = time.perf_counter()
+    events.write(
+        "run_started",
+        pid=os.getpid(),
+        initial_epoch=initial_epoch,
+        epochs=config.epochs,
+        steps_per_epoch=len(batches),
+        settings=config.to_dict(),
+    )
     model.fit(
         batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
     )
     if guard.reason is not None:
         kept = history[-1]["epoch"] if history else initial_epoch
-        raise TrainingStopped(
+        stopped = TrainingStopped(
             f"training stopped: {guard.reason}; "
             + (f"the last good checkpoint is epoch {kept} in {out}. " if kept else "no epoch was saved. ")
             + "Try a lower --learning-rate, or --clipnorm 1."
         )
+        events.write("run_stopped", reason="diverged", message=str(stopped))
+        raise stopped
+    events.write("run_finished", epoch=config.epochs)
     print(f"Done in {time.perf_counter() - started:.0f} s; checkpoints in {out}.", flush=True)
     return history

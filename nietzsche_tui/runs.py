@@ -1,0 +1,211 @@
+"""Training runs as the app sees them: start and stop a trainer subprocess, follow a folder.
+
+The app never imports TensorFlow: a run it starts is ``python -m trainer.cli …`` in its own
+process (and its own session, so it can outlive the app when the user chooses). Whoever started
+a run, the app learns about it from the folder alone: the checkpoints and ``events.jsonl``
+(``events.py``). Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nietzsche_tui.checkpoint import Checkpoint, complete_checkpoints
+from nietzsche_tui.events import EVENTS_FILE, EventReader, RunState
+
+STDERR_FILE = ".trainer-stderr.log"  # the trainer's one-line reasons, for a run that fails at once
+
+
+@dataclass(frozen=True)
+class StartSettings:
+    """What the start form asks for; each field is one ``nietzsche-train`` flag."""
+
+    corpus: str = ""  # empty: the trainer downloads the book's text
+    recipe: str = "fast"
+    epochs: int = 20
+    units: int = 128
+    maxlen: int = 60
+    learning_rate: float | None = None  # None: the recipe's default
+    dropout: float = 0.0
+    steps_per_epoch: int | None = None
+    seed: int = 1337
+
+    def arguments(self, folder: str | Path) -> list[str]:
+        """The trainer's command-line flags for these settings, writing into ``folder``."""
+        args = ["--out", str(folder)]
+        for name, value in asdict(self).items():
+            if value is None or value == "":
+                continue
+            args += ["--" + name.replace("_", "-"), str(value)]
+        return args
+
+
+def trainer_command(settings: StartSettings, folder: str | Path) -> list[str]:
+    """``python -m trainer.cli …`` with this interpreter: the same environment as the app."""
+    return [sys.executable, "-m", "trainer.cli", *settings.arguments(folder)]
+
+
+class TrainerProcess:
+    """A trainer the app started. Stopping sends SIGINT: finished epochs stay, as with Ctrl-C."""
+
+    def __init__(self, settings: StartSettings, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.command = trainer_command(settings, self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+        with open(self.folder / STDERR_FILE, "wb") as stderr:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # the events file carries everything the app shows
+                stderr=stderr,
+                env=env,
+                start_new_session=True,  # the terminal's signals and the app's exit do not reach it
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Ask the trainer to stop after (never during) a checkpoint write."""
+        if self.running():
+            self.process.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def failure(self) -> str | None:
+        """The trainer's last stderr line when it exited with an error, else None."""
+        code = self.process.poll()
+        if code in (None, 0):
+            return None
+        try:
+            lines = (self.folder / STDERR_FILE).read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return lines[-1] if lines else f"the trainer exited with status {code}"
+
+    def describe(self) -> str:
+        return shlex.join(["nietzsche-train", *self.command[3:]])
+
+
+class FolderWatch:
+    """Everything the app knows about one training folder, refreshed by ``poll()``.
+
+    ``poll`` is cheap when nothing changed (two ``stat`` calls), so the app can call it every
+    second while it shows the folder or follows a run.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.reader = EventReader(self.folder)
+        self.state = RunState()
+        self.checkpoints: list[Checkpoint] = []
+        self._signature: tuple | None = None
+
+    def _stat_signature(self) -> tuple:
+        def stat(path: Path) -> tuple[int, int] | None:
+            try:
+                info = path.stat()
+            except OSError:
+                return None
+            return info.st_mtime_ns, info.st_size
+
+        return stat(self.folder), stat(self.folder / EVENTS_FILE)
+
+    def poll(self) -> bool:
+        """Read what is new; True when anything changed."""
+        signature = self._stat_signature()
+        was_live = self.state.live
+        if signature == self._signature:
+            self.state.check_alive()
+            return was_live != self.state.live
+        folder_changed = self._signature is None or signature[0] != self._signature[0]
+        self._signature = signature
+        self.state.apply_all(self.reader.read())
+        self.state.check_alive()
+        if folder_changed:  # checkpoints appear by rename, which changes the folder, not events.jsonl
+            self.checkpoints = complete_checkpoints(self.folder)
+        return True
+
+    @property
+    def latest(self) -> Checkpoint | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+
+class TrainingControl:
+    """The app's one handle on its training folder: what the folder says, and the run it started.
+
+    A run started elsewhere is followed through the folder and never signalled.
+    """
+
+    def __init__(self, folder: str | Path, corpus: str | None = None) -> None:
+        self.folder = Path(folder)
+        self.corpus = corpus
+        self.watch = FolderWatch(self.folder)
+        self.trainer: TrainerProcess | None = None
+        self._reported_failure = False
+
+    def poll(self) -> bool:
+        """Refresh from the folder; a trainer of ours that died before writing events is a failed run."""
+        changed = self.watch.poll()
+        if self.trainer is not None and not self._reported_failure:
+            failure = self.trainer.failure()
+            if failure is not None and self.watch.state.status not in ("failed", "stopped"):
+                self.watch.state.status, self.watch.state.message = "failed", failure
+                self._reported_failure = changed = True
+        return changed
+
+    @property
+    def ours_running(self) -> bool:
+        """A run this app started is still going."""
+        return self.trainer is not None and self.trainer.running()
+
+    def defaults(self) -> StartSettings:
+        """The start form's values: the folder's own settings when resuming (so the trainer accepts
+        them), else the fast recipe on the corpus given with ``--corpus``."""
+        latest = self.watch.latest
+        if latest is None:
+            return StartSettings(corpus=self.corpus or "")
+        saved = latest.metadata.get("training", {})
+        corpus = saved.get("corpus") if isinstance(saved.get("corpus"), str) else ""
+        if self.corpus or not corpus or not Path(corpus).is_file():
+            corpus = self.corpus or ""
+        fields = {}
+        for name in ("recipe", "units", "maxlen", "learning_rate", "dropout", "steps_per_epoch", "seed"):
+            value = saved.get(name)
+            if value is not None or name in ("learning_rate", "steps_per_epoch"):
+                fields[name] = value
+        return StartSettings(corpus=corpus, epochs=latest.epoch + 10, **fields)
+
+    def start(self, settings: StartSettings) -> TrainerProcess:
+        """Start a trainer into the folder (raises RuntimeError when a run is live there)."""
+        self.poll()
+        if self.watch.state.live:
+            raise RuntimeError("a run is already training into this folder")
+        self.trainer = TrainerProcess(settings, self.folder)
+        self._reported_failure = False
+        return self.trainer
+
+    def stop(self) -> str:
+        """Stop our run gracefully; say what happened in one line."""
+        if self.ours_running:
+            self.trainer.stop()
+            return "Stopping after the current step; the epoch being written is kept, the partial one discarded."
+        if self.watch.state.live:
+            pid = self.watch.state.pid
+            return f"This run was started outside the app (pid {pid}); stop it where it runs (Ctrl-C there)."
+        return "No run is training in this folder."

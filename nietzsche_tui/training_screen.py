@@ -1,0 +1,296 @@
+"""The training screen (F5): a folder's epochs, a loss plot, each epoch's samples, the live run.
+
+The screen shows what a ``FolderWatch`` (runs.py) knows and never reads files itself: the app
+polls the folder and calls ``show`` when something changed, so a run started in another terminal
+appears exactly like one started here. Starting (s) and stopping (x) ask the app, which owns the
+trainer process.
+
+The plot is ``textual-plotext``: a maintained widget over plotext, which draws line plots with
+axes, labels and a legend in braille characters and follows the app's theme; a loss curve needs
+exactly that and nothing more (no zoom or pan).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from nietzsche_tui.checkpoint import Checkpoint
+from nietzsche_tui.events import RunState
+from nietzsche_tui.runs import FolderWatch, StartSettings
+from nietzsche_tui.text import visible
+
+LN2 = math.log(2)
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def run_summary(folder: str, state: RunState, checkpoints: list[Checkpoint]) -> str:
+    """One line: the folder, the run's state and where it is."""
+    latest = f"{len(checkpoints)} epochs saved" if checkpoints else "no checkpoint yet"
+    if state.status == "running":
+        epoch = f"epoch {state.epoch} of {state.epochs_target}" if state.epochs_target else f"epoch {state.epoch}"
+        progress = f" · batch {state.batch}/{state.batches}" if state.batches else ""
+        loss = f" · loss {state.loss:.3f}" if state.loss is not None else ""
+        eta = state.eta_seconds()
+        eta_text = f" · ETA {eta:.0f} s" if eta is not None else ""
+        return f"{folder} · training: {epoch}{progress}{loss}{eta_text} · {latest}"
+    words = {
+        "none": "no run recorded",
+        "finished": "the run finished",
+        "stopped": "the run was stopped",
+        "failed": "the run failed",
+    }
+    message = f": {state.message}" if state.message else ""
+    return f"{folder} · {words.get(state.status, state.status)}{message} · {latest}"
+
+
+class TrainingScreen(Screen[None]):
+    """Every complete epoch of the folder, the loss curve, the samples of the selected epoch."""
+
+    BINDINGS = [
+        Binding("f5,escape", "app.pop_screen", "Chat", id="training-close"),
+        Binding("s", "start", "Start training", id="training-start"),
+        Binding("x", "stop", "Stop run", id="training-stop"),
+        Binding("t", "toggle_axis", "Epoch/time axis", id="training-axis"),
+    ]
+
+    def __init__(self, watch: FolderWatch) -> None:
+        super().__init__()
+        self.watch = watch
+        self.against_time = False
+        self.selected_epoch: int | None = None
+        self._rows: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-status", markup=False)
+        yield ProgressBar(id="epoch-progress", show_eta=False)
+        with Horizontal(id="training-top"):
+            yield DataTable(id="epochs", cursor_type="row", zebra_stripes=True)
+            yield PlotextPlot(id="loss-plot")
+        with VerticalScroll(id="samples"):
+            yield Static(id="samples-text", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#epochs", DataTable)
+        for label, key in (
+            ("epoch", "epoch"),
+            ("train", "train"),
+            ("held-out", "val"),
+            ("bits/char", "bpc"),
+            ("learning rate", "lr"),
+            ("seconds", "seconds"),
+        ):
+            table.add_column(label, key=key)
+        self.show()
+        table.focus()
+
+    # -- what the folder says ----------------------------------------------------------------
+
+    def show(self) -> None:
+        """Bring every part of the screen up to date with the folder (UI thread)."""
+        state, checkpoints = self.watch.state, self.watch.checkpoints
+        self.query_one("#run-status", Static).update(Text(run_summary(str(self.watch.folder), state, checkpoints)))
+        bar = self.query_one("#epoch-progress", ProgressBar)
+        bar.display = state.live
+        if state.live and state.batches:
+            bar.update(total=state.batches, progress=state.batch)
+        self._update_table(checkpoints)
+        self._update_plot(checkpoints)
+        self._update_samples()
+
+    def _update_table(self, checkpoints: list[Checkpoint]) -> None:
+        table = self.query_one("#epochs", DataTable)
+        epochs = [c.epoch for c in checkpoints]
+        if epochs[: len(self._rows)] != self._rows:  # the folder was replaced: start over
+            table.clear()
+            self._rows = []
+        follow = not self._rows or table.cursor_row == len(self._rows) - 1
+        for checkpoint in checkpoints[len(self._rows) :]:
+            metrics = checkpoint.metadata["metrics"]
+            val = checkpoint.val_loss
+            table.add_row(
+                str(checkpoint.epoch),
+                _number(metrics.get("train_loss")),
+                _number(val),
+                _number(metrics.get("val_bpc", None if val is None else val / LN2)),
+                _number(metrics.get("learning_rate"), 5),
+                _number(metrics.get("epoch_seconds"), 1),
+                key=str(checkpoint.epoch),
+            )
+            self._rows.append(checkpoint.epoch)
+        if follow and self._rows:  # the cursor stays on the newest epoch while it was there
+            table.move_cursor(row=len(self._rows) - 1)
+            self.selected_epoch = self._rows[-1]
+
+    def _update_plot(self, checkpoints: list[Checkpoint]) -> None:
+        plot = self.query_one("#loss-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if self.against_time:
+            xs = [c.metadata["metrics"].get("total_seconds") or 0.0 for c in checkpoints]
+            xs = [x / 60 for x in xs]
+            plt.xlabel("minutes of training")
+        else:
+            xs = [float(c.epoch) for c in checkpoints]
+            plt.xlabel("epoch")
+        train = [(x, c.metadata["metrics"].get("train_loss")) for x, c in zip(xs, checkpoints, strict=True)]
+        held = [(x, c.val_loss) for x, c in zip(xs, checkpoints, strict=True)]
+        for points, label, marker in ((train, "train", "braille"), (held, "held-out", "braille")):
+            points = [(x, y) for x, y in points if y is not None]
+            if points:
+                plt.plot([x for x, _ in points], [y for _, y in points], label=label, marker=marker)
+        plt.title("loss (nats/char)" if checkpoints else "no epochs yet: press s to start training")
+        plot.refresh()
+
+    def _update_samples(self) -> None:
+        record = self.watch.state.epochs.get(self.selected_epoch) if self.selected_epoch is not None else None
+        if self.selected_epoch is None:
+            text = "Select an epoch to read its samples."
+        elif record is None or not record.samples:
+            text = f"Epoch {self.selected_epoch}: no samples recorded (the events file has none for it)."
+        else:
+            parts = [f"Epoch {record.epoch} · seed: “{visible(record.seed_text)}”"]
+            for temperature, sample in record.samples:
+                parts.append(f"\n── temperature {temperature:g} ──\n{visible(record.seed_text + sample)}")
+            text = "\n".join(parts)
+        self.query_one("#samples-text", Static).update(Text(text))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self.selected_epoch = int(event.row_key.value)
+            self._update_samples()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        self.app.action_start_training()
+
+    def action_stop(self) -> None:
+        self.app.action_stop_training()
+
+    def action_toggle_axis(self) -> None:
+        self.against_time = not self.against_time
+        self._update_plot(self.watch.checkpoints)
+
+
+class StartForm(ModalScreen[StartSettings | None]):
+    """The settings of a new (or resumed) run, pre-filled; Enter starts, Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    FIELDS = (
+        ("corpus", "Corpus file (empty: download the book's text)"),
+        ("epochs", "Epochs (train up to)"),
+        ("units", "LSTM units"),
+        ("maxlen", "Characters read (maxlen)"),
+        ("learning_rate", "Learning rate (empty: the recipe's)"),
+        ("dropout", "Dropout before the softmax"),
+        ("steps_per_epoch", "Batches per epoch (empty: all)"),
+        ("seed", "Seed"),
+    )
+
+    def __init__(self, defaults: StartSettings, folder: str, resumes: bool) -> None:
+        super().__init__()
+        self.defaults = defaults
+        self.folder = folder
+        self.resumes = resumes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="start-box"):
+            action = "Resume training in" if self.resumes else "Train a new model into"
+            yield Static(Text(f"{action} {self.folder}"), classes="dialog-title")
+            yield Label("Recipe")
+            yield Select(
+                [("fast: every position, clipping, decay (minutes)", "fast"), ("book: as printed (hours)", "book")],
+                value=self.defaults.recipe,
+                allow_blank=False,
+                id="field-recipe",
+            )
+            for name, label in self.FIELDS:
+                value = getattr(self.defaults, name)
+                yield Label(label)
+                yield Input("" if value is None else str(value), id=f"field-{name}")
+            yield Static("", id="start-problem", classes="dialog-problem")
+            yield Static("Enter to start · Esc to cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#field-corpus", Input).focus()
+
+    def settings(self) -> StartSettings:
+        """The form's values as settings; raises ValueError naming the first bad field."""
+        values: dict = {"recipe": self.query_one("#field-recipe", Select).value}
+        kinds = {"epochs": int, "units": int, "maxlen": int, "learning_rate": float, "dropout": float}
+        kinds |= {"steps_per_epoch": int, "seed": int}
+        for name, label in self.FIELDS:
+            text = self.query_one(f"#field-{name}", Input).value.strip()
+            if name == "corpus":
+                values[name] = text
+                continue
+            if not text:
+                if name in ("learning_rate", "steps_per_epoch"):
+                    values[name] = None
+                    continue
+                raise ValueError(f"{label}: a value is needed")
+            try:
+                values[name] = kinds[name](text)
+            except ValueError:
+                raise ValueError(f"{label}: {text!r} is not a {kinds[name].__name__} number") from None
+        settings = replace(self.defaults, **values)
+        if settings.corpus:
+            from pathlib import Path
+
+            if not Path(settings.corpus).expanduser().is_file():
+                raise ValueError(f"Corpus file: {settings.corpus} does not exist")
+        return settings
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            self.dismiss(self.settings())
+        except ValueError as error:
+            self.query_one("#start-problem", Static).update(Text(str(error)))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuitDialog(ModalScreen[str | None]):
+    """Asked once when quitting while a run this app started is live."""
+
+    BINDINGS = [
+        Binding("s", "choose('stop')", "Stop the run"),
+        Binding("l", "choose('leave')", "Leave it running"),
+        Binding("escape", "choose(None)", "Cancel"),
+    ]
+
+    def __init__(self, description: str) -> None:
+        super().__init__()
+        self.description = description
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="problem-box"):
+            yield Static("A training run started here is still going", classes="dialog-title")
+            yield Static(Text(self.description))
+            yield Static(
+                Text(
+                    "s: stop it (it finishes writing its checkpoint first; finished epochs stay)\n"
+                    "l: leave it running in the background (rerun the app to follow it)\n"
+                    "Esc: stay in the app"
+                ),
+                classes="dialog-remedy",
+            )
+
+    def action_choose(self, choice: str | None) -> None:
+        self.dismiss(choice)
