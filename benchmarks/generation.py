@@ -7,7 +7,10 @@ Each path generates 400 characters at each of the four temperatures from one 60-
 * book: listing 8-7's loop: re-encode 60 one-hot characters and call ``model.predict`` for every
   character, one temperature after another (1,600 calls), with listing 8-6's sampler;
 * engine, window mode (the same computation in NumPy, four temperatures as one batch);
-* engine, stateful mode.
+* engine, stateful mode;
+* epochs side by side (``generate_epochs``): four engines (four copies of the checkpoint: the cost
+  does not depend on the weights) at one temperature, in both modes, against the four
+  temperatures of one engine.
 
 It also measures the time to the first character and, in a fresh process, importing the engine
 plus loading the checkpoint.
@@ -80,6 +83,21 @@ def engine_run(engine, mode: str) -> tuple[float, float]:
     return time.perf_counter() - started, first
 
 
+def epochs_run(engine, mode: str) -> tuple[float, float]:
+    from nietzsche_tui.engine import Engine, GenerationRequest, generate_epochs
+    from nietzsche_tui.weights import load_weights
+
+    engines = [Engine(engine.checkpoint, load_weights(engine.checkpoint)) for _ in TEMPERATURES]
+    request = GenerationRequest(SEED_TEXT, (0.5,), LENGTH, seed=1, mode=mode)
+    started = time.perf_counter()
+    steps = iter(generate_epochs(engines, request))
+    next(steps)
+    first = time.perf_counter() - started
+    for _ in steps:
+        pass
+    return time.perf_counter() - started, first
+
+
 def load_in_fresh_process(location: str) -> float:
     code = (
         "import time; t = time.perf_counter()\n"
@@ -107,11 +125,15 @@ def main() -> None:
     load = load_in_fresh_process(location)
     window, window_first = engine_run(engine, "window")
     stateful, stateful_first = engine_run(engine, "stateful")
+    epochs_window, epochs_window_first = epochs_run(engine, "window")
+    epochs_stateful, epochs_stateful_first = epochs_run(engine, "stateful")
     book = book_loop(engine.checkpoint)
     rows = [
         ("book loop (predict per char)", book, None),
         ("engine, window", window, window_first),
         ("engine, stateful", stateful, stateful_first),
+        ("4 epochs side by side, window", epochs_window, epochs_window_first),
+        ("4 epochs side by side, stateful", epochs_stateful, epochs_stateful_first),
     ]
     print(f"\n{chars} characters ({LENGTH} at each of {len(TEMPERATURES)} temperatures)\n")
     print("| path | total (s) | per char (ms) | chars/s | first char (ms) | × book |")
@@ -122,6 +144,10 @@ def main() -> None:
             f"| {name} | {seconds:.3f} | {seconds / chars * 1000:.4f} | {chars / seconds:,.0f} | "
             f"{shown_first} | {book / seconds:,.0f} |"
         )
+    print(
+        f"\n4 epochs against 4 temperatures: window {epochs_window / window:.2f}×, "
+        f"stateful {epochs_stateful / stateful:.2f}× the time"
+    )
     print(f"\nimport engine + load checkpoint (fresh process, best of 5): {load * 1000:.0f} ms")
     print(
         f"targets: window ≥ 100× ({book / window:,.0f}×), stateful ≥ 1000× ({book / stateful:,.0f}×), "

@@ -31,6 +31,7 @@ TensorFlow nor Textual.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ EVENTS_FILE = "events.jsonl"
 EVENTS_VERSION = 1
 MAX_LINE_BYTES = 1024 * 1024  # samples are a few kB; a longer "line" is garbage
 TERMINAL_EVENTS = ("run_finished", "run_stopped", "run_failed")
+_FINGERPRINT_BYTES = 64  # the start of a line holds its time stamp: two files differ there
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,7 +61,7 @@ class EventWriter:
 
     def write(self, event: str, **fields: Any) -> None:
         record = {"v": EVENTS_VERSION, "event": event, "time": round(time.time(), 3), "run": self.run, **fields}
-        line = (json.dumps(record, ensure_ascii=False, allow_nan=False, default=_plain) + "\n").encode("utf-8")
+        line = (json.dumps(_plain(record), ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         try:
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
             try:
@@ -71,12 +73,21 @@ class EventWriter:
 
 
 def _plain(value: Any) -> Any:
-    """JSON for NumPy scalars and NaN-free floats (NaN/inf become null: JSON has no such numbers)."""
+    """Plain JSON values: NumPy scalars become numbers, NaN and infinity become null (JSON has
+    no such numbers), anything else unknown becomes its string."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, int):
+        return value
     try:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    return number if number == number and abs(number) != float("inf") else None
+    return number if math.isfinite(number) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,13 +101,14 @@ class EventReader:
         self.path = Path(folder) / EVENTS_FILE
         self.offset = 0
         self.skipped = 0  # lines that were not valid events
-        self._identity: tuple[int, int] | None = None
+        self._identity: tuple[int, int, bytes] | None = None
 
     def read(self) -> list[dict[str, Any]]:
         try:
             with open(self.path, "rb") as stream:
                 stat = os.fstat(stream.fileno())
-                identity = (stat.st_dev, stat.st_ino)
+                # A replaced file can reuse the inode number: its first bytes tell them apart.
+                identity = (stat.st_dev, stat.st_ino, stream.read(_FINGERPRINT_BYTES).split(b"\n")[0])
                 if identity != self._identity or stat.st_size < self.offset:
                     self._identity, self.offset = identity, 0  # a new or truncated file: start over
                 stream.seek(self.offset)

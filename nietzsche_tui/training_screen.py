@@ -60,8 +60,8 @@ class TrainingScreen(Screen[None]):
 
     BINDINGS = [
         Binding("f5,escape", "app.pop_screen", "Chat", id="training-close"),
-        Binding("s", "start", "Start training", id="training-start"),
-        Binding("x", "stop", "Stop run", id="training-stop"),
+        Binding("s", "start_run", "Start training", id="training-start"),
+        Binding("x", "stop_run", "Stop run", id="training-stop"),
         Binding("t", "toggle_axis", "Epoch/time axis", id="training-axis"),
     ]
 
@@ -175,11 +175,15 @@ class TrainingScreen(Screen[None]):
 
     # -- actions -----------------------------------------------------------------------------
 
-    def action_start(self) -> None:
+    def action_start_run(self) -> None:
         self.app.action_start_training()
 
-    def action_stop(self) -> None:
+    def action_stop_run(self) -> None:
         self.app.action_stop_training()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The app's chat keys are bound as screen.* actions: hide the ones this screen lacks.
+        return hasattr(self, f"action_{action}") or action in ("pop_screen",)
 
     def action_toggle_axis(self) -> None:
         self.against_time = not self.against_time

@@ -112,6 +112,8 @@ class Exchange(Vertical):
         request = self.generation.request
         yield Static(Text(f"› {visible_one_line(self.prompt_shown)}"), classes="prompt", markup=False)
         details = f"seed {request.seed} · {request.mode} · {request.length} characters"
+        if self.generation.labels:  # columns are not temperatures: say the one temperature used
+            details += f" · T={request.temperatures[0]:g}"
         yield Static(Text(details + (f" · {self.notice}" if self.notice else "")), classes="details", markup=False)
         with Horizontal(classes="columns"):
             yield from self.columns

@@ -3,7 +3,8 @@
 import pytest
 from textual.widgets import Input
 
-from nietzsche_tui.app import MAX_PROMPT_CHARS, make_app
+from nietzsche_tui.app import make_app
+from nietzsche_tui.chat_screen import MAX_PROMPT_CHARS
 from nietzsche_tui.engine import Engine, GenerationRequest
 from nietzsche_tui.screens import HelpScreen, ProblemScreen
 from nietzsche_tui.widgets import MAX_EXCHANGES, ChatView, Exchange
@@ -75,7 +76,8 @@ async def test_a_new_prompt_cancels_the_running_one(app_model):
         await ready(app, pilot)
         app.send("first")
         await pilot.pause(0.05)
-        app.settings = app.settings.__class__(**{**app.settings.__dict__, "length": 50})
+        screen = app.chat_screen
+        screen.settings = screen.settings.__class__(**{**screen.settings.__dict__, "length": 50})
         app.prompt_input.value = "second"
         await pilot.press("enter")
         await settle(app, pilot)

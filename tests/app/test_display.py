@@ -6,6 +6,7 @@ from textual import events
 from textual.widgets import Footer
 
 from nietzsche_tui.app import make_app
+from nietzsche_tui.chat_screen import ChatScreen
 from nietzsche_tui.cli import main as cli_main
 from nietzsche_tui.engine import BUNDLED_MODEL_DIR, Engine, GenerationRequest
 from nietzsche_tui.text import visible, visible_one_line
@@ -114,7 +115,7 @@ def test_fit_parts_shortens_before_it_drops():
 
 async def test_an_idle_app_runs_no_timers(app_model, monkeypatch):
     calls = {"flush": 0, "status": 0}
-    original_flush, original_status = ChatView.flush, type(make_app()).refresh_status
+    original_flush, original_status = ChatView.flush, ChatScreen.refresh_status
 
     def counting_flush(self):
         calls["flush"] += 1
@@ -125,7 +126,7 @@ async def test_an_idle_app_runs_no_timers(app_model, monkeypatch):
         original_status(self)
 
     monkeypatch.setattr(ChatView, "flush", counting_flush)
-    monkeypatch.setattr(type(make_app()), "refresh_status", counting_status)
+    monkeypatch.setattr(ChatScreen, "refresh_status", counting_status)
     app = make_app(checkpoint=str(app_model), seed=1, length=300)
     async with app.run_test(size=WIDE) as pilot:
         await ready(app, pilot)

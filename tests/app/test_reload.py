@@ -10,6 +10,7 @@ from textual.app import App
 
 from nietzsche_tui import cli
 from nietzsche_tui.app import NietzscheApp, make_app
+from nietzsche_tui.chat_screen import ChatScreen
 from nietzsche_tui.checkpoint import latest_checkpoint, write_metadata
 from nietzsche_tui.screens import ProblemScreen
 from nietzsche_tui.widgets import Exchange
@@ -107,15 +108,21 @@ async def test_a_failed_reload_tells_one_story_and_ctrl_l_works_in_the_dialog(ap
         assert sum(m.startswith("Now using") for m in messages) == 1
 
 
-async def test_failed_first_load_names_the_folder_the_user_passed(tmp_path):
+async def test_an_empty_folder_says_how_to_train_into_it_without_a_dialog(tmp_path):
     empty = tmp_path / "my runs"
     empty.mkdir()
     app = make_app(checkpoint=str(empty))
     async with app.run_test(size=WIDE) as pilot:
-        await ready(app, pilot)
-        assert isinstance(app.screen, ProblemScreen)
-        assert f"--out '{empty}'" in app.screen.remedy  # quoted: it has a space
+        for _ in range(100):
+            if "No model yet" in str(app.query_one("#welcome").render()):
+                break
+            await pilot.pause(0.02)
+        welcome = str(app.query_one("#welcome").render())
+        assert not isinstance(app.screen, ProblemScreen)  # nothing to dismiss: F5 works at once
+        assert f"--out '{empty}'" in welcome and "F5" in welcome  # quoted: it has a space
         assert "no model" in status_text(app)
+        await pilot.press("f5")
+        assert type(app.screen).__name__ == "TrainingScreen"
 
 
 async def test_paths_and_descriptions_are_never_markup(app_model, tmp_path):
@@ -137,7 +144,7 @@ def test_a_crash_inside_the_app_exits_non_zero(monkeypatch, app_model):
     def explode(self):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(NietzscheApp, "refresh_status", explode)
+    monkeypatch.setattr(ChatScreen, "refresh_status", explode)
     monkeypatch.setattr(NietzscheApp, "run", lambda self: App.run(self, headless=True))
     assert cli.main(["--checkpoint", str(app_model)]) == 1
 
@@ -152,7 +159,7 @@ async def test_reload_while_a_real_trainer_writes_epochs(tiny_corpus, tmp_path):
     from tests.conftest import tiny_train_args
 
     folder = tmp_path / "run"
-    command = [sys.executable, "-m", "trainer.cli", *tiny_train_args(tiny_corpus, folder, epochs=12, steps=6)]
+    command = [sys.executable, "-m", "trainer.cli", *tiny_train_args(tiny_corpus, folder, epochs=30, steps=6)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     trainer = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
@@ -174,7 +181,7 @@ async def test_reload_while_a_real_trainer_writes_epochs(tiny_corpus, tmp_path):
                 assert not isinstance(app.screen, ProblemScreen)
             await pilot.press("ctrl+l")
             await settle(app, pilot)
-            assert app.engine.checkpoint.epoch == 12 and len(seen) >= 3
+            assert app.engine.checkpoint.epoch == 30 and len(seen) >= 3
     finally:
         trainer.kill()
         trainer.wait()

@@ -12,11 +12,13 @@ def app_for(folder, **settings):
     return make_app(checkpoint=str(folder), seed=7, length=240, show_speed=False, **settings)
 
 
-def before(*keys, prompt=None):
+def before(*keys, prompt=None, first=()):
     async def run_before(pilot):
         app = pilot.app
         app.prompt_input.cursor_blink = False
         await ready(app, pilot)
+        if first:
+            await pilot.press(*first)
         if prompt is not None:
             app.prompt_input.value = prompt
             await pilot.press("enter")
@@ -64,3 +66,15 @@ def test_error_screen_for_a_bad_checkpoint(tmp_path, monkeypatch, snap_compare):
 @pytest.fixture(autouse=True)
 def _no_animation(monkeypatch):
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+
+
+def test_training_screen(run_folder, snap_compare):
+    app = make_app(checkpoint="run", seed=7, show_speed=False)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before("f5", "up"))
+
+
+def test_epochs_side_by_side(run_folder, snap_compare):
+    app = make_app(checkpoint="run", seed=7, length=160, show_speed=False)
+    assert snap_compare(
+        app, terminal_size=SIZE, run_before=before(first=["f7"], prompt="what then? is there not ground")
+    )

@@ -62,7 +62,7 @@ def test_the_installed_wheel_finds_the_model_and_stylesheet(tmp_path):
         "async def main():\n"
         "    app = make_app(seed=1, length=20)\n"
         "    async with app.run_test() as pilot:\n"
-        "        while app.engine is None and app.load_problem is None:\n"
+        "        while app.engine is None and app.models.problem is None:\n"
         "            await pilot.pause(0.05)\n"
         "        print(json.dumps({'file': nietzsche_tui.__file__, 'model': str(app.engine.checkpoint.metadata_path),\n"
         "                          'tensorflow': 'tensorflow' in sys.modules}))\n"

@@ -1,0 +1,206 @@
+"""The chat screen: prompts in, columns streaming out, a status line, the footer.
+
+It owns the chat's behaviour: turning a prompt into a generation (temperatures side by side, or
+a training folder's epochs side by side), seeds, "surprise me", the column keys and the status
+line. The model comes from the app's ``ModelState``; the keys are bound once, on the app, as
+``screen.*`` actions that land here.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from nietzsche_tui.checkpoint import CheckpointError
+from nietzsche_tui.engine import Engine, Generation, GenerationRequest, PromptError, generate_epochs, load_epochs
+from nietzsche_tui.runs import TrainingControl
+from nietzsche_tui.screens import EpochsDialog
+from nietzsche_tui.state import ModelState, Settings
+from nietzsche_tui.widgets import ChatView, PromptInput, StatusBar, prompt_notice
+
+MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
+SHOWN_PROMPT_CHARS = 300
+EPOCHS_TEMPERATURE = 0.5  # epochs side by side compare at one temperature
+
+
+class ChatScreen(Screen[None]):
+    """Seed prompts in, columns streaming out."""
+
+    def __init__(self, settings: Settings, models: ModelState, training: TrainingControl) -> None:
+        super().__init__()
+        self.settings = settings
+        self.models = models
+        self.training = training
+        self.last_prompt: str | None = None
+        self.seed = settings.seed
+        self._next_seed = settings.seed
+        self.compare_epochs = False  # the next prompt: temperatures side by side, or epochs
+        self.epoch_spec: str | None = None  # which epochs; None: first, ~quarter, half, last
+        self._epoch_engines: dict[tuple[str, int], Engine] = {}
+        self.follow_note = ""  # what the app says about following a live run, for the status line
+
+    def compose(self) -> ComposeResult:
+        self.chat = ChatView(self.settings.temperatures, id="chat")
+        self.status = StatusBar(id="status")
+        self.prompt_input = PromptInput(
+            placeholder="Seed the model with a few words and press Enter  (F1: help)", id="prompt-input"
+        )
+        with self.chat:
+            yield Static(Text("Loading the model…"), id="welcome")
+        yield self.status
+        yield self.prompt_input
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.prompt_input.focus()
+        # The live speed figure needs a clock only while something streams: idle means asleep.
+        self._status_timer: Timer = self.set_interval(0.25, self.refresh_status, pause=True)
+        self.refresh_status()
+
+    def show_welcome(self, text: str) -> None:
+        self.chat.show_welcome(text)
+
+    # -- prompts -----------------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.send(self.prompt_input.prompt_text):
+            event.input.clear()
+
+    def send(self, text: str, seed: int | None = None) -> bool:
+        """Start generating from ``text``; False (with a notice) when it cannot start."""
+        engine = self.models.engine
+        if engine is None:
+            self.notify(f"No model is loaded yet. {self.app.train_hint()}", severity="error", markup=False)
+            return False
+        cut = len(text) > MAX_PROMPT_CHARS
+        used = text[-MAX_PROMPT_CHARS:] if cut else text
+        if seed is None:
+            seed = self._take_seed()
+        try:
+            generation = self._prepare(engine, used, seed)
+        except (PromptError, CheckpointError, ValueError) as error:
+            self.notify(str(error), severity="warning", markup=False)
+            return False
+        self.seed = seed
+        self.last_prompt = text
+        read = len(generation.prompt.text)
+        model_reads = min(read, engine.maxlen) if self.settings.mode == "window" else read
+        notice = prompt_notice(generation.prompt.dropped, model_reads if (cut or model_reads < read) else 0)
+        if generation.prompt.dropped:
+            self.notify(notice, title="Prompt adjusted", severity="warning", markup=False)
+        shown = text if len(text) <= SHOWN_PROMPT_CHARS else "…" + text[-SHOWN_PROMPT_CHARS:]
+        self.chat.start(shown, generation, notice)
+        self._status_timer.resume()
+        self.refresh_status()
+        return True
+
+    def _prepare(self, engine: Engine, text: str, seed: int) -> Generation:
+        """The next generation: the loaded model's temperatures, or the training folder's epochs
+        at one temperature."""
+        settings = self.settings
+        if not self.compare_epochs:
+            return engine.generate(GenerationRequest(text, settings.temperatures, settings.length, seed, settings.mode))
+        engines = []
+        for loaded in load_epochs(self.training.folder, self.epoch_spec):
+            key = (str(loaded.checkpoint.metadata_path), loaded.checkpoint.epoch)
+            engines.append(self._epoch_engines.setdefault(key, loaded))
+        request = GenerationRequest(text, (EPOCHS_TEMPERATURE,), settings.length, seed, settings.mode)
+        return generate_epochs(engines, request)
+
+    def _take_seed(self) -> int:
+        """The configured seed for the first prompt, then the next ones; random without --seed."""
+        if self._next_seed is None:
+            return secrets.randbelow(2**31)
+        seed, self._next_seed = self._next_seed, self._next_seed + 1
+        return seed
+
+    def on_chat_view_finished(self, message: ChatView.Finished) -> None:
+        # The chat has already shown the final characters; say so in the status line at once.
+        if not self.chat.is_generating:
+            self._status_timer.pause()
+        self.refresh_status()
+        if message.error:
+            self.notify(f"Generation failed: {message.error}", severity="error", markup=False)
+
+    def on_chat_view_view_changed(self, message: ChatView.ViewChanged) -> None:
+        self.refresh_status()
+
+    # -- actions (bound on the app as screen.*) ---------------------------------------------
+
+    def action_stop(self) -> None:
+        if not self.chat.stop():
+            self.notify("Nothing is generating.", timeout=2)
+
+    def action_regenerate(self) -> None:
+        if self.last_prompt is None:
+            self.notify("Send a prompt first.", severity="warning")
+            return
+        self.send(self.last_prompt)
+
+    def action_surprise(self) -> None:
+        if self.models.engine is None:
+            self.notify("No model is loaded yet.", severity="error")
+            return
+        # The passage is picked with the exchange's own seed, as `generate --surprise --seed N` does,
+        # so --seed reproduces the passage as well as the text.
+        seed = self._take_seed()
+        try:
+            passage = self.models.engine.surprise_prompt(np.random.default_rng(seed))
+        except PromptError as error:
+            self.notify(str(error), severity="warning", markup=False)
+            return
+        self.send(passage, seed)
+
+    def action_step_column(self, delta: int) -> None:
+        self.chat.action_step_column(delta)
+
+    def action_toggle_solo(self) -> None:
+        self.chat.toggle_solo()
+
+    def action_toggle_compare(self) -> None:
+        self.compare_epochs = not self.compare_epochs
+        what = f"epochs side by side at T={EPOCHS_TEMPERATURE:g}" if self.compare_epochs else "temperatures"
+        self.notify(f"The next prompt: {what}", timeout=2)
+        self.refresh_status()
+
+    def action_choose_epochs(self) -> None:
+        def chosen(spec: str | None) -> None:
+            if spec is None:
+                return
+            try:
+                picked = load_epochs(self.training.folder, spec)
+            except (CheckpointError, ValueError) as error:
+                self.notify(str(error), severity="warning", markup=False)
+                return
+            self.epoch_spec, self.compare_epochs = spec or None, True
+            epochs = ", ".join(str(e.checkpoint.epoch) for e in picked)
+            self.notify(f"The next prompt compares epochs {epochs}", timeout=3)
+            self.refresh_status()
+
+        self.app.push_screen(EpochsDialog(self.epoch_spec or ""), chosen)
+
+    # -- status ------------------------------------------------------------------------------
+
+    def refresh_status(self) -> None:
+        if not self.status.is_attached:
+            return  # shutting down
+        chat = self.chat
+        exchange = chat.active
+        if self.models.engine is None:
+            parts = []  # the model summary says "loading…" or "no model"
+            speed = None
+        else:
+            parts = ["generating" if chat.is_generating else "ready"]
+            speed = exchange.chars_per_second() if exchange and self.settings.show_speed else None
+        if self.compare_epochs:
+            parts.append("comparing epochs")
+        if self.follow_note:
+            parts.append(self.follow_note)
+        state = " · ".join(parts)
+        self.status.show(self.models.summary(), self.settings.mode, self.seed, state, speed, chat.column_indicator())

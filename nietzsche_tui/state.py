@@ -1,0 +1,39 @@
+"""Small shared state the app hands to its screens: which model is in use, and what the app was
+asked to do on the command line. No widgets here, so any screen can take them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nietzsche_tui.engine import DEFAULT_TEMPERATURES, Engine
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the command line controls."""
+
+    checkpoint: str | None = None
+    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    length: int = 400
+    seed: int | None = None  # None: a fresh seed for every prompt
+    mode: str = "window"
+    show_speed: bool = True  # snapshot tests turn the live figure off
+    corpus: str | None = None  # pre-fills the training form
+    follow: bool = True  # load each new checkpoint of a live run as it completes
+
+
+@dataclass
+class ModelState:
+    """The one truth about the model in use: every place that shows it reads it from here."""
+
+    engine: Engine | None = None
+    problem: str | None = None  # why the last load failed (the engine, if any, is the older one)
+
+    def summary(self) -> tuple[str, str]:
+        """Which model is in use, long form and short form."""
+        if self.engine is None:
+            text = "no model loaded" if self.problem else "loading…"
+            return text, text
+        checkpoint = self.engine.checkpoint
+        failed = " (reload failed)" if self.problem else ""
+        return checkpoint.describe() + failed, checkpoint.describe_short() + failed

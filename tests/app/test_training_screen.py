@@ -1,0 +1,258 @@
+"""The training screen, the start form, stopping, following a run, and epochs side by side."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nietzsche_tui import runs
+from nietzsche_tui.app import make_app
+from nietzsche_tui.cli import main as cli_main
+from nietzsche_tui.engine import Engine, GenerationRequest, generate_epochs
+from nietzsche_tui.events import EventWriter
+from nietzsche_tui.training_screen import QuitDialog, StartForm, TrainingScreen
+from nietzsche_tui.widgets import Exchange
+from tests.app.conftest import write_epoch
+from tests.app.test_app import WIDE, ready, settle
+from tests.conftest import TINY_TEXT
+
+
+async def test_f5_shows_every_epoch_the_plot_and_each_epochs_samples(run_folder):
+    app = make_app(checkpoint="run", seed=1, length=20)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f5")
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        table = screen.query_one("#epochs")
+        assert table.row_count == 4 and screen.selected_epoch == 4
+        assert [table.get_row_at(i)[2] for i in range(4)] == ["3.200", "2.500", "2.200", "2.050"]
+        samples = str(screen.query_one("#samples-text").render())
+        assert "truth is a woman (epoch 4 at 0.2)" in samples and "temperature 1" in samples
+        await pilot.press("up")
+        assert screen.selected_epoch == 3 and "(epoch 3 at 1.0)" in str(screen.query_one("#samples-text").render())
+        assert "the run finished" in str(screen.query_one("#run-status").render())
+        await pilot.press("t")
+        assert screen.against_time
+        await pilot.press("f5")
+        assert not isinstance(app.screen, TrainingScreen)
+
+
+async def test_new_epochs_appear_and_the_chat_follows_them(run_folder):
+    app = make_app(checkpoint="run", seed=3, length=3_000)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await ready(app, pilot)
+        assert app.engine.checkpoint.epoch == 4
+        app.send("truth is")  # a long generation streams while epoch 5 lands
+        await pilot.pause(0.05)
+        streaming = app.query_one(Exchange)
+        EventWriter(run_folder).write("run_started", pid=subprocess.os.getpid(), initial_epoch=4, epochs=6)
+        write_epoch(run_folder, 5)
+        await pilot.press("f5")
+        app.poll_training_folder()
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#epochs").row_count == 5 and app.screen.selected_epoch == 5
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert app.engine.checkpoint.epoch == 5
+        assert any("epoch 5" in n.message for n in app._notifications)
+        assert "following the run" in str(app.status.render())
+        # The stream that was running kept the model it started with.
+        expected = Engine.load(run_folder / "epoch_0004.json").generate(
+            GenerationRequest("truth is", length=3_000, seed=3)
+        )
+        assert streaming.texts()[0] == "".join(step.chars[0] for step in expected)
+        # Follow off: a new epoch is listed but not loaded.
+        await pilot.press("ctrl+f")
+        write_epoch(run_folder, 6)
+        app.poll_training_folder()
+        await settle(app, pilot)
+        assert app.engine.checkpoint.epoch == 5 and "follow off" in str(app.status.render())
+
+
+async def test_the_start_form_resumes_with_the_folders_settings(run_folder, monkeypatch, tmp_path):
+    started = []
+
+    class FakeTrainer:
+        def __init__(self, settings, folder):
+            started.append((settings, folder))
+
+        def describe(self):
+            return "nietzsche-train (fake)"
+
+        def running(self):
+            return False
+
+        def failure(self):
+            return None
+
+    monkeypatch.setattr(runs, "TrainerProcess", FakeTrainer)
+    (tmp_path / "mine.txt").write_text(TINY_TEXT)
+    app = make_app(checkpoint="run", corpus="mine.txt")
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f5", "s")
+        form = app.screen
+        assert isinstance(form, StartForm) and form.resumes
+        assert form.query_one("#field-corpus").value == "mine.txt"
+        assert form.query_one("#field-epochs").value == "14"  # the latest epoch + 10
+        form.query_one("#field-corpus").value = "no-such.txt"
+        await pilot.press("enter")
+        assert isinstance(app.screen, StartForm) and "does not exist" in str(form.query_one("#start-problem").render())
+        form.query_one("#field-corpus").value = "mine.txt"
+        form.query_one("#field-units").value = "many"
+        await pilot.press("enter")
+        assert "not a int number" in str(form.query_one("#start-problem").render())
+        form.query_one("#field-units").value = "16"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TrainingScreen)
+    settings, folder = started[0]
+    assert str(folder) == "run" and settings.corpus == "mine.txt" and settings.epochs == 14 and settings.units == 16
+    assert settings.arguments(folder)[:4] == ["--out", "run", "--corpus", "mine.txt"]
+
+
+async def test_a_run_started_elsewhere_is_followed_but_never_stopped(run_folder):
+    outsider = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        EventWriter(run_folder).write("run_started", pid=outsider.pid, initial_epoch=4, epochs=9)
+        EventWriter(run_folder).write("batch", epoch=5, batch=3, batches=12, loss=1.75, seconds=6.0)
+        app = make_app(checkpoint="run")
+        async with app.run_test(size=WIDE, notifications=True) as pilot:
+            await ready(app, pilot)
+            await pilot.press("f5")
+            status = str(app.screen.query_one("#run-status").render())
+            assert "training: epoch 5 of 9 · batch 3/12 · loss 1.750 · ETA 18 s" in status
+            assert app.screen.query_one("#epoch-progress").display
+            await pilot.press("x")
+            await pilot.pause()
+            assert any("started outside the app" in n.message for n in app._notifications)
+            await pilot.press("s")
+            assert not isinstance(app.screen, StartForm)  # one run per folder
+        assert outsider.poll() is None
+    finally:
+        outsider.kill()
+        outsider.wait()
+
+
+class FakeRun:
+    def __init__(self):
+        self.stopped = False
+
+    def running(self):
+        return not self.stopped
+
+    def stop(self):
+        self.stopped = True
+
+    def wait(self, timeout=None):
+        return 0
+
+    def describe(self):
+        return "nietzsche-train --out run"
+
+    def failure(self):
+        return None
+
+
+@pytest.mark.parametrize(("answer", "stopped"), [("l", False), ("s", True)])
+async def test_quitting_during_our_run_asks_once(run_folder, answer, stopped):
+    app = make_app(checkpoint="run")
+    fake = FakeRun()
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        app.training.trainer = fake
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, QuitDialog)
+        await pilot.press(answer)
+        await settle(app, pilot)
+    assert app.return_code == 0 and fake.stopped is stopped
+
+
+async def test_epochs_side_by_side_stream_what_each_epoch_writes_alone(run_folder):
+    app = make_app(checkpoint="run", seed=6, length=40)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f7")
+        assert "comparing epochs" in str(app.status.render())
+        await pilot.press(*"truth", "enter")
+        await settle(app, pilot)
+        exchange = app.query_one(Exchange)
+        assert exchange.labels == ("epoch 1 · 3.200", "epoch 2 · 2.500", "epoch 3 · 2.200", "epoch 4 · 2.050")
+        for epoch, text in zip((1, 2, 3, 4), exchange.texts(), strict=True):
+            alone = Engine.load(run_folder / f"epoch_{epoch:04d}.json")
+            steps = alone.generate(GenerationRequest("truth", (0.5,), 40, seed=6))
+            assert text == "".join(step.chars[0] for step in steps)
+        assert len(set(exchange.texts())) == 4
+
+
+def test_generate_epochs_prints_what_each_checkpoint_prints_alone(run_folder, capsys):
+    args = ["generate", "--checkpoint", "run", "--prompt", "truth is", "--seed", "5", "--length", "30"]
+    assert cli_main([*args, "--epochs", "1,3,last", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["epoch"] for r in records] == [1, 3, 4] and {r["temperature"] for r in records} == {0.5}
+    for record in records:
+        alone = ["generate", "--checkpoint", f"run/epoch_{record['epoch']:04d}.json", "--temperatures", "0.5"]
+        assert cli_main([*alone, *args[3:], "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["text"] == record["text"]
+    assert cli_main([*args, "--epochs"]) == 0  # alone: first, a quarter, half, last
+    assert [s.split("\n")[0] for s in capsys.readouterr().out.split("------ ")[1:]] == [
+        "epoch: 1",
+        "epoch: 2",
+        "epoch: 3",
+        "epoch: 4",
+    ]
+    assert cli_main([*args, "--epochs", "7"]) == 2
+    assert "no complete checkpoint for epoch 7" in capsys.readouterr().err
+    assert cli_main([*args, "--epochs", "1", "--temperatures", "0.2,1"]) == 2
+
+
+def test_epochs_side_by_side_equal_their_engines_alone_in_stateful_mode(run_folder):
+    engines = [Engine.load(run_folder / f"epoch_{e:04d}.json") for e in (2, 4)]
+    request = GenerationRequest("is there not", (1.0,), 50, seed=2, mode="stateful")
+    together = list(generate_epochs(engines, request))
+    for column, engine in enumerate(engines):
+        alone = [step.chars[0] for step in engine.generate(request)]
+        assert [step.chars[column] for step in together] == alone
+
+
+@pytest.mark.slow
+async def test_train_from_the_app_watch_follow_compare_and_stop(tiny_corpus, tmp_path, monkeypatch):
+    """The whole story with a real trainer: empty folder, F5, s, epochs arrive, the chat follows,
+    epochs compare, x stops the run with its finished epochs kept."""
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(checkpoint="run", corpus=str(tiny_corpus), seed=4, length=30)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("f5", "s")
+        form = app.screen
+        assert isinstance(form, StartForm) and not form.resumes
+        values = {"epochs": "40", "units": "16", "maxlen": "12", "steps_per_epoch": "4"}
+        for name, value in values.items():
+            form.query_one(f"#field-{name}").value = value
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        deadline = time.monotonic() + 120
+        while len(app.training.watch.checkpoints) < 3:
+            assert time.monotonic() < deadline, app.training.watch.state.message
+            await pilot.pause(0.2)
+        assert screen.query_one("#epochs").row_count >= 3
+        assert "Epoch" in str(screen.query_one("#samples-text").render())
+        await pilot.press("x")
+        app.training.trainer.wait(timeout=60)
+        await pilot.pause(1.5)  # the folder poll sees the run end
+        state = app.training.watch.state
+        assert state.status == "stopped" and "interrupted" in state.message
+        saved = [c.epoch for c in app.training.watch.checkpoints]
+        assert saved == list(range(1, len(saved) + 1)) and len(saved) < 40
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert app.engine.checkpoint.epoch == saved[-1]  # followed without a key press
+        await pilot.press("f7", *"truth", "enter")
+        await settle(app, pilot)
+        labels = app.query(Exchange).last().labels
+        assert labels[0].startswith("epoch 1") and labels[-1].startswith(f"epoch {saved[-1]}")
