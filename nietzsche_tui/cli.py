@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nietzsche_tui.analysis import top_alternatives
+from nietzsche_tui.analysis_cli import add_commands as add_analysis_commands
+from nietzsche_tui.analysis_cli import run_cells, run_score
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.engine import (
     DEFAULT_TEMPERATURES,
@@ -112,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not load each new checkpoint of a live training run as it completes (Ctrl+F toggles)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{generate}", parser_class=OneLineParser)
+    commands = parser.add_subparsers(dest="command", metavar="{generate,score,cells}", parser_class=OneLineParser)
     generate = commands.add_parser(
         "generate",
         parents=[_shared_options(defaults=False)],
@@ -137,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
         "alone, the first, a quarter, half and last",
     )
     generate.add_argument("--json", action="store_true", help="print one JSON object per column")
+    generate.add_argument(
+        "--alternatives",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="with --json: the N most likely characters (untempered) at every step",
+    )
+    add_analysis_commands(commands, _shared_options(defaults=False))
     return parser
 
 
@@ -198,6 +209,9 @@ def run_generate(args: argparse.Namespace) -> int:
     out = sys.stdout
     texts: list[list[str]] = [[] for _ in columns]
     probabilities: list[list[float]] = [[] for _ in columns]
+    alternatives: list[list[list]] = [[] for _ in columns]
+    if args.alternatives and args.json:
+        generation = generation.with_distributions()
     if not args.json:
         out.write(f'--- Generating with seed: "{visible(seed_text)}"\n------ {columns[0][0]}\n{visible(seed_text)}')
         out.flush()
@@ -205,11 +219,16 @@ def run_generate(args: argparse.Namespace) -> int:
         for column, (char, probability) in enumerate(zip(step.chars, step.probabilities, strict=True)):
             texts[column].append(char)
             probabilities[column].append(round(probability, 6))
+            if step.distributions is not None:
+                top = top_alternatives(step.distributions[column], engine.vocabulary, args.alternatives)
+                alternatives[column].append(top)
         if not args.json:
             out.write(visible(step.chars[0]))  # a terminal must never receive the model's raw controls
             out.flush()
     if args.json:
-        for (_, temperature, checkpoint), chars, probs in zip(columns, texts, probabilities, strict=True):
+        for (_, temperature, checkpoint), chars, probs, column_alternatives in zip(
+            columns, texts, probabilities, alternatives, strict=True
+        ):
             record = {
                 "temperature": temperature,
                 "text": "".join(chars),
@@ -225,6 +244,8 @@ def run_generate(args: argparse.Namespace) -> int:
                 "val_loss": checkpoint.val_loss,
                 "dropped": list(generation.prompt.dropped),
             }
+            if args.alternatives:
+                record["alternatives"] = column_alternatives
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         out.write("\n")
@@ -266,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     try:
-        return run_generate(args) if args.command == "generate" else run_app(args)
+        runner = {"generate": run_generate, "score": run_score, "cells": run_cells}.get(args.command, run_app)
+        return runner(args)
     except BrokenPipeError:  # `nietzsche-tui generate | head` closes the pipe early
         return 0
     except KeyboardInterrupt:

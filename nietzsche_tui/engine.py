@@ -19,7 +19,7 @@ window mode the window grows with each generated character until it holds ``maxl
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,11 +121,16 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Step:
-    """One generation step: the new character of every column and the probability the model gave it."""
+    """One generation step: the new character of every column and the probability the model gave it.
+
+    ``distributions`` (one untempered distribution per column) is filled only when asked for
+    (``Generation.with_distributions``), so ordinary generation copies nothing.
+    """
 
     number: int
     chars: tuple[str, ...]
     probabilities: tuple[float, ...]
+    distributions: np.ndarray | None = None
 
 
 @dataclass
@@ -139,9 +144,16 @@ class Generation:
     prompt: Prompt
     steps: Iterator[Step] = field(repr=False)
     labels: tuple[str, ...] = ()
+    make_steps: Callable[[bool], Iterator[Step]] | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[Step]:
         return self.steps
+
+    def with_distributions(self) -> Generation:
+        """The same generation (call before iterating) with every step's distributions kept."""
+        if self.make_steps is None:
+            raise ValueError("this generation cannot keep its distributions")
+        return Generation(self.request, self.prompt, self.make_steps(True), self.labels, self.make_steps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,9 +280,13 @@ class Engine:
         between any two steps cancels the rest.
         """
         prompt = self.prepare_prompt(request.prompt)
-        return Generation(request, prompt, self._steps(request, prompt))
 
-    def _steps(self, request: GenerationRequest, prompt: Prompt) -> Iterator[Step]:
+        def make_steps(keep: bool) -> Iterator[Step]:
+            return self._steps(request, prompt, keep)
+
+        return Generation(request, prompt, make_steps(False), make_steps=make_steps)
+
+    def _steps(self, request: GenerationRequest, prompt: Prompt, keep: bool = False) -> Iterator[Step]:
         columns = len(request.temperatures)
         streams = [np.random.default_rng(s) for s in np.random.SeedSequence(request.seed).spawn(columns)]
         rows = np.arange(columns)
@@ -292,6 +308,7 @@ class Engine:
                 number,
                 tuple(self.vocabulary[i] for i in chosen),
                 tuple(float(p) for p in probabilities[rows, chosen]),
+                probabilities.copy() if keep else None,
             )
             if number + 1 == request.length:
                 return  # the next distribution would never be used
@@ -370,10 +387,16 @@ def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Ge
         raise ValueError("these checkpoints have different vocabularies or window lengths; compare one folder's epochs")
     prompt = first.prepare_prompt(request.prompt)
     labels = tuple(epoch_label(engine.checkpoint) for engine in engines)
-    return Generation(request, prompt, _epoch_steps(engines, request, prompt), labels)
+
+    def make_steps(keep: bool) -> Iterator[Step]:
+        return _epoch_steps(engines, request, prompt, keep)
+
+    return Generation(request, prompt, make_steps(False), labels, make_steps)
 
 
-def _epoch_steps(engines: Sequence[Engine], request: GenerationRequest, prompt: Prompt) -> Iterator[Step]:
+def _epoch_steps(
+    engines: Sequence[Engine], request: GenerationRequest, prompt: Prompt, keep: bool = False
+) -> Iterator[Step]:
     temperature = request.temperatures[0]
     streams = [np.random.default_rng(np.random.SeedSequence(request.seed).spawn(1)[0]) for _ in engines]
     maxlen, vocabulary = engines[0].maxlen, engines[0].vocabulary
@@ -392,6 +415,7 @@ def _epoch_steps(engines: Sequence[Engine], request: GenerationRequest, prompt: 
             number,
             tuple(vocabulary[i] for i in chosen),
             tuple(float(p[i]) for p, i in zip(probabilities, chosen, strict=True)),
+            np.stack(probabilities) if keep else None,
         )
         if number + 1 == request.length:
             return

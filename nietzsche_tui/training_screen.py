@@ -21,7 +21,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Select, Static
-from textual_plotext import PlotextPlot
 
 from nietzsche_tui.checkpoint import Checkpoint
 from nietzsche_tui.events import RunState
@@ -73,6 +72,9 @@ class TrainingScreen(Screen[None]):
         self._rows: list[int] = []
 
     def compose(self) -> ComposeResult:
+        # Imported here: plotext costs ~40 ms, which the app's start-up should not pay.
+        from textual_plotext import PlotextPlot
+
         yield Static(id="run-status", markup=False)
         yield ProgressBar(id="epoch-progress", show_eta=False)
         with Horizontal(id="training-top"):
@@ -135,7 +137,7 @@ class TrainingScreen(Screen[None]):
             self.selected_epoch = self._rows[-1]
 
     def _update_plot(self, checkpoints: list[Checkpoint]) -> None:
-        plot = self.query_one("#loss-plot", PlotextPlot)
+        plot = self.query_one("#loss-plot")
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()

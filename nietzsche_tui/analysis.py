@@ -1,0 +1,259 @@
+"""Looking inside the model: how surprised it is by a text, what else it weighed, what its cells track.
+
+Pure functions over the engine, all computed the way the model was trained (window mode: every
+prediction from a zero state over the up to ``maxlen`` characters before it). Nothing here runs
+during ordinary generation: the views ask for it, so generation's speed does not change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nietzsche_tui.engine import Engine
+from nietzsche_tui.sampling import reweight_distribution
+
+LN2 = math.log(2)
+MAX_SCORE_CHARS = 1_000_000  # a million windows take about a minute; longer texts are refused
+BATCH = 2048
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding with positions (unknown characters are skipped, never scored)
+
+
+def _known(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Indices of the characters the model knows, their positions in ``text``, and the unknown ones."""
+    index_of = {char: i for i, char in enumerate(engine.vocabulary)}
+    lowered = text.lower() if len(text.lower()) == len(text) else text  # ß → ss would shift positions
+    positions, indices, unknown = [], [], {}
+    for position, char in enumerate(lowered):
+        index = index_of.get(char)
+        if index is None:
+            unknown[char] = None
+        else:
+            positions.append(position)
+            indices.append(index)
+    return np.array(indices, dtype=np.int64), np.array(positions, dtype=np.int64), list(unknown)
+
+
+def _windows_for(indices: np.ndarray, targets: np.ndarray, maxlen: int):
+    """Yield (target positions, windows) batches: full windows together, shorter ones by length."""
+    full = targets[targets >= maxlen]
+    for start in range(0, len(full), BATCH):
+        chunk = full[start : start + BATCH]
+        yield chunk, indices[chunk[:, None] - maxlen + np.arange(maxlen)]
+    for target in targets[targets < maxlen]:
+        yield np.array([target]), indices[None, :target]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+@dataclass(frozen=True)
+class ScoredText:
+    """Every known character after the first, with the bits the model needed for it."""
+
+    text: str
+    positions: np.ndarray  # where each scored character stands in ``text``
+    bits: np.ndarray  # -log2 p(character | the up to maxlen known characters before it)
+    full_window: np.ndarray  # True where the model read a whole maxlen window (the held-out measure)
+    skipped: list[str]  # characters outside the vocabulary (distinct, in order of appearance)
+
+    @property
+    def bits_per_char(self) -> float:
+        return float(self.bits.mean())
+
+    @property
+    def nats_per_char(self) -> float:
+        return self.bits_per_char * LN2
+
+    @property
+    def full_window_nats(self) -> float | None:
+        """Mean nats over the characters predicted from a full window: what training reports."""
+        return float(self.bits[self.full_window].mean() * LN2) if self.full_window.any() else None
+
+    def per_position(self) -> list[float | None]:
+        """Bits for every character of ``text`` (None: the first known one, or unknown)."""
+        values: list[float | None] = [None] * len(self.text)
+        for position, bits in zip(self.positions.tolist(), self.bits.tolist(), strict=True):
+            values[position] = bits
+        return values
+
+    def surprising_spans(self, count: int = 5, width: int = 3) -> list[tuple[int, int, float]]:
+        """The ``count`` most surprising places: (start, end, mean bits) of ``width`` characters
+        around each of the most surprising characters, not overlapping."""
+        chosen: list[tuple[int, int, float]] = []
+        taken: set[int] = set()
+        for order in np.argsort(-self.bits, kind="stable"):
+            centre = int(self.positions[order])
+            start, end = max(0, centre - width), min(len(self.text), centre + width + 1)
+            if any(p in taken for p in range(start, end)):
+                continue
+            inside = (self.positions >= start) & (self.positions < end)
+            chosen.append((start, end, float(self.bits[inside].mean())))
+            taken.update(range(start, end))
+            if len(chosen) == count:
+                break
+        return chosen
+
+
+class ScoreError(ValueError):
+    """A text that cannot be scored; the message says why."""
+
+
+def score_text(engine: Engine, text: str) -> ScoredText:
+    """Score every known character after the first from the up to ``maxlen`` known characters before it."""
+    if len(text) > MAX_SCORE_CHARS:
+        raise ScoreError(
+            f"the text has {len(text):,} characters; score at most {MAX_SCORE_CHARS:,} at a time (split it)"
+        )
+    indices, positions, unknown = _known(engine, text)
+    if len(indices) < 2:
+        what = "no character" if not len(indices) else "only one character"
+        raise ScoreError(f"nothing to score: the text has {what} the model knows (scoring needs two or more)")
+    targets = np.arange(1, len(indices))
+    bits = np.empty(len(targets))
+    for chunk, windows in _windows_for(indices, targets, engine.maxlen):
+        probabilities = engine.window_probabilities(windows)
+        chosen = probabilities[np.arange(len(chunk)), indices[chunk]]
+        bits[chunk - 1] = -np.log2(np.maximum(chosen, 1e-300))
+    return ScoredText(text, positions[1:], bits, targets >= engine.maxlen, unknown)
+
+
+# ---------------------------------------------------------------------------------------------
+# The alternatives at one step
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """What the model weighed before writing one character."""
+
+    context: str  # the characters it read (window mode: the last maxlen)
+    chosen: str
+    top: list[tuple[str, float, float]]  # (character, untempered p, p after temperature/top-k/top-p)
+    entropy_bits: float  # of the untempered distribution
+    chosen_rank: int  # 1 = the model's most likely character
+    chosen_probability: float
+
+
+def alternatives(
+    engine: Engine,
+    context: str,
+    chosen: str,
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    count: int = 10,
+    mode: str = "window",
+) -> Alternatives:
+    """Recompute the distribution the model sampled ``chosen`` from, after ``context``.
+
+    Generation is deterministic in its inputs, so nothing needs storing while streaming: the
+    distribution is the engine's for the same context, in the same mode.
+    """
+    indices, _, _ = _known(engine, context)
+    read = indices[-engine.maxlen :] if mode == "window" else indices
+    if not len(read):
+        raise ScoreError("no context to predict from")
+    probabilities = engine.window_probabilities(read[None, :])[0]
+    tempered = reweight_distribution(probabilities, temperature, top_k, top_p)
+    order = np.argsort(-probabilities, kind="stable")
+    vocabulary = engine.vocabulary
+    top = [(vocabulary[i], float(probabilities[i]), float(tempered[i])) for i in order[:count]]
+    nonzero = probabilities[probabilities > 0]
+    entropy = float(-(nonzero * np.log2(nonzero)).sum())
+    chosen_index = vocabulary.index(chosen) if chosen in vocabulary else int(order[0])
+    rank = int(np.nonzero(order == chosen_index)[0][0]) + 1
+    shown_context = "".join(vocabulary[i] for i in read)
+    return Alternatives(shown_context, chosen, top, entropy, rank, float(probabilities[chosen_index]))
+
+
+def top_alternatives(probabilities: np.ndarray, vocabulary: Sequence[str], count: int) -> list[list]:
+    """The ``count`` most likely characters of one distribution, as [character, probability] pairs."""
+    order = np.argsort(-probabilities, kind="stable")[:count]
+    return [[vocabulary[i], round(float(probabilities[i]), 6)] for i in order]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+
+def cell_activations(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """tanh of the LSTM's cell state after the window ending at each known character of ``text``.
+
+    Returns (positions in ``text``, activations of shape (characters, units)). Window mode: each
+    row comes from a zero state over the up to ``maxlen`` characters ending at that character.
+    """
+    indices, positions, _ = _known(engine, text)
+    if not len(indices):
+        raise ScoreError("the text has no character the model knows")
+    ends = np.arange(1, len(indices) + 1)  # a window ending at character i holds indices[:i + 1]
+    states = np.empty((len(indices), engine.units), dtype=np.float32)
+    for chunk, windows in _windows_for(indices, ends, engine.maxlen):
+        _, c = engine.run(windows)
+        states[chunk - 1] = np.tanh(c)
+    return positions, states
+
+
+# The properties a cell can track. Each is a number per character of the text, defined on the
+# text as the model reads it (lowercased), looking only at the character and what precedes it.
+PROPERTIES = {
+    "in_quotes": 'inside double quotes: 1 from an opening " up to and including the closing one, else 0',
+    "in_parentheses": "inside parentheses: the nesting depth of ( … ) at this character, closing included",
+    "position_in_word": "characters since the last whitespace (0 on whitespace itself)",
+    "position_in_line": "characters since the last newline (0 on the newline itself)",
+    "after_sentence_end": "1 when the last non-space character before this one is . ! or ?, else 0",
+}
+
+
+def text_properties(text: str) -> dict[str, np.ndarray]:
+    """Every property of ``PROPERTIES`` for every character of ``text``."""
+    values = {name: np.zeros(len(text)) for name in PROPERTIES}
+    quoted, depth, word, line, last_visible = False, 0, 0, 0, ""
+    for i, char in enumerate(text):
+        if char == '"':
+            values["in_quotes"][i] = 1
+            quoted = not quoted
+        else:
+            values["in_quotes"][i] = 1 if quoted else 0
+        if char == "(":
+            depth += 1
+        values["in_parentheses"][i] = depth
+        if char == ")":
+            depth = max(0, depth - 1)
+        word = 0 if char.isspace() else word + 1
+        line = 0 if char == "\n" else line + 1
+        values["position_in_word"][i] = word
+        values["position_in_line"][i] = line
+        values["after_sentence_end"][i] = 1 if last_visible in ".!?" and last_visible else 0
+        if not char.isspace():
+            last_visible = char
+    return values
+
+
+def correlations(activations: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every cell's activation with one property (0 where either is constant)."""
+    a = activations - activations.mean(axis=0)
+    f = feature - feature.mean()
+    denominator = np.sqrt((a * a).sum(axis=0) * (f * f).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (a * f[:, None]).sum(axis=0) / denominator
+    return np.where(np.isfinite(r), r, 0.0)
+
+
+def rank_cells(engine: Engine, text: str, top: int = 5) -> dict[str, list[tuple[int, float]]]:
+    """For each property, the ``top`` cells whose activation correlates most strongly with it."""
+    positions, states = cell_activations(engine, text)
+    lowered = text.lower() if len(text.lower()) == len(text) else text
+    properties = text_properties(lowered)
+    ranked = {}
+    for name, values in properties.items():
+        r = correlations(states.astype(np.float64), values[positions])
+        order = np.argsort(-np.abs(r), kind="stable")[:top]
+        ranked[name] = [(int(cell), float(r[cell])) for cell in order]
+    return ranked

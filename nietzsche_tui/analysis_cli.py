@@ -1,0 +1,153 @@
+"""``nietzsche-tui score`` and ``nietzsche-tui cells``: the analysis views for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nietzsche_tui.analysis import MAX_SCORE_CHARS, PROPERTIES, ScoreError, rank_cells, score_text
+from nietzsche_tui.checkpoint import CheckpointError
+from nietzsche_tui.engine import Engine, describe_characters
+from nietzsche_tui.text import visible_one_line
+
+EXIT_USAGE, EXIT_CHECKPOINT = 2, 1
+
+SCORE_HELP = (
+    "How surprised the model is by a text. Every character after the first is predicted from the up "
+    "to maxlen characters before it, each window from a zero LSTM state: the way the model was "
+    "trained (and how its held-out loss is measured). Reports bits and nats per character and the "
+    "most surprising places; characters outside the vocabulary are reported and skipped, never "
+    "scored. The held-out figure in checkpoints counts only characters with a full maxlen window "
+    "before them; that figure is printed too."
+)
+CELLS_HELP = (
+    "Rank the LSTM's cells by how well their activation follows simple properties of a text. The "
+    "activation of a cell at a character is tanh of its cell state after the window ending at that "
+    "character (window mode, zero state, up to maxlen characters). Properties: "
+    + "; ".join(f"{name}: {meaning}" for name, meaning in PROPERTIES.items())
+    + ". Correlation is Pearson's r over every character the model knows."
+)
+
+
+def add_commands(commands, shared: argparse.ArgumentParser) -> None:
+    """Add ``score`` and ``cells`` to the ``nietzsche-tui`` sub-command parsers."""
+    score = commands.add_parser(
+        "score", parents=[shared], help="how surprised the model is by a text", description=SCORE_HELP
+    )
+    score.add_argument("file", nargs="?", default="-", help="a UTF-8 text file, or - for standard input")
+    score.add_argument("--json", action="store_true", help="one JSON object with every character's bits")
+    score.add_argument("--spans", type=int, default=5, help="how many surprising places to list")
+    cells = commands.add_parser(
+        "cells", parents=[shared], help="which LSTM cells track quotes, words, lines", description=CELLS_HELP
+    )
+    cells.add_argument(
+        "--text", default=None, help="UTF-8 text to read (default: the checkpoint's stored held-out passages)"
+    )
+    cells.add_argument("--top", type=int, default=5, help="cells listed per property")
+    cells.add_argument("--json", action="store_true", help="one JSON object")
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"nietzsche-tui: {message}", file=sys.stderr)
+    return code
+
+
+def read_text_argument(location: str) -> str:
+    """A file's text, or standard input's for "-"; raises ScoreError with one readable line."""
+    try:
+        if location == "-":
+            data = sys.stdin.buffer.read(4 * MAX_SCORE_CHARS + 1)
+        else:
+            path = Path(location).expanduser()
+            if path.stat().st_size > 4 * MAX_SCORE_CHARS:
+                raise ScoreError(
+                    f"{path} is {path.stat().st_size:,} bytes; score at most {MAX_SCORE_CHARS:,} characters"
+                )
+            data = path.read_bytes()
+    except OSError as error:
+        raise ScoreError(f"cannot read {location}: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ScoreError(f"{location} is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})") from None
+
+
+def run_score(args: argparse.Namespace) -> int:
+    try:
+        engine = Engine.load(args.checkpoint)
+    except CheckpointError as error:
+        return _fail(str(error), EXIT_CHECKPOINT)
+    try:
+        text = read_text_argument(args.file)
+        scored = score_text(engine, text)
+    except ScoreError as error:
+        return _fail(str(error), EXIT_USAGE)
+    spans = [
+        {"start": start, "end": end, "text": text[start:end], "bits": round(bits, 4)}
+        for start, end, bits in scored.surprising_spans(max(0, args.spans))
+    ]
+    if args.json:
+        record = {
+            "checkpoint": str(engine.checkpoint.metadata_path),
+            "epoch": engine.checkpoint.epoch,
+            "scored": len(scored.bits),
+            "bits_per_char": scored.bits_per_char,
+            "nats_per_char": scored.nats_per_char,
+            "full_window_nats_per_char": scored.full_window_nats,
+            "skipped": scored.skipped,
+            "characters": [
+                {"position": int(p), "char": text[p], "bits": round(float(b), 5)}
+                for p, b in zip(scored.positions, scored.bits, strict=True)
+            ],
+            "spans": spans,
+        }
+        print(json.dumps(record, ensure_ascii=False))
+        return 0
+    print(
+        f"{len(scored.bits):,} characters scored with {engine.checkpoint.describe()}: "
+        f"{scored.bits_per_char:.3f} bits/char ({scored.nats_per_char:.3f} nats/char)"
+    )
+    if scored.full_window_nats is not None:
+        full, nats = int(scored.full_window.sum()), scored.full_window_nats
+        print(f"after a full {engine.maxlen}-character window ({full:,} characters): {nats:.4f} nats/char")
+    if scored.skipped:
+        print(f"skipped characters the model does not know: {describe_characters(scored.skipped)}")
+    if spans:
+        print("most surprising:")
+        for span in spans:
+            print(f"  {span['bits']:6.2f} bits  “{visible_one_line(span['text'])}”")
+    return 0
+
+
+def run_cells(args: argparse.Namespace) -> int:
+    try:
+        engine = Engine.load(args.checkpoint)
+    except CheckpointError as error:
+        return _fail(str(error), EXIT_CHECKPOINT)
+    try:
+        if args.text is not None:
+            text, source = read_text_argument(args.text), args.text
+        else:
+            text = "\n".join(engine.checkpoint.seed_passages)
+            source = f"the {len(engine.checkpoint.seed_passages)} held-out passages stored in the checkpoint"
+        ranked = rank_cells(engine, text, max(1, args.top))
+    except ScoreError as error:
+        return _fail(str(error), EXIT_USAGE)
+    if args.json:
+        record = {
+            "checkpoint": str(engine.checkpoint.metadata_path),
+            "characters": len(text),
+            "properties": {
+                name: {"definition": PROPERTIES[name], "cells": [{"cell": c, "r": round(r, 4)} for c, r in cells]}
+                for name, cells in ranked.items()
+            },
+        }
+        print(json.dumps(record, ensure_ascii=False))
+        return 0
+    print(f"cells of {engine.checkpoint.describe()} over {len(text):,} characters of {source}")
+    for name, cells in ranked.items():
+        listed = ", ".join(f"cell {c} r={r:+.2f}" for c, r in cells)
+        print(f"{name:>19}: {listed}")
+    return 0
