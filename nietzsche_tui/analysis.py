@@ -249,10 +249,20 @@ def correlations(activations: np.ndarray, feature: np.ndarray) -> np.ndarray:
 def rank_cells(engine: Engine, text: str, top: int = 5) -> dict[str, list[tuple[int, float]]]:
     """For each property, the ``top`` cells whose activation correlates most strongly with it."""
     positions, states = cell_activations(engine, text)
+    return rank_activations(text, positions, states, top)
+
+
+def rank_activations(
+    text: str, positions: np.ndarray, states: np.ndarray, top: int = 5
+) -> dict[str, list[tuple[int, float]]]:
+    """``rank_cells`` over activations already computed by ``cell_activations``."""
     lowered = text.lower() if len(text.lower()) == len(text) else text
     properties = text_properties(lowered)
     ranked = {}
     for name, values in properties.items():
+        if np.ptp(values[positions]) == 0:
+            ranked[name] = []  # constant in this text (no quotes in it, say): nothing to correlate with
+            continue
         r = correlations(states.astype(np.float64), values[positions])
         order = np.argsort(-np.abs(r), kind="stable")[:top]
         ranked[name] = [(int(cell), float(r[cell])) for cell in order]

@@ -148,6 +148,6 @@ def run_cells(args: argparse.Namespace) -> int:
         return 0
     print(f"cells of {engine.checkpoint.describe()} over {len(text):,} characters of {source}")
     for name, cells in ranked.items():
-        listed = ", ".join(f"cell {c} r={r:+.2f}" for c, r in cells)
+        listed = ", ".join(f"cell {c} r={r:+.2f}" for c, r in cells) or "constant in this text: nothing to rank"
         print(f"{name:>19}: {listed}")
     return 0

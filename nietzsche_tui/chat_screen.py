@@ -17,16 +17,20 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from nietzsche_tui.analysis import ScoreError, score_text
 from nietzsche_tui.checkpoint import CheckpointError
+from nietzsche_tui.colours import confidence_legend
 from nietzsche_tui.engine import Engine, Generation, GenerationRequest, PromptError, generate_epochs, load_epochs
+from nietzsche_tui.inspect_screens import CellScreen, InspectScreen
 from nietzsche_tui.runs import TrainingControl
-from nietzsche_tui.screens import EpochsDialog
+from nietzsche_tui.screens import EpochsDialog, HelpScreen
 from nietzsche_tui.state import ModelState, Settings
-from nietzsche_tui.widgets import ChatView, PromptInput, StatusBar, prompt_notice
+from nietzsche_tui.widgets import ChatView, Exchange, PromptInput, ScoreView, StatusBar, prompt_notice
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
 SHOWN_PROMPT_CHARS = 300
 EPOCHS_TEMPERATURE = 0.5  # epochs side by side compare at one temperature
+COMMANDS = {"/score": "/score TEXT: how surprised the model is by TEXT", "/help": "/help: keys and commands"}
 
 
 class ChatScreen(Screen[None]):
@@ -53,6 +57,9 @@ class ChatScreen(Screen[None]):
         )
         with self.chat:
             yield Static(Text("Loading the model…"), id="welcome")
+        self.legend = Static(confidence_legend(), id="legend", markup=False)
+        self.legend.display = False
+        yield self.legend
         yield self.status
         yield self.prompt_input
         yield Footer()
@@ -69,8 +76,40 @@ class ChatScreen(Screen[None]):
     # -- prompts -----------------------------------------------------------------------------
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if self.send(self.prompt_input.prompt_text):
+        text = self.prompt_input.prompt_text
+        command = text.split(maxsplit=1)[0] if text.startswith("/") and text.strip() != "/" else None
+        done = self.run_command(command, text) if command else self.send(text)
+        if done:
             event.input.clear()
+
+    def run_command(self, command: str, text: str) -> bool:
+        """A prompt that starts with /word is a command, never a generation."""
+        if command == "/help":
+            self.app.push_screen(HelpScreen())
+            return True
+        if command == "/score":
+            return self.score(text[len("/score") :].strip())
+        known = ", ".join(COMMANDS)
+        self.notify(f"Unknown command {command}; the commands are {known}.", severity="warning", markup=False)
+        return False
+
+    def score(self, text: str) -> bool:
+        """Show ``text`` painted by the model's surprise at each character, with its bits per character."""
+        engine = self.models.engine
+        if engine is None:
+            self.notify("No model is loaded yet.", severity="error")
+            return False
+        try:
+            scored = score_text(engine, text[-MAX_PROMPT_CHARS:])
+        except ScoreError as error:
+            self.notify(str(error), severity="warning", markup=False)
+            return False
+        summary = f"{scored.bits_per_char:.2f} bits/char over {len(scored.bits)} characters"
+        if scored.skipped:
+            summary += f" · skipped {len(scored.skipped)} unknown character(s)"
+        shown = text[-MAX_PROMPT_CHARS:]
+        self.chat.add_score(ScoreView(f"/score {shown[:SHOWN_PROMPT_CHARS]}", shown, scored.per_position(), summary))
+        return True
 
     def send(self, text: str, seed: int | None = None) -> bool:
         """Start generating from ``text``; False (with a notice) when it cannot start."""
@@ -83,7 +122,7 @@ class ChatScreen(Screen[None]):
         if seed is None:
             seed = self._take_seed()
         try:
-            generation = self._prepare(engine, used, seed)
+            generation, engines = self._prepare(engine, used, seed)
         except (PromptError, CheckpointError, ValueError) as error:
             self.notify(str(error), severity="warning", markup=False)
             return False
@@ -95,23 +134,25 @@ class ChatScreen(Screen[None]):
         if generation.prompt.dropped:
             self.notify(notice, title="Prompt adjusted", severity="warning", markup=False)
         shown = text if len(text) <= SHOWN_PROMPT_CHARS else "…" + text[-SHOWN_PROMPT_CHARS:]
-        self.chat.start(shown, generation, notice)
+        exchange = self.chat.start(shown, generation, notice)
+        exchange.engines = engines
         self._status_timer.resume()
         self.refresh_status()
         return True
 
-    def _prepare(self, engine: Engine, text: str, seed: int) -> Generation:
-        """The next generation: the loaded model's temperatures, or the training folder's epochs
-        at one temperature."""
+    def _prepare(self, engine: Engine, text: str, seed: int) -> tuple[Generation, list[Engine]]:
+        """The next generation and each column's engine: the loaded model's temperatures, or the
+        training folder's epochs at one temperature."""
         settings = self.settings
         if not self.compare_epochs:
-            return engine.generate(GenerationRequest(text, settings.temperatures, settings.length, seed, settings.mode))
+            request = GenerationRequest(text, settings.temperatures, settings.length, seed, settings.mode)
+            return engine.generate(request), [engine] * len(settings.temperatures)
         engines = []
         for loaded in load_epochs(self.training.folder, self.epoch_spec):
             key = (str(loaded.checkpoint.metadata_path), loaded.checkpoint.epoch)
             engines.append(self._epoch_engines.setdefault(key, loaded))
         request = GenerationRequest(text, (EPOCHS_TEMPERATURE,), settings.length, seed, settings.mode)
-        return generate_epochs(engines, request)
+        return generate_epochs(engines, request), engines
 
     def _take_seed(self) -> int:
         """The configured seed for the first prompt, then the next ones; random without --seed."""
@@ -129,6 +170,7 @@ class ChatScreen(Screen[None]):
             self.notify(f"Generation failed: {message.error}", severity="error", markup=False)
 
     def on_chat_view_view_changed(self, message: ChatView.ViewChanged) -> None:
+        self.legend.display = self.chat.colour
         self.refresh_status()
 
     # -- actions (bound on the app as screen.*) ---------------------------------------------
@@ -162,6 +204,38 @@ class ChatScreen(Screen[None]):
 
     def action_toggle_solo(self) -> None:
         self.chat.toggle_solo()
+
+    def _column_to_look_at(self) -> tuple[Exchange, int] | None:
+        """The newest exchange and its highlighted column, once it has stopped streaming."""
+        exchange = self.chat.active
+        if exchange is None or not exchange.is_attached:
+            self.notify("Send a prompt first.", severity="warning")
+            return None
+        if self.chat.is_generating:
+            self.notify("Wait for the text to finish, or press Esc to stop it.", severity="warning")
+            return None
+        return exchange, min(
+            self.chat.visible_columns()[0] if self.chat.shows_one else self.chat.current, len(exchange.columns) - 1
+        )
+
+    def action_inspect(self) -> None:
+        chosen = self._column_to_look_at()
+        if chosen is None:
+            return
+        exchange, index = chosen
+        request = exchange.generation.request
+        temperature = request.temperatures[index] if not exchange.generation.labels else request.temperatures[0]
+        column, prompt = exchange.columns[index], exchange.generation.prompt.text
+        self.app.push_screen(InspectScreen(column, prompt, exchange.engines[index], temperature, request))
+
+    def action_cells(self) -> None:
+        chosen = self._column_to_look_at()
+        if chosen is None:
+            return
+        exchange, index = chosen
+        self.app.push_screen(
+            CellScreen(exchange.columns[index], exchange.generation.prompt.text, exchange.engines[index])
+        )
 
     def action_toggle_compare(self) -> None:
         self.compare_epochs = not self.compare_epochs

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
 INTRODUCTION = (
@@ -29,6 +29,11 @@ KEYS = [
     ("Ctrl+F", "anywhere", "follow a live training run: load each new checkpoint (on by default)"),
     ("Tab", "anywhere", "move between the prompt and the chat"),
     ("1-4", "chat", "show that temperature alone"),
+    ("P", "chat", "colour every character by the model's probability of it (legend below the chat)"),
+    ("I", "chat", "inspect the column: ← → (Ctrl: words) Home End move; the 10 likeliest characters there"),
+    ("N", "chat", "the column's text coloured by one LSTM cell; cells ranked by what they track"),
+    ("/score TEXT", "prompt", "how surprised the model is by TEXT, coloured character by character"),
+    ("/help", "prompt", "this help"),
     ("0", "chat", "all temperatures side by side"),
     ("← / →", "chat", "previous / next column"),
     ("↑ ↓ PgUp PgDn", "chat", "scroll"),
@@ -51,6 +56,14 @@ def help_table() -> Table:
     for row in KEYS:
         table.add_row(*row)
     return table
+
+
+class SubScreen(Screen[None]):
+    """A full screen over the chat (training, inspect, cells). The app binds the chat's keys once,
+    as ``screen.*`` actions; here the ones this screen does not have are hidden and inert."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return hasattr(self, f"action_{action}")
 
 
 class HelpScreen(ModalScreen[None]):

@@ -19,12 +19,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Select, Static
 
 from nietzsche_tui.checkpoint import Checkpoint
 from nietzsche_tui.events import RunState
 from nietzsche_tui.runs import FolderWatch, StartSettings
+from nietzsche_tui.screens import SubScreen
 from nietzsche_tui.text import visible
 
 LN2 = math.log(2)
@@ -54,7 +55,7 @@ def run_summary(folder: str, state: RunState, checkpoints: list[Checkpoint]) -> 
     return f"{folder} · {words.get(state.status, state.status)}{message} · {latest}"
 
 
-class TrainingScreen(Screen[None]):
+class TrainingScreen(SubScreen):
     """Every complete epoch of the folder, the loss curve, the samples of the selected epoch."""
 
     BINDINGS = [
@@ -182,10 +183,6 @@ class TrainingScreen(Screen[None]):
 
     def action_stop_run(self) -> None:
         self.app.action_stop_training()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # The app's chat keys are bound as screen.* actions: hide the ones this screen lacks.
-        return hasattr(self, f"action_{action}") or action in ("pop_screen",)
 
     def action_toggle_axis(self) -> None:
         self.against_time = not self.against_time

@@ -24,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
+from nietzsche_tui.colours import bits_bucket, confidence_bucket, painted
 from nietzsche_tui.engine import Generation, describe_characters
 from nietzsche_tui.text import PASTED_NEWLINE, visible, visible_one_line
 
@@ -48,6 +49,8 @@ class TemperatureColumn(Vertical):
         self.index = index
         self.label = label
         self.text = ""
+        self.probabilities: list[float] = []  # the model's probability of each character of text
+        self.colour = False  # paint each character by that probability
         self.state = "streaming"  # columns are created as their generation starts
         # Children exist from the start so the stream can update them before they are mounted.
         self.header = Static(self._header(), classes="column-header", markup=False)
@@ -62,22 +65,29 @@ class TemperatureColumn(Vertical):
         marks = {"streaming": " ●", "stopped": " ■ stopped", "failed": " ✗ failed", "done": ""}
         return Text(f"{self.index + 1} · {self.label}{marks.get(self.state, '')}")
 
-    def extend(self, chars: str) -> None:
-        """Append characters (UI thread) and redraw."""
+    def extend(self, chars: str, probabilities: Sequence[float]) -> None:
+        """Append characters and their probabilities (UI thread) and redraw."""
         self.text = (self.text + chars)[-MAX_COLUMN_CHARS:]
+        self.probabilities = (self.probabilities + list(probabilities))[-MAX_COLUMN_CHARS:]
         self.redraw()
+
+    def _shown(self, count: int) -> Text:
+        """The last ``count`` characters, made visible, painted by confidence when colouring."""
+        if not self.colour:
+            return Text(visible(self.text[-count:]))
+        return painted(self.text[-count:], self.probabilities[-count:], confidence_bucket)
 
     def redraw(self) -> None:
         """While streaming, show the last LIVE_LINES wrapped lines in a fixed-height body, so new
         characters repaint only this column instead of re-laying out the whole chat every frame;
         once finished, show the text in full (its last DISPLAY_CHARS)."""
         if self.state != "streaming":
-            self.body.update(Text(visible(self.text[-DISPLAY_CHARS:])))
+            self.body.update(self._shown(DISPLAY_CHARS))
             return
         width = self.body.content_size.width
         if width <= 0:
             return  # hidden or not laid out yet; redrawn on resize
-        tail = Text(visible(self.text[-LIVE_LINES * width * 2 :]))
+        tail = self._shown(LIVE_LINES * width * 2)
         lines = tail.wrap(self.app.console, width, overflow="fold")[-LIVE_LINES:]
         self.body.update(Text("\n").join(lines), layout=False)
 
@@ -101,12 +111,13 @@ class Exchange(Vertical):
         self.generation = generation
         self.notice = notice
         self.labels = generation.labels or tuple(temperature_label(t) for t in generation.request.temperatures)
-        self._pending: list[list[str]] = [[] for _ in self.labels]
+        self._pending: list[list[tuple[str, float]]] = [[] for _ in self.labels]
         self._lock = threading.Lock()
         self.produced = 0  # steps fed by the worker (read under the lock)
         self.started = time.perf_counter()
         self.finished_at: float | None = None
         self.columns = [TemperatureColumn(i, label) for i, label in enumerate(self.labels)]
+        self.engines: list = []  # each column's engine (set by the chat screen), for inspecting it
 
     def compose(self) -> ComposeResult:
         request = self.generation.request
@@ -118,11 +129,11 @@ class Exchange(Vertical):
         with Horizontal(classes="columns"):
             yield from self.columns
 
-    def feed(self, chars: Sequence[str]) -> None:
-        """Queue one step's characters (any thread)."""
+    def feed(self, chars: Sequence[str], probabilities: Sequence[float]) -> None:
+        """Queue one step's characters and their probabilities (any thread)."""
         with self._lock:
-            for pending, char in zip(self._pending, chars, strict=True):
-                pending.append(char)
+            for pending, char, probability in zip(self._pending, chars, probabilities, strict=True):
+                pending.append((char, probability))
             self.produced += 1
 
     def drain(self) -> int:
@@ -132,8 +143,8 @@ class Exchange(Vertical):
         arrived = len(batches[0])
         if arrived:
             with self.app.batch_update():
-                for column, chars in zip(self.columns, batches, strict=True):
-                    column.extend("".join(chars))
+                for column, pairs in zip(self.columns, batches, strict=True):
+                    column.extend("".join(char for char, _ in pairs), [p for _, p in pairs])
         return arrived
 
     def finish(self, state: str) -> None:
@@ -151,6 +162,22 @@ class Exchange(Vertical):
         return [column.text for column in self.columns]
 
 
+class ScoreView(Vertical):
+    """A /score prompt's answer: the user's own text painted by how surprised the model was."""
+
+    def __init__(self, prompt_shown: str, text: str, bits: Sequence[float | None], summary: str) -> None:
+        super().__init__(classes="exchange score")
+        self.prompt_shown = prompt_shown
+        self.text = text
+        self.bits = list(bits)
+        self.summary = summary
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"› {visible_one_line(self.prompt_shown)}"), classes="prompt", markup=False)
+        yield Static(Text(self.summary), classes="details", markup=False)
+        yield Static(painted(self.text, self.bits, bits_bucket), classes="score-body", markup=False)
+
+
 class ChatView(VerticalScroll, can_focus=True):
     """The scrolling chat: exchanges above, the newest at the bottom, one generation at a time.
 
@@ -162,11 +189,15 @@ class ChatView(VerticalScroll, can_focus=True):
         Binding("0", "show_all", "All columns", show=False, id="show-all"),
         Binding("left", "step_column(-1)", "Previous column", show=False, id="column-left"),
         Binding("right", "step_column(1)", "Next column", show=False, id="column-right"),
+        Binding("p", "toggle_colour", "Confidence colours", show=False, id="confidence-colours"),
+        Binding("i", "screen.inspect", "Inspect", show=False, id="inspect"),
+        Binding("n", "screen.cells", "Cells", show=False, id="cells"),
     ]
 
     solo: reactive[int | None] = reactive(None)  # a column shown alone, or None for side by side
     current = reactive(0)  # the highlighted column (and the one shown when narrow)
     narrow = reactive(False)
+    colour = reactive(False)  # paint characters by the model's confidence
 
     class Finished(Message):
         """A generation ended: ``state`` is done, stopped or failed."""
@@ -199,6 +230,8 @@ class ChatView(VerticalScroll, can_focus=True):
         """Add an exchange and stream ``generation`` into it, cancelling any running one."""
         self.query("#welcome").remove()
         exchange = Exchange(prompt_shown, generation, notice)
+        for column in exchange.columns:
+            column.colour = self.colour
         self.active = exchange
         self.current = min(self.current, self.column_count - 1)
         if self.solo is not None and self.solo >= self.column_count:
@@ -206,14 +239,24 @@ class ChatView(VerticalScroll, can_focus=True):
         self.on_resize()
         self._draining.add(exchange)
         self.mount(exchange)
-        for old in list(self.query(Exchange))[:-MAX_EXCHANGES]:
-            self._draining.discard(old)
-            old.remove()
+        self._trim()
         self.call_after_refresh(self._apply_view, [exchange])
         self.anchor()
         self._flush_timer.resume()
         self._stream(exchange)
         return exchange
+
+    def add_score(self, view: ScoreView) -> None:
+        """Add a scored text (a /score prompt) below the exchanges."""
+        self.query("#welcome").remove()
+        self.mount(view)
+        self._trim()
+        self.anchor()
+
+    def _trim(self) -> None:
+        for old in list(self.query(".exchange"))[:-MAX_EXCHANGES]:
+            self._draining.discard(old)
+            old.remove()
 
     @work(thread=True, exclusive=True, group="generation", exit_on_error=False)
     def _stream(self, exchange: Exchange) -> None:
@@ -225,7 +268,7 @@ class ChatView(VerticalScroll, can_focus=True):
                 if worker.is_cancelled:
                     state = "stopped"
                     break
-                exchange.feed(step.chars)
+                exchange.feed(step.chars, step.probabilities)
                 time.sleep(0)  # hand the GIL to the UI thread between steps: typing stays responsive
         except Exception as failure:  # report in the UI; never let the app exit
             state, error = "failed", f"{type(failure).__name__}: {failure}"
@@ -287,6 +330,16 @@ class ChatView(VerticalScroll, can_focus=True):
 
     def watch_current(self) -> None:
         self._apply_view()
+        self.post_message(self.ViewChanged())
+
+    def action_toggle_colour(self) -> None:
+        self.colour = not self.colour
+
+    def watch_colour(self, colour: bool) -> None:
+        with self.app.batch_update():
+            for column in self.query(TemperatureColumn):
+                column.colour = colour
+                column.redraw()
         self.post_message(self.ViewChanged())
 
     def watch_narrow(self) -> None:

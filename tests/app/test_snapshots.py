@@ -78,3 +78,26 @@ def test_epochs_side_by_side(run_folder, snap_compare):
     assert snap_compare(
         app, terminal_size=SIZE, run_before=before(first=["f7"], prompt="what then? is there not ground")
     )
+
+
+def test_confidence_colours(app_model, snap_compare):
+    run_before = before("tab", "p", prompt="what then? is there not ground")
+    assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)
+
+
+def test_inspect_mode(app_model, snap_compare):
+    run_before = before("tab", "right", "i", "home", "right", "right", "right", prompt="what then? is there not ground")
+    assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)
+
+
+def test_score_exchange(app_model, snap_compare):
+    assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=before(prompt="/score is there not ground"))
+
+
+def test_cell_view(app_model, snap_compare):
+    async def run_before(pilot):
+        await before("tab", "n", prompt="what then? is there not ground")(pilot)
+        await settle(pilot.app, pilot)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)

@@ -1,0 +1,91 @@
+"""Colour scales for looking inside the model, and text painted with them.
+
+Confidence and surprisal use five steps of viridis (perceptually ordered, readable by people with
+the common colour-vision deficiencies) as *background* colours with black or white text chosen
+for contrast, so they read on dark and light themes alike. Characters the model was sure of
+(p ≥ 0.5) stay unpainted: the eye goes to the doubtful ones. Cell activations use a diverging
+blue-white-red scale (negative, zero, positive).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from rich.style import Style
+from rich.text import Text
+
+from nietzsche_tui.text import visible
+
+# (lowest probability of the bucket, label, background, text colour), most confident first.
+CONFIDENCE = (
+    (0.5, "≥50%", None, None),
+    (0.2, "20-50%", "#5ec962", "black"),
+    (0.05, "5-20%", "#21918c", "white"),
+    (0.01, "1-5%", "#3b528b", "white"),
+    (0.0, "<1%", "#440154", "white"),
+)
+_STYLES = [Style(bgcolor=bg, color=fg) if bg else Style() for _, _, bg, fg in CONFIDENCE]
+
+
+def confidence_bucket(probability: float | None) -> int:
+    """Which CONFIDENCE bucket a probability falls in (None, e.g. the prompt: the first)."""
+    if probability is None:
+        return 0
+    for index, (lowest, _, _, _) in enumerate(CONFIDENCE):
+        if probability >= lowest:
+            return index
+    return len(CONFIDENCE) - 1
+
+
+def bits_bucket(bits: float | None) -> int:
+    """The same buckets for surprisal in bits (p = 2^-bits)."""
+    return 0 if bits is None else confidence_bucket(2.0**-bits)
+
+
+def confidence_legend() -> Text:
+    """A one-line legend of the confidence colours."""
+    legend = Text("model's probability of each character: ")
+    for (_, label, _, _), style in zip(CONFIDENCE, _STYLES, strict=True):
+        legend.append(f" {label} ", style=style or Style(underline=True))
+        legend.append(" ")
+    return legend
+
+
+def painted(text: str, values: Sequence[float | None], bucket: Callable[[float | None], int]) -> Text:
+    """``text`` (made visible) with each character's background from its value's bucket.
+
+    Runs of the same bucket become one span, so a long column costs a few dozen spans, not one per
+    character: colouring while streaming stays cheap.
+    """
+    shown = visible(text)
+    result = Text(shown)
+    start, current = 0, None
+    for index in range(len(shown)):
+        value = values[index] if index < len(values) else None
+        which = bucket(value)
+        if which != current:
+            if current:
+                result.stylize(_STYLES[current], start, index)
+            start, current = index, which
+    if current:
+        result.stylize(_STYLES[current], start, len(shown))
+    return result
+
+
+def activation_style(value: float) -> Style:
+    """Blue (−1) through white (0) to red (+1), black text."""
+    value = max(-1.0, min(1.0, value)) if math.isfinite(value) else 0.0
+    weaker = int(255 * (1 - abs(value)))
+    colour = f"#{weaker:02x}{weaker:02x}ff" if value < 0 else f"#ff{weaker:02x}{weaker:02x}"
+    return Style(bgcolor=colour, color="black")
+
+
+def painted_activations(text: str, values: Sequence[float | None]) -> Text:
+    """``text`` with each character's background from a cell activation in [-1, 1]."""
+    result = Text(visible(text))
+    for index, value in enumerate(values[: len(result)]):
+        if value is not None:
+            # Eleven levels are as many as the eye tells apart, and keep the spans few.
+            result.stylize(activation_style(round(value * 5) / 5), index, index + 1)
+    return result

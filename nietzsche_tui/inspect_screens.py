@@ -1,0 +1,222 @@
+"""Looking inside one column: the alternatives at each character (i) and the cells (n).
+
+Both screens take a finished (or stopped) column and the engine that wrote it, and recompute
+what they show from the text: generation is deterministic in its inputs, so nothing had to be
+stored while streaming and generation ran at full speed.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from nietzsche_tui.analysis import ScoreError, alternatives, cell_activations, rank_activations
+from nietzsche_tui.colours import confidence_bucket, painted, painted_activations
+from nietzsche_tui.engine import Engine
+from nietzsche_tui.screens import SubScreen
+from nietzsche_tui.text import visible_one_line
+from nietzsche_tui.widgets import TemperatureColumn
+
+BAR_WIDTH = 20
+
+
+def shown_char(char: str) -> str:
+    """A character as a person can see it in a table: space as ␣, newline as ↵."""
+    return "␣" if char == " " else visible_one_line(char)
+
+
+def bar(probability: float) -> str:
+    filled = probability * BAR_WIDTH
+    return "█" * int(filled) + ("▌" if filled - int(filled) >= 0.5 else "")
+
+
+class InspectScreen(SubScreen):
+    """A cursor over one column's text; the side panel shows what the model weighed at the cursor."""
+
+    BINDINGS = [
+        Binding("escape,i", "app.pop_screen", "Back", id="inspect-close"),
+        Binding("left", "move(-1)", "◀", priority=True, id="inspect-left"),
+        Binding("right", "move(1)", "▶", priority=True, id="inspect-right"),
+        Binding("ctrl+left", "word(-1)", "◀ word", priority=True, id="inspect-word-left"),
+        Binding("ctrl+right", "word(1)", "word ▶", priority=True, id="inspect-word-right"),
+        Binding("home", "edge(0)", "Start", priority=True, id="inspect-home"),
+        Binding("end", "edge(1)", "End", priority=True, id="inspect-end"),
+    ]
+
+    def __init__(self, column: TemperatureColumn, prompt: str, engine: Engine, temperature: float, request) -> None:
+        super().__init__()
+        self.text = column.text
+        self.probabilities = column.probabilities
+        self.label = column.label
+        self.prompt = prompt
+        self.engine = engine
+        self.temperature = temperature
+        self.request = request
+        self.cursor = max(0, len(self.text) - 1)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="inspect-body"):
+            with VerticalScroll(id="inspect-text-box"):
+                yield Static(id="inspect-text", markup=False)
+            yield Static(id="inspect-panel", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def context(self) -> str:
+        """What the model had read before the character at the cursor (prompt included)."""
+        return self.prompt + self.text[: self.cursor]
+
+    def show(self) -> None:
+        if not self.text:
+            self.query_one("#inspect-text", Static).update(Text("This column has no text yet."))
+            return
+        body = Text(f"column {self.label}\n\n", style="bold")
+        body.append(Text(visible_one_line(self.prompt[-200:]), style="dim"))
+        shown = painted(self.text, self.probabilities, confidence_bucket)
+        shown.stylize("reverse", self.cursor, self.cursor + 1)
+        body.append(shown)
+        self.query_one("#inspect-text", Static).update(body)
+        self.query_one("#inspect-panel", Static).update(self.panel())
+
+    def panel(self) -> Table | Text:
+        request = self.request
+        try:
+            seen = alternatives(
+                self.engine,
+                self.context(),
+                self.text[self.cursor],
+                self.temperature,
+                request.top_k,
+                request.top_p,
+                mode=request.mode,
+            )
+        except ScoreError as error:
+            return Text(str(error))
+        truncation = "".join(
+            f", {name} {value}" for name, value in (("top-k", request.top_k), ("top-p", request.top_p)) if value
+        )
+        table = Table(
+            title=f"character {self.cursor + 1} of {len(self.text)}: {shown_char(seen.chosen)!s} "
+            f"(rank {seen.chosen_rank}, p={seen.chosen_probability:.3f})",
+            caption=f"entropy {seen.entropy_bits:.2f} bits · T={self.temperature:g}{truncation}\n"
+            f"read: “{visible_one_line(seen.context[-60:])}”",
+            expand=True,
+        )
+        table.add_column("char", no_wrap=True)
+        table.add_column("model", no_wrap=True)
+        table.add_column("p", justify="right")
+        table.add_column(f"after T={self.temperature:g}", no_wrap=True)
+        table.add_column("p", justify="right")
+        for char, before, after in seen.top:
+            mark = " ◀" if char == seen.chosen else ""
+            table.add_row(shown_char(char) + mark, bar(before), f"{before:.3f}", bar(after), f"{after:.3f}")
+        return table
+
+    def action_move(self, delta: int) -> None:
+        self.cursor = max(0, min(len(self.text) - 1, self.cursor + delta))
+        self.show()
+
+    def action_word(self, direction: int) -> None:
+        """Jump to the start of the next or previous word."""
+        position, text = self.cursor, self.text
+        if direction > 0:
+            while position < len(text) - 1 and not text[position].isspace():
+                position += 1
+            while position < len(text) - 1 and text[position].isspace():
+                position += 1
+        else:
+            position = max(0, position - 1)
+            while position > 0 and text[position].isspace():
+                position -= 1
+            while position > 0 and not text[position - 1].isspace():
+                position -= 1
+        self.cursor = position
+        self.show()
+
+    def action_edge(self, end: int) -> None:
+        self.cursor = max(0, len(self.text) - 1) if end else 0
+        self.show()
+
+
+class CellScreen(SubScreen):
+    """One column's text coloured by one LSTM cell's activation; cells ranked by what they track."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="cells-close")]
+
+    def __init__(self, column: TemperatureColumn, prompt: str, engine: Engine) -> None:
+        super().__init__()
+        self.full_text = prompt + column.text
+        self.prompt_length = len(prompt)
+        self.label = column.label
+        self.engine = engine
+        self.cell = 0
+        self.activations: list[float | None] = []
+        self._states = None
+        self._positions = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="cells-body"):
+            with VerticalScroll(id="cells-text-box"):
+                yield Static("Computing the cells' activations…", id="cells-text", markup=False)
+            with Vertical(id="cells-side"):
+                yield Input(placeholder=f"cell number, 0-{self.engine.units - 1}", id="cell-number")
+                yield OptionList(id="cell-ranking")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.compute()
+
+    @work(thread=True, exclusive=True)
+    def compute(self) -> None:
+        try:
+            positions, states = cell_activations(self.engine, self.full_text)
+            ranked = rank_activations(self.full_text, positions, states, top=3)
+        except ScoreError as error:
+            self.app.call_from_thread(self.query_one("#cells-text", Static).update, Text(str(error)))
+            return
+        self.app.call_from_thread(self._computed, positions, states, ranked)
+
+    def _computed(self, positions, states, ranked) -> None:
+        self._positions, self._states = positions, states
+        options = self.query_one("#cell-ranking", OptionList)
+        for name, cells in ranked.items():
+            for cell, r in cells:
+                options.add_option(Option(f"cell {cell:>3} · {name} r={r:+.2f}", id=f"{name}-{cell}"))
+        best = max((c for cells in ranked.values() for c in cells), key=lambda item: abs(item[1]))
+        self.select(best[0])
+
+    def select(self, cell: int) -> None:
+        if self._states is None:
+            return
+        self.cell = cell
+        values: list[float | None] = [None] * len(self.full_text)
+        for position, value in zip(self._positions.tolist(), self._states[:, cell].tolist(), strict=True):
+            values[position] = value
+        body = Text(f"column {self.label} · cell {cell} (blue −1 · white 0 · red +1)\n\n", style="bold")
+        body.append(painted_activations(self.full_text, values))
+        body.stylize("underline", len(body) - len(self.full_text), len(body) - len(self.full_text) + self.prompt_length)
+        self.query_one("#cells-text", Static).update(body)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.select(int(str(event.option.id).rsplit("-", 1)[1]))
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.select(int(str(event.option.id).rsplit("-", 1)[1]))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            cell = int(event.value)
+        except ValueError:
+            cell = -1
+        if not 0 <= cell < self.engine.units:
+            self.notify(f"cells are numbered 0 to {self.engine.units - 1}", severity="warning")
+            return
+        self.select(cell)

@@ -1,0 +1,115 @@
+"""Seeing inside the model in the app: confidence colours, inspect (i), cells (n), /score, /help."""
+
+import pytest
+
+from nietzsche_tui.analysis import score_text
+from nietzsche_tui.app import make_app
+from nietzsche_tui.colours import confidence_bucket
+from nietzsche_tui.engine import Engine
+from nietzsche_tui.inspect_screens import CellScreen, InspectScreen
+from nietzsche_tui.screens import HelpScreen
+from nietzsche_tui.widgets import Exchange, ScoreView
+from tests.app.test_app import WIDE, ready, settle
+
+
+async def prompt(app, pilot, text):
+    app.prompt_input.value = text
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_p_paints_every_column_by_confidence_with_a_legend(app_model):
+    app = make_app(checkpoint=str(app_model), seed=2, length=80)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await prompt(app, pilot, "truth is")
+        column = app.query_one(Exchange).columns[3]
+        assert not column.body.render().spans
+        await pilot.press("tab", "p")
+        await pilot.pause()
+        assert app.chat_screen.legend.display
+        spans = column.body.render().spans
+        painted = {i for span in spans for i in range(span.start, span.end)}
+        for i, p in enumerate(column.probabilities):
+            assert (i in painted) == (confidence_bucket(p) > 0)
+        await prompt(app, pilot, "what then")  # a new exchange is painted while it streams
+        assert app.query(Exchange).last().columns[0].colour
+        app.chat.focus()
+        await pilot.press("p")
+        assert not app.chat_screen.legend.display and not app.query(Exchange).last().columns[0].colour
+
+
+async def test_inspect_walks_the_text_and_shows_what_the_model_weighed(app_model):
+    app = make_app(checkpoint=str(app_model), seed=5, length=60)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await prompt(app, pilot, "is there not")
+        await pilot.press("tab", "right", "i")
+        screen = app.screen
+        assert isinstance(screen, InspectScreen) and screen.label == "T=0.5"
+        assert screen.cursor == 59
+        await pilot.press("home", "right", "right")
+        assert screen.cursor == 2
+        column = app.query_one(Exchange).columns[1]
+        table = screen.panel()
+        assert f"p={column.probabilities[2]:.3f}" in str(table.title)
+        assert len(table.rows) == 10
+        await pilot.press("end")
+        assert screen.cursor == 59
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InspectScreen)
+
+
+async def test_inspect_waits_for_a_streaming_column(app_model):
+    app = make_app(checkpoint=str(app_model), seed=5, length=20_000)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await ready(app, pilot)
+        app.send("truth")
+        await pilot.pause(0.1)
+        app.chat.focus()
+        await pilot.press("i")
+        assert not isinstance(app.screen, InspectScreen)
+        assert any("Esc to stop" in n.message for n in app._notifications)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("i")
+        assert isinstance(app.screen, InspectScreen)
+
+
+async def test_the_cell_view_colours_the_text_by_the_chosen_cell(app_model):
+    app = make_app(checkpoint=str(app_model), seed=5, length=50)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await prompt(app, pilot, "what then")
+        await pilot.press("tab", "n")
+        screen = app.screen
+        assert isinstance(screen, CellScreen)
+        await settle(app, pilot)
+        await pilot.pause(0.1)
+        assert screen.query_one("#cell-ranking").option_count > 0
+        screen.query_one("#cell-number").value = "7"
+        screen.query_one("#cell-number").focus()
+        await pilot.press("enter")
+        assert screen.cell == 7
+        assert len(screen.query_one("#cells-text").render().spans) > 10
+
+
+async def test_slash_score_paints_the_users_own_text(app_model):
+    app = make_app(checkpoint=str(app_model), seed=5, length=50)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await ready(app, pilot)
+        await prompt(app, pilot, "/score is there not ground for suspecting")
+        view = app.query_one(ScoreView)
+        expected = score_text(Engine.load(app_model), "is there not ground for suspecting")
+        assert view.summary.startswith(f"{expected.bits_per_char:.2f} bits/char over {len(expected.bits)} characters")
+        assert not app.query(Exchange) and app.prompt_input.value == ""
+        await prompt(app, pilot, "/nonsense please")
+        assert app.prompt_input.value == "/nonsense please" and not app.query(Exchange)
+        assert any("Unknown command /nonsense" in n.message for n in app._notifications)
+        await prompt(app, pilot, "/help")
+        assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.fixture(autouse=True)
+def _no_animation(monkeypatch):
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
