@@ -2,6 +2,9 @@
 
     uv run python benchmarks/app_startup.py [--runs 5] [--mode window|stateful]
 
+Each run is done twice, alternating: with confidence colouring off and on (the chat's `p`), so
+the two speeds are measured in the same conditions.
+
 Measures, from the first line of the process (interpreter start excluded): importing the app,
 the first frame on screen (headless), the model loaded (it loads in a worker after the first
 frame), and then streams one 2,000-character prompt at the four default temperatures and reports
@@ -23,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def child(mode: str) -> None:
+def child(mode: str, colour: bool) -> None:
     started = time.perf_counter()
     sys.path.insert(0, str(ROOT))
     from nietzsche_tui.app import make_app
@@ -38,6 +41,7 @@ def child(mode: str) -> None:
         while app.engine is None:
             await pilot.pause(0.005)
         result["model_ready_ms"] = (time.perf_counter() - started) * 1000
+        app.chat.colour = colour
         app.send("what is truth? is it not the most")
         exchange = app.query_one(Exchange)
         while any(w.is_running for w in app.workers):
@@ -62,19 +66,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--mode", default="window")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--colour", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.mode)
+        child(args.mode, args.colour)
         return
-    runs = []
+    runs, coloured = [], []
     for _ in range(args.runs):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", "--mode", args.mode], capture_output=True, text=True, cwd=ROOT
-        )
-        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            sys.exit(f"run failed:\n{out.stderr[-2000:]}")
-        runs.append(json.loads(line[7:]))
+        for colour, results in ((False, runs), (True, coloured)):
+            command = [sys.executable, __file__, "--child", "--mode", args.mode] + (["--colour"] if colour else [])
+            out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                sys.exit(f"run failed:\n{out.stderr[-2000:]}")
+            results.append(json.loads(line[7:]))
     print(f"{args.runs} fresh processes, mode {args.mode}, bundled model, 160x40 headless terminal\n")
     print("| figure | median | best | worst |")
     print("|---|---|---|---|")
@@ -89,8 +94,14 @@ def main() -> None:
         digits = 2 if key == "idle_cpu_percent" else 0
         cells = [f"{v:,.{digits}f}" for v in (statistics.median(values), min(values), max(values))]
         print(f"| {label} | {' | '.join(cells)} |")
+    plain = statistics.median(r["chars_per_second_per_column"] for r in runs)
+    painted = statistics.median(r["chars_per_second_per_column"] for r in coloured)
     print(
-        f"\nTensorFlow imported in any run: {any(r['tensorflow_imported'] for r in runs)}; "
+        f"\nconfidence colouring on: {painted:,.0f} chars/s per column (median), "
+        f"{painted / plain:.0%} of the speed with it off (target ≥ 80%)"
+    )
+    print(
+        f"\nTensorFlow imported in any run: {any(r['tensorflow_imported'] for r in runs + coloured)}; "
         f"characters shown per column: {sorted({r['chars_per_column'] for r in runs})}"
     )
 

@@ -13,7 +13,9 @@ Each path generates 400 characters at each of the four temperatures from one 60-
   temperatures of one engine.
 
 It also measures the time to the first character and, in a fresh process, importing the engine
-plus loading the checkpoint.
+plus loading the checkpoint; and scoring every window of the held-out 5% of the corpus
+(``nietzsche-tui score``'s computation, NumPy) against Keras's own batched ``model.predict`` over
+the same windows.
 """
 
 from __future__ import annotations
@@ -98,6 +100,36 @@ def epochs_run(engine, mode: str) -> tuple[float, float]:
     return time.perf_counter() - started, first
 
 
+def scoring_run(engine, corpus_path: Path) -> tuple[float, float, int, float] | None:
+    """Seconds to score the held-out text with the engine and with Keras's batched predict."""
+    import keras
+    import numpy as np
+
+    from nietzsche_tui.analysis import score_text
+    from trainer.corpus import load_corpus
+    from trainer.data import WindowBatches
+    from trainer.model import build_model
+
+    if not corpus_path.exists():
+        return None
+    corpus = load_corpus(corpus_path, engine.maxlen)
+    held_out = corpus.text[corpus.split :]
+    started = time.perf_counter()
+    scored = score_text(engine, held_out)
+    ours = time.perf_counter() - started
+    model = build_model(len(engine.vocabulary), engine.maxlen, engine.units)
+    model.set_weights(keras.models.load_model(engine.checkpoint.weights_path, compile=False).get_weights())
+    windows = WindowBatches(corpus.held_out, len(engine.vocabulary), engine.maxlen, 1, 1024, shuffle=False)
+    model.predict(windows[0][0][:8], verbose=0)  # warm-up, not timed
+    started = time.perf_counter()
+    predicted = model.predict(windows, verbose=0)
+    theirs = time.perf_counter() - started
+    targets = corpus.held_out[engine.maxlen :]
+    keras_nats = float(-np.log(predicted[np.arange(len(targets)), targets]).mean())
+    assert abs(keras_nats - scored.full_window_nats) < 1e-4, (keras_nats, scored.full_window_nats)
+    return ours, theirs, len(targets), keras_nats
+
+
 def load_in_fresh_process(location: str) -> float:
     code = (
         "import time; t = time.perf_counter()\n"
@@ -115,6 +147,9 @@ def load_in_fresh_process(location: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=None, help="checkpoint file or folder (default: the bundled model)")
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "nietzsche.txt", help="for the scoring rows"
+    )
     args = parser.parse_args()
     from nietzsche_tui.engine import Engine
 
@@ -148,6 +183,15 @@ def main() -> None:
         f"\n4 epochs against 4 temperatures: window {epochs_window / window:.2f}×, "
         f"stateful {epochs_stateful / stateful:.2f}× the time"
     )
+    scoring = scoring_run(engine, args.corpus)
+    if scoring is None:
+        print(f"\nscoring: skipped, {args.corpus} is not there")
+    else:
+        ours, theirs, windows, nats = scoring
+        print(
+            f"\nscoring the held-out text ({windows:,} full windows, {nats:.4f} nats/char both ways): "
+            f"engine {ours:.2f} s, Keras model.predict {theirs:.2f} s ({theirs / ours:.2f}× the engine's time)"
+        )
     print(f"\nimport engine + load checkpoint (fresh process, best of 5): {load * 1000:.0f} ms")
     print(
         f"targets: window ≥ 100× ({book / window:,.0f}×), stateful ≥ 1000× ({book / stateful:,.0f}×), "

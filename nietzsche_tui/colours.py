@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 
 from nietzsche_tui.text import visible
 
@@ -36,6 +37,34 @@ def confidence_bucket(probability: float | None) -> int:
         if probability >= lowest:
             return index
     return len(CONFIDENCE) - 1
+
+
+_LOWEST = np.array([lowest for lowest, _, _, _ in CONFIDENCE[:-1]])
+
+
+def confidence_buckets(probabilities: Sequence[float]) -> bytes:
+    """``confidence_bucket`` of many probabilities at once (one byte each), for streaming columns."""
+    values = np.asarray(probabilities, dtype=np.float64)
+    return (values[:, None] < _LOWEST[None, :]).sum(axis=1).astype(np.uint8).tobytes()
+
+
+def painted_buckets(text: str, buckets: bytes) -> Text:
+    """``text`` (made visible) painted from precomputed bucket bytes (as ``confidence_buckets``).
+
+    Spans are built from runs found with NumPy, not per character in Python: this is what keeps
+    colouring while streaming nearly as fast as plain text.
+    """
+    shown = visible(text)
+    codes = np.frombuffer(buckets[-len(shown) :] if shown else b"", dtype=np.uint8)
+    if len(codes) < len(shown):  # characters without a probability (never while streaming) stay plain
+        codes = np.concatenate([np.zeros(len(shown) - len(codes), dtype=np.uint8), codes])
+    if not len(codes):
+        return Text(shown)
+    starts = np.flatnonzero(np.diff(codes, prepend=255))
+    ends = np.append(starts[1:], len(codes))
+    runs = zip(starts.tolist(), ends.tolist(), codes[starts].tolist(), strict=True)
+    spans = [Span(a, b, _STYLES[code]) for a, b, code in runs if code]
+    return Text(shown, spans=spans)
 
 
 def bits_bucket(bits: float | None) -> int:

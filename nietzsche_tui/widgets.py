@@ -24,11 +24,15 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
-from nietzsche_tui.colours import bits_bucket, confidence_bucket, painted
+from nietzsche_tui.colours import bits_bucket, confidence_buckets, painted, painted_buckets
 from nietzsche_tui.engine import Generation, describe_characters
 from nietzsche_tui.text import PASTED_NEWLINE, visible, visible_one_line
 
 FRAME_SECONDS = 1 / 30
+# Painted text costs Textual several times more per frame (a segment per colour run), and frames
+# share the interpreter with the generation thread: at 30 frames a second colouring halved the
+# stream. At 12 it keeps ~90% of the plain speed (benchmarks/app_startup.py) and still reads live.
+PAINTED_FRAME_SECONDS = 1 / 12
 MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
 DISPLAY_CHARS = 4_000  # characters rendered per finished column
 LIVE_LINES = 12  # lines per column while streaming (a fixed height: no re-layout per frame)
@@ -50,6 +54,7 @@ class TemperatureColumn(Vertical):
         self.label = label
         self.text = ""
         self.probabilities: list[float] = []  # the model's probability of each character of text
+        self.buckets = b""  # their confidence colours, computed once as they arrive
         self.colour = False  # paint each character by that probability
         self.state = "streaming"  # columns are created as their generation starts
         # Children exist from the start so the stream can update them before they are mounted.
@@ -69,13 +74,14 @@ class TemperatureColumn(Vertical):
         """Append characters and their probabilities (UI thread) and redraw."""
         self.text = (self.text + chars)[-MAX_COLUMN_CHARS:]
         self.probabilities = (self.probabilities + list(probabilities))[-MAX_COLUMN_CHARS:]
+        self.buckets = (self.buckets + confidence_buckets(probabilities))[-MAX_COLUMN_CHARS:]
         self.redraw()
 
     def _shown(self, count: int) -> Text:
         """The last ``count`` characters, made visible, painted by confidence when colouring."""
         if not self.colour:
             return Text(visible(self.text[-count:]))
-        return painted(self.text[-count:], self.probabilities[-count:], confidence_bucket)
+        return painted_buckets(self.text[-count:], self.buckets)
 
     def redraw(self) -> None:
         """While streaming, show the last LIVE_LINES wrapped lines in a fixed-height body, so new
@@ -87,9 +93,28 @@ class TemperatureColumn(Vertical):
         width = self.body.content_size.width
         if width <= 0:
             return  # hidden or not laid out yet; redrawn on resize
-        tail = self._shown(LIVE_LINES * width * 2)
-        lines = tail.wrap(self.app.console, width, overflow="fold")[-LIVE_LINES:]
+        shown = visible(self.text[-LIVE_LINES * width * 2 :])
+        lines = list(Text(shown).wrap(self.app.console, width, overflow="fold")[-LIVE_LINES:])
+        if self.colour:
+            lines = self._paint_lines(shown, lines)
         self.body.update(Text("\n").join(lines), layout=False)
+
+    def _paint_lines(self, shown: str, lines: list[Text]) -> list[Text]:
+        """Colour already-wrapped lines: wrapping plain text and painting only the lines on screen
+        is several times cheaper than wrapping painted text. Wrapping drops only the whitespace
+        between lines, so each line is found in the text by searching back from the end."""
+        buckets = self.buckets[-len(shown) :] if shown else b""
+        offset = len(shown) - len(buckets)  # characters without a probability (none while streaming)
+        end, painted_lines = len(shown), []
+        for line in reversed(lines):
+            start = shown.rfind(line.plain, 0, end) if line.plain else end
+            if start < 0 or start < offset:
+                painted_lines.append(line)
+                continue
+            first = start - offset
+            painted_lines.append(painted_buckets(line.plain, buckets[first : first + len(line.plain)]))
+            end = start
+        return painted_lines[::-1]
 
     def on_resize(self) -> None:
         self.redraw()
@@ -336,6 +361,11 @@ class ChatView(VerticalScroll, can_focus=True):
         self.colour = not self.colour
 
     def watch_colour(self, colour: bool) -> None:
+        if hasattr(self, "_flush_timer"):
+            running = bool(self._draining)
+            self._flush_timer.stop()
+            interval = PAINTED_FRAME_SECONDS if colour else FRAME_SECONDS
+            self._flush_timer = self.set_interval(interval, self.flush, pause=not running)
         with self.app.batch_update():
             for column in self.query(TemperatureColumn):
                 column.colour = colour

@@ -1,0 +1,419 @@
+"""The conversation history: an embedded SQLite database of sessions and their exchanges.
+
+One file (default ``platformdirs.user_data_path("nietzsche-tui") / "history.db"``), WAL mode so
+two app instances can write to it at once, a schema version in ``PRAGMA user_version`` with a
+migration for every version since the first, and an application id so a database of another
+program is never mistaken for ours. SQL only with parameters. Nothing here imports Textual.
+
+What is stored per exchange: when; the prompt as typed and as the model read it (and the
+characters it dropped); the kind (temperatures side by side, epochs side by side, a /score); the
+checkpoint (path, epoch, sha256 of its weights); mode, temperatures, length, seed, top-k, top-p;
+and each column's label, temperature, epoch, text and state (done, stopped or failed).
+
+A store that cannot be used never stops the app: ``open_history`` moves a corrupt file aside
+(``history.db.corrupt-<time>``) and starts a fresh one, and returns None, with the reason, for a
+location that cannot be written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+APPLICATION_ID = 0x4E5A5448  # "NZTH": marks the file as ours
+SCHEMA_VERSION = 2
+DEFAULT_MAX_EXCHANGES = 10_000
+KINDS = ("temperatures", "epochs", "score")
+
+
+def default_history_path() -> Path:
+    """Where the history lives unless ``--history`` says otherwise (the XDG data directory)."""
+    import platformdirs
+
+    return platformdirs.user_data_path("nietzsche-tui") / "history.db"
+
+
+# Each migration takes the database from the version before it to its own number. Version 1 is
+# the first release of the store; version 2 added full-text search over prompts and outputs.
+MIGRATIONS: dict[int, str] = {
+    1: """
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            started REAL NOT NULL,
+            app_version TEXT NOT NULL
+        );
+        CREATE TABLE exchanges (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            created REAL NOT NULL,
+            kind TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            prompt_read TEXT NOT NULL,
+            dropped TEXT NOT NULL,
+            checkpoint_path TEXT NOT NULL,
+            epoch INTEGER,
+            weights_sha256 TEXT,
+            mode TEXT NOT NULL,
+            temperatures TEXT NOT NULL,
+            length INTEGER NOT NULL,
+            seed INTEGER,
+            top_k INTEGER,
+            top_p REAL,
+            columns TEXT NOT NULL
+        );
+        CREATE INDEX exchanges_by_session ON exchanges(session_id, id);
+    """,
+    2: """
+        CREATE VIRTUAL TABLE exchanges_text USING fts5(prompt, output, tokenize = 'unicode61');
+        INSERT INTO exchanges_text(rowid, prompt, output)
+            SELECT id, prompt, (SELECT group_concat(json_extract(value, '$.text'), ' ')
+                                FROM json_each(exchanges.columns))
+            FROM exchanges;
+    """,
+}
+
+
+class HistoryError(Exception):
+    """The history cannot be used; the message says why (the app runs on without it)."""
+
+
+@dataclass
+class Column:
+    """One column of a stored exchange."""
+
+    label: str
+    text: str
+    state: str = "done"  # done, stopped or failed
+    temperature: float | None = None
+    epoch: int | None = None
+    probabilities: list[float] = field(default_factory=list)  # per character, for colouring
+
+
+@dataclass
+class StoredExchange:
+    """Everything needed to show, replay and export one exchange."""
+
+    kind: str
+    prompt: str
+    prompt_read: str
+    dropped: list[str]
+    checkpoint_path: str
+    epoch: int | None
+    weights_sha256: str | None
+    mode: str
+    temperatures: list[float]
+    length: int
+    seed: int | None
+    top_k: int | None
+    top_p: float | None
+    columns: list[Column]
+    id: int | None = None
+    session_id: int | None = None
+    created: float = 0.0
+
+    def output(self) -> str:
+        return " ".join(column.text for column in self.columns)
+
+    def to_json(self) -> dict[str, Any]:
+        """The exchange as JSON; each column in the shape of one ``generate --json`` object."""
+        return {
+            "id": self.id,
+            "session": self.session_id,
+            "created": self.created,
+            "kind": self.kind,
+            "prompt_typed": self.prompt,
+            "dropped": self.dropped,
+            "weights_sha256": self.weights_sha256,
+            "columns": [
+                {
+                    "label": column.label,
+                    "state": column.state,
+                    "temperature": column.temperature,
+                    "text": column.text,
+                    "probabilities": column.probabilities,
+                    "prompt": self.prompt_read,
+                    "seed": self.seed,
+                    "mode": self.mode,
+                    "length": self.length,
+                    "top_k": self.top_k,
+                    "top_p": self.top_p,
+                    "checkpoint": self.checkpoint_path,
+                    "epoch": column.epoch if column.epoch is not None else self.epoch,
+                    "dropped": self.dropped,
+                }
+                for column in self.columns
+            ],
+        }
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def weights_sha256(path: str | Path) -> str | None:
+    """The sha256 of a checkpoint's weights file (cached by path, size and time), or None."""
+    try:
+        stat = Path(path).stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _HASHES:
+            _HASHES[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return _HASHES[key]
+    except OSError:
+        return None
+
+
+class HistoryStore:
+    """A connection to one history database, safe to use from the app's threads (one lock)."""
+
+    def __init__(self, path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES) -> None:
+        self.path = Path(path)
+        self.max_exchanges = max_exchanges
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+        self._connection.row_factory = sqlite3.Row
+        try:
+            self._prepare()
+        except BaseException:
+            self._connection.close()
+            raise
+        self.session_id: int | None = None
+
+    def _prepare(self) -> None:
+        db = self._connection
+        db.execute("PRAGMA busy_timeout = 10000")
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if application_id != APPLICATION_ID and tables:
+            raise sqlite3.DatabaseError(f"{self.path} is a database of another program")
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError(f"{self.path} failed SQLite's integrity check")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
+
+    def migrate(self) -> int:
+        """Apply every migration after the database's version, each in its own transaction."""
+        db = self._connection
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"{self.path} was written by a newer nietzsche-tui (schema {version}, this one reads "
+                f"{SCHEMA_VERSION}); upgrade, or use another file with --history"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                current = db.execute("PRAGMA user_version").fetchone()[0]
+                if current < target:  # another instance may have migrated meanwhile
+                    for statement in _statements(MIGRATIONS[target]):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {target}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return SCHEMA_VERSION
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def start_session(self, app_version: str) -> int:
+        with self._lock:
+            cursor = self._connection.execute(
+                "INSERT INTO sessions(started, app_version) VALUES (?, ?)", (time.time(), app_version)
+            )
+            self.session_id = int(cursor.lastrowid)
+            return self.session_id
+
+    def add(self, exchange: StoredExchange) -> int:
+        """Store one exchange in the current session (and drop the oldest beyond the cap)."""
+        if self.session_id is None:
+            raise HistoryError("no session started")
+        columns = json.dumps([asdict(column) for column in exchange.columns], ensure_ascii=False)
+        values = (
+            self.session_id,
+            exchange.created or time.time(),
+            exchange.kind,
+            exchange.prompt,
+            exchange.prompt_read,
+            json.dumps(exchange.dropped, ensure_ascii=False),
+            exchange.checkpoint_path,
+            exchange.epoch,
+            exchange.weights_sha256,
+            exchange.mode,
+            json.dumps(exchange.temperatures),
+            exchange.length,
+            exchange.seed,
+            exchange.top_k,
+            exchange.top_p,
+            columns,
+        )
+        with self._lock:
+            db = self._connection
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.execute(
+                    "INSERT INTO exchanges(session_id, created, kind, prompt, prompt_read, dropped, checkpoint_path, "
+                    "epoch, weights_sha256, mode, temperatures, length, seed, top_k, top_p, columns) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+                exchange_id = int(cursor.lastrowid)
+                db.execute(
+                    "INSERT INTO exchanges_text(rowid, prompt, output) VALUES (?, ?, ?)",
+                    (exchange_id, exchange.prompt, exchange.output()),
+                )
+                self._trim()
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        exchange.id, exchange.session_id = exchange_id, self.session_id
+        return exchange_id
+
+    def _trim(self) -> None:
+        excess = self._connection.execute("SELECT count(*) FROM exchanges").fetchone()[0] - self.max_exchanges
+        if excess > 0:
+            rows = self._connection.execute("SELECT id FROM exchanges ORDER BY id LIMIT ?", (excess,))
+            old = [row[0] for row in rows]
+            self._delete_ids(old)
+
+    def _delete_ids(self, ids: list[int]) -> None:
+        for exchange_id in ids:
+            self._connection.execute("DELETE FROM exchanges WHERE id = ?", (exchange_id,))
+            self._connection.execute("DELETE FROM exchanges_text WHERE rowid = ?", (exchange_id,))
+        self._connection.execute(
+            "DELETE FROM sessions WHERE id NOT IN (SELECT DISTINCT session_id FROM exchanges) AND id != ?",
+            (self.session_id or -1,),
+        )
+
+    def delete(self, exchange_id: int) -> None:
+        with self._lock:
+            db = self._connection
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._delete_ids([exchange_id])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def exchanges(
+        self, search: str | None = None, session: int | None = None, limit: int | None = 200
+    ) -> list[StoredExchange]:
+        """Exchanges newest first: all, one session's, or those matching ``search`` (every word,
+        in the prompt or any output)."""
+        where, values = [], []
+        if search and search.strip():
+            where.append("id IN (SELECT rowid FROM exchanges_text WHERE exchanges_text MATCH ?)")
+            values.append(fts_query(search))
+        if session is not None:
+            where.append("session_id = ?")
+            values.append(session)
+        sql = "SELECT * FROM exchanges" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            values.append(limit)
+        with self._lock:
+            rows = self._connection.execute(sql, values).fetchall()
+        return [_from_row(row) for row in rows]
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Sessions newest first, with how many exchanges each kept."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT s.id, s.started, s.app_version, count(e.id) AS exchanges FROM sessions s "
+                "LEFT JOIN exchanges e ON e.session_id = s.id GROUP BY s.id ORDER BY s.id DESC"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def last_session(self, before: int | None = None) -> int | None:
+        """The newest session with exchanges (other than ``before``, the current one)."""
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT session_id FROM exchanges WHERE session_id != ? ORDER BY id DESC LIMIT 1", (before or -1,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def fts_query(words: str) -> str:
+    """Every word of ``words`` as a quoted FTS5 term: user text is never FTS syntax."""
+    terms = ['"' + word.replace('"', '""') + '"' for word in words.split()]
+    return " AND ".join(terms)
+
+
+def _from_row(row: sqlite3.Row) -> StoredExchange:
+    columns = [Column(**column) for column in json.loads(row["columns"])]
+    return StoredExchange(
+        kind=row["kind"],
+        prompt=row["prompt"],
+        prompt_read=row["prompt_read"],
+        dropped=json.loads(row["dropped"]),
+        checkpoint_path=row["checkpoint_path"],
+        epoch=row["epoch"],
+        weights_sha256=row["weights_sha256"],
+        mode=row["mode"],
+        temperatures=json.loads(row["temperatures"]),
+        length=row["length"],
+        seed=row["seed"],
+        top_k=row["top_k"],
+        top_p=row["top_p"],
+        columns=columns,
+        id=row["id"],
+        session_id=row["session_id"],
+        created=row["created"],
+    )
+
+
+def open_history(
+    path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES
+) -> tuple[HistoryStore | None, str | None]:
+    """Open (or create) the store; return it and a notice for the user, or (None, why not).
+
+    A corrupt file, or a database of another program, is moved aside and a fresh one started.
+    """
+    target = Path(path).expanduser()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return None, f"history is off: cannot create {target.parent} ({error.strerror or error})"
+    notice = None
+    for attempt in range(2):
+        try:
+            return HistoryStore(target, max_exchanges), notice
+        except HistoryError as error:
+            return None, f"history is off: {error}"
+        except sqlite3.DatabaseError as error:
+            if attempt or (isinstance(error, sqlite3.OperationalError) and _unwritable(error)):
+                return None, f"history is off: {target} cannot be used ({error})"
+            aside = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                target.replace(aside)
+                for suffix in ("-wal", "-shm"):
+                    Path(str(target) + suffix).unlink(missing_ok=True)
+            except OSError as move_error:
+                return None, f"history is off: {target} is damaged and cannot be moved aside ({move_error})"
+            notice = f"The history file was damaged ({error}); it was moved to {aside} and a new one started."
+        except OSError as error:
+            return None, f"history is off: {target} cannot be used ({error})"
+    return None, "history is off"
+
+
+def _unwritable(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    return any(words in message for words in ("readonly", "read-only", "unable to open", "disk", "full", "locked"))
