@@ -20,13 +20,24 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+import nietzsche_tui
 from nietzsche_tui.chat_screen import ChatScreen
 from nietzsche_tui.checkpoint import METADATA_SUFFIX, WEIGHTS_SUFFIX, CheckpointError, MissingCheckpoint
 from nietzsche_tui.engine import DEFAULT_TEMPERATURES, Engine
+from nietzsche_tui.history import (
+    Column,
+    HistoryStore,
+    StoredExchange,
+    default_history_path,
+    open_history,
+    weights_sha256,
+)
+from nietzsche_tui.history_screen import HistoryScreen, StoredView
 from nietzsche_tui.runs import StartSettings, TrainingControl
 from nietzsche_tui.screens import HelpScreen, ProblemScreen
 from nietzsche_tui.state import ModelState, Settings
 from nietzsche_tui.training_screen import QuitDialog, StartForm, TrainingScreen
+from nietzsche_tui.widgets import ChatView, Exchange
 
 
 def checkpoint_folder(checkpoint: str | None) -> str:
@@ -63,6 +74,7 @@ class NietzscheApp(App[None]):
         Binding("f3", "screen.step_column(1)", "Col ▶", id="next-column"),
         Binding("f4", "screen.toggle_solo", "Solo", id="toggle-solo"),
         Binding("f5", "training", "Training", id="training"),
+        Binding("f6", "history", "History", id="history"),
         Binding("f7", "screen.toggle_compare", "Epochs/Temps", id="toggle-compare"),
         Binding("ctrl+f", "toggle_follow", "Follow", show=False, id="toggle-follow"),
         Binding("question_mark", "help", "Help", show=False, id="help-question"),
@@ -73,6 +85,12 @@ class NietzscheApp(App[None]):
         def __init__(self, engine: Engine) -> None:
             super().__init__()
             self.engine = engine
+
+    class HistoryOpened(Message):
+        def __init__(self, store: HistoryStore | None, notice: str | None) -> None:
+            super().__init__()
+            self.store = store
+            self.notice = notice
 
     class ModelFailed(Message):
         def __init__(self, problem: str, missing: bool = False) -> None:
@@ -87,6 +105,8 @@ class NietzscheApp(App[None]):
         self.training = TrainingControl(checkpoint_folder(settings.checkpoint), settings.corpus)
         self.follow = settings.follow
         self.chat_screen = ChatScreen(settings, self.models, self.training)
+        self.history: HistoryStore | None = None
+        self.history_off: str | None = None if settings.keep_history else "history is off (--no-history)"
 
     def get_default_screen(self) -> Screen:
         return self.chat_screen
@@ -95,6 +115,8 @@ class NietzscheApp(App[None]):
         self.training.poll()
         self.set_interval(self.FOLDER_POLL_SECONDS, self.poll_training_folder)
         self.load_model()
+        if self.settings.keep_history:
+            self.open_history()
 
     # The chat screen's parts, for scripts and tests that drive the app as a whole.
     @property
@@ -174,6 +196,127 @@ class NietzscheApp(App[None]):
     def action_reload(self) -> None:
         self.notify("Reloading the latest checkpoint…", timeout=2)
         self.load_model()
+
+    # -- the history: open it, store every exchange as it ends, replay, export ----------------
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def open_history(self) -> None:
+        location = self.settings.history or default_history_path()
+        store, notice = open_history(location, self.settings.max_history)
+        if store is not None:
+            store.start_session(nietzsche_tui.__version__)
+        self.post_message(self.HistoryOpened(store, notice))
+
+    def on_nietzsche_app_history_opened(self, message: HistoryOpened) -> None:
+        self.history = message.store
+        if message.store is None:
+            self.history_off = message.notice
+            self.notify(f"{message.notice}. The app runs on without it.", severity="warning", markup=False)
+            return
+        if message.notice:
+            self.notify(message.notice, severity="warning", timeout=10, markup=False)
+        if self.settings.resume:
+            last = message.store.last_session(before=message.store.session_id)
+            if last is not None:
+                for stored in reversed(message.store.exchanges(session=last, limit=None)):
+                    self.chat_screen.chat.add_score(StoredView(stored))
+                self.notify(f"Reopened session {last}.", timeout=3)
+
+    def on_chat_view_finished(self, message: ChatView.Finished) -> None:
+        if self.history is not None:
+            self._store(message.exchange, message.state)
+
+    @work(thread=True, group="history-save", exit_on_error=False)
+    def _store(self, exchange: Exchange, state: str) -> None:
+        """Save one exchange in a thread: the UI never waits for the disk."""
+        generation, request = exchange.generation, exchange.generation.request
+        engines = exchange.engines or [self.models.engine]
+        checkpoint = engines[-1].checkpoint
+        columns = [
+            Column(
+                label=column.label,
+                text=column.text,
+                state=state,
+                temperature=request.temperatures[0] if generation.labels else request.temperatures[i],
+                epoch=engines[i].checkpoint.epoch if i < len(engines) else checkpoint.epoch,
+            )
+            for i, column in enumerate(exchange.columns)
+        ]
+        stored = StoredExchange(
+            kind="epochs" if generation.labels else "temperatures",
+            prompt=exchange.prompt_typed,
+            prompt_read=generation.prompt.text,
+            dropped=list(generation.prompt.dropped),
+            checkpoint_path=str(checkpoint.metadata_path.resolve()),
+            epoch=checkpoint.epoch,
+            weights_sha256=weights_sha256(checkpoint.weights_path),
+            mode=request.mode,
+            temperatures=list(request.temperatures),
+            length=request.length,
+            seed=request.seed,
+            top_k=request.top_k,
+            top_p=request.top_p,
+            columns=columns,
+        )
+        self._save(stored)
+
+    def record_score(self, text: str, summary: str, engine: Engine) -> None:
+        """Keep a /score exchange too (its column is the scored text)."""
+        if self.history is None:
+            return
+        checkpoint = engine.checkpoint
+        stored = StoredExchange(
+            "score",
+            f"/score {text}",
+            text,
+            [],
+            str(checkpoint.metadata_path.resolve()),
+            checkpoint.epoch,
+            weights_sha256(checkpoint.weights_path),
+            "window",
+            [],
+            len(text),
+            None,
+            None,
+            None,
+            [Column(label=summary, text=text)],
+        )
+        self.run_worker(lambda: self._save(stored), thread=True, group="history-save", exit_on_error=False)
+
+    def _save(self, stored: StoredExchange) -> None:
+        try:
+            self.history.add(stored)
+        except Exception as error:  # a full disk or a vanished file: say so once, keep chatting
+            self.history, self.history_off = None, f"history is off: saving failed ({error})"
+            self.call_from_thread(self.notify, self.history_off, severity="warning", markup=False)
+
+    def action_history(self) -> None:
+        if isinstance(self.screen, HistoryScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HistoryScreen(self.history, self.history_off))
+
+    def replay(self, stored: StoredExchange) -> None:
+        self.switch_to_chat()
+        self.chat_screen.replay(stored)
+
+    def continue_from(self, stored: StoredExchange, column: int) -> None:
+        """A new exchange whose prompt is the stored prompt followed by one column's text."""
+        self.switch_to_chat()
+        self.chat_screen.send(stored.prompt + stored.columns[column].text)
+
+    def switch_to_chat(self) -> None:
+        while self.screen is not self.chat_screen and len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def deliver_export(self, text: str, name: Path) -> None:
+        """Hand an export to the user: a download in a browser, else a file in the current folder."""
+        try:
+            name.write_text(text, encoding="utf-8")
+        except OSError as error:
+            self.notify(f"Could not write {name}: {error.strerror or error}", severity="error", markup=False)
+            return
+        self.notify(f"Exported to {name.resolve()}", title="Export", markup=False)
 
     # -- the training folder: watch it, follow its run, start and stop runs ------------------
 
@@ -283,6 +426,7 @@ class NietzscheApp(App[None]):
             ("Epochs or temperatures", "The next prompt's comparison (F7)", chat.action_toggle_compare),
             ("Choose epochs to compare", "Like 1,5,last or all", chat.action_choose_epochs),
             ("Follow the run", "Load each new checkpoint as it completes (Ctrl+F)", self.action_toggle_follow),
+            ("History", "Stored exchanges: search, replay, continue, export (F6)", self.action_history),
         ]
         for title, help_text, callback in commands:
             yield SystemCommand(title, help_text, callback)
@@ -304,6 +448,28 @@ def make_app(
     show_speed: bool = True,
     corpus: str | None = None,
     follow: bool = True,
+    history: str | None = None,
+    keep_history: bool = False,
+    resume: bool = False,
+    max_history: int = 10_000,
 ) -> NietzscheApp:
-    """Build the app from typed settings (the CLI and the tests both come through here)."""
-    return NietzscheApp(Settings(checkpoint, tuple(temperatures), length, seed, mode, show_speed, corpus, follow))
+    """Build the app from typed settings (the CLI and the tests both come through here).
+
+    History is off unless asked for (the CLI asks by default): tests and scripts never touch the
+    user's real data directory by accident.
+    """
+    settings = Settings(
+        checkpoint,
+        tuple(temperatures),
+        length,
+        seed,
+        mode,
+        show_speed,
+        corpus,
+        follow,
+        history,
+        keep_history,
+        resume,
+        max_history,
+    )
+    return NietzscheApp(settings)

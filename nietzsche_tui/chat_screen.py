@@ -9,6 +9,7 @@ line. The model comes from the app's ``ModelState``; the keys are bound once, on
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import numpy as np
 from rich.text import Text
@@ -21,6 +22,7 @@ from nietzsche_tui.analysis import ScoreError, score_text
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.colours import confidence_legend
 from nietzsche_tui.engine import Engine, Generation, GenerationRequest, PromptError, generate_epochs, load_epochs
+from nietzsche_tui.history import StoredExchange, weights_sha256
 from nietzsche_tui.inspect_screens import CellScreen, InspectScreen
 from nietzsche_tui.runs import TrainingControl
 from nietzsche_tui.screens import EpochsDialog, HelpScreen
@@ -109,7 +111,50 @@ class ChatScreen(Screen[None]):
             summary += f" · skipped {len(scored.skipped)} unknown character(s)"
         shown = text[-MAX_PROMPT_CHARS:]
         self.chat.add_score(ScoreView(f"/score {shown[:SHOWN_PROMPT_CHARS]}", shown, scored.per_position(), summary))
+        self.app.record_score(shown, summary, engine)
         return True
+
+    def replay(self, stored: StoredExchange) -> None:
+        """Generate a stored exchange again with its stored settings and say whether the text is
+        the same (it must be, when the checkpoint file is the same)."""
+        try:
+            if stored.kind == "epochs":
+                folder = Path(stored.checkpoint_path).parent
+                engines = [Engine.load(folder / f"epoch_{c.epoch:04d}.json") for c in stored.columns]
+            else:
+                engines = [Engine.load(stored.checkpoint_path)] * len(stored.columns)
+        except CheckpointError as error:
+            self.notify(f"Cannot replay: {error}", severity="error", markup=False)
+            return
+        temperatures = tuple(stored.temperatures)
+        request = GenerationRequest(
+            stored.prompt, temperatures, stored.length, stored.seed or 0, stored.mode, stored.top_k, stored.top_p
+        )
+        try:
+            generation = generate_epochs(engines, request) if stored.kind == "epochs" else engines[0].generate(request)
+        except (PromptError, ValueError) as error:
+            self.notify(f"Cannot replay: {error}", severity="error", markup=False)
+            return
+        same = weights_sha256(engines[-1].checkpoint.weights_path) == stored.weights_sha256
+        note = "replay: same checkpoint file" if same else "replay: the checkpoint file has changed since"
+        exchange = self.chat.start(stored.prompt[-SHOWN_PROMPT_CHARS:], generation, note)
+        exchange.engines, exchange.prompt_typed = engines, stored.prompt
+        exchange.replay_of, exchange.replay_same_weights = stored, same
+        self._status_timer.resume()
+
+    def _report_replay(self, exchange: Exchange, state: str) -> None:
+        stored = exchange.replay_of
+        if state != "done":
+            return
+        identical = exchange.texts() == [column.text for column in stored.columns]
+        if identical:
+            self.notify("Replayed: the text is identical to the stored one.", title="Replay", timeout=4)
+        elif exchange.replay_same_weights:
+            self.notify("Replayed: the text differs although the checkpoint is the same.", severity="error")
+        else:
+            self.notify(
+                "Replayed: the text differs; the checkpoint file changed since it was stored.", severity="warning"
+            )
 
     def send(self, text: str, seed: int | None = None) -> bool:
         """Start generating from ``text``; False (with a notice) when it cannot start."""
@@ -136,6 +181,7 @@ class ChatScreen(Screen[None]):
         shown = text if len(text) <= SHOWN_PROMPT_CHARS else "…" + text[-SHOWN_PROMPT_CHARS:]
         exchange = self.chat.start(shown, generation, notice)
         exchange.engines = engines
+        exchange.prompt_typed = text
         self._status_timer.resume()
         self.refresh_status()
         return True
@@ -168,6 +214,8 @@ class ChatScreen(Screen[None]):
         self.refresh_status()
         if message.error:
             self.notify(f"Generation failed: {message.error}", severity="error", markup=False)
+        if getattr(message.exchange, "replay_of", None) is not None:
+            self._report_replay(message.exchange, message.state)
 
     def on_chat_view_view_changed(self, message: ChatView.ViewChanged) -> None:
         self.legend.display = self.chat.colour

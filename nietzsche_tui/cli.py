@@ -28,6 +28,8 @@ from nietzsche_tui.engine import (
     generate_epochs,
     load_epochs,
 )
+from nietzsche_tui.history_cli import add_commands as add_history_commands
+from nietzsche_tui.history_cli import run_export, run_history
 from nietzsche_tui.text import visible
 
 EXIT_USAGE, EXIT_CHECKPOINT = 2, 1
@@ -109,13 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
         "your prompt seeds four temperatures that stream side by side.",
     )
     parser.add_argument("--corpus", default=None, help="text file to pre-fill the training form with (F5, then s)")
+    parser.add_argument("--history", default=None, help="the history database (default: the user data folder)")
+    parser.add_argument("--no-history", dest="keep_history", action="store_false", help="keep nothing of this session")
+    parser.add_argument("--resume", action="store_true", help="reopen the last session's exchanges in the chat")
+    parser.add_argument(
+        "--max-history", type=_non_negative, default=10_000, help="exchanges kept in the history; the oldest go first"
+    )
     parser.add_argument(
         "--no-follow",
         dest="follow",
         action="store_false",
         help="do not load each new checkpoint of a live training run as it completes (Ctrl+F toggles)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{generate,score,cells}", parser_class=OneLineParser)
+    commands = parser.add_subparsers(
+        dest="command", metavar="{generate,score,cells,history,export}", parser_class=OneLineParser
+    )
     generate = commands.add_parser(
         "generate",
         parents=[_shared_options(defaults=False)],
@@ -148,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --json: the N most likely characters (untempered) at every step",
     )
     add_analysis_commands(commands, _shared_options(defaults=False))
+    add_history_commands(commands)
     return parser
 
 
@@ -273,6 +284,10 @@ def run_app(args: argparse.Namespace) -> int:
         mode=args.mode,
         corpus=args.corpus,
         follow=args.follow,
+        history=args.history,
+        keep_history=args.keep_history,
+        resume=args.resume,
+        max_history=args.max_history,
     )
     app.run()
     # Textual sets 1 when an unhandled exception ended the app: the shell must see the failure.
@@ -287,7 +302,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     try:
-        runner = {"generate": run_generate, "score": run_score, "cells": run_cells}.get(args.command, run_app)
+        runners = {
+            "generate": run_generate,
+            "score": run_score,
+            "cells": run_cells,
+            "history": run_history,
+            "export": run_export,
+        }
+        runner = runners.get(args.command, run_app)
         return runner(args)
     except BrokenPipeError:  # `nietzsche-tui generate | head` closes the pipe early
         return 0

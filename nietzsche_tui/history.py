@@ -22,7 +22,7 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,6 @@ class Column:
     state: str = "done"  # done, stopped or failed
     temperature: float | None = None
     epoch: int | None = None
-    probabilities: list[float] = field(default_factory=list)  # per character, for colouring
 
 
 @dataclass
@@ -136,7 +135,6 @@ class StoredExchange:
                     "state": column.state,
                     "temperature": column.temperature,
                     "text": column.text,
-                    "probabilities": column.probabilities,
                     "prompt": self.prompt_read,
                     "seed": self.seed,
                     "mode": self.mode,
@@ -417,3 +415,46 @@ def open_history(
 def _unwritable(error: sqlite3.OperationalError) -> bool:
     message = str(error).lower()
     return any(words in message for words in ("readonly", "read-only", "unable to open", "disk", "full", "locked"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``."""
+    longest = max((len(run) for run in text.split("\n") for run in _backtick_runs(run)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _backtick_runs(line: str) -> list[str]:
+    runs, current = [], ""
+    for char in line:
+        if char == "`":
+            current += "`"
+        elif current:
+            runs.append(current)
+            current = ""
+    return runs + ([current] if current else [])
+
+
+def to_markdown(exchanges: list[StoredExchange], title: str) -> str:
+    """Exchanges as Markdown that reads well on GitHub: the prompt, then a section per column."""
+    lines = [f"# {title}", ""]
+    for number, exchange in enumerate(exchanges, 1):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(exchange.created))
+        lines += [f"## {number}. {exchange.prompt.splitlines()[0][:80] if exchange.prompt else '(empty)'}", ""]
+        fence = _fence(exchange.prompt)
+        lines += [f"Prompt ({when}):", "", fence, exchange.prompt, fence, ""]
+        sha = f", weights sha256 `{exchange.weights_sha256[:12]}…`" if exchange.weights_sha256 else ""
+        details = f"{exchange.kind} · checkpoint `{exchange.checkpoint_path}` (epoch {exchange.epoch}{sha})"
+        if exchange.kind != "score":
+            details += f" · seed {exchange.seed} · {exchange.mode} · {exchange.length} characters"
+        if exchange.dropped:
+            details += f" · dropped {', '.join(repr(c) for c in exchange.dropped)}"
+        lines += [details, ""]
+        for column in exchange.columns:
+            state = "" if column.state == "done" else f" ({column.state})"
+            fence = _fence(column.text)
+            lines += [f"### {column.label}{state}", "", fence + "text", column.text, fence, ""]
+    return "\n".join(lines)

@@ -20,6 +20,10 @@ class Settings:
     show_speed: bool = True  # snapshot tests turn the live figure off
     corpus: str | None = None  # pre-fills the training form
     follow: bool = True  # load each new checkpoint of a live run as it completes
+    history: str | None = None  # the history database; None: the default location
+    keep_history: bool = True  # --no-history keeps nothing
+    resume: bool = False  # reopen the last session's exchanges in the chat
+    max_history: int = 10_000  # exchanges kept; the oldest go first
 
 
 @dataclass

@@ -143,6 +143,9 @@ class Exchange(Vertical):
         self.finished_at: float | None = None
         self.columns = [TemperatureColumn(i, label) for i, label in enumerate(self.labels)]
         self.engines: list = []  # each column's engine (set by the chat screen), for inspecting it
+        self.prompt_typed = prompt_shown  # the whole prompt as typed (set by the chat screen)
+        self.replay_of = None  # the stored exchange this one replays, if any
+        self.replay_same_weights = False
 
     def compose(self) -> ComposeResult:
         request = self.generation.request
@@ -271,8 +274,8 @@ class ChatView(VerticalScroll, can_focus=True):
         self._stream(exchange)
         return exchange
 
-    def add_score(self, view: ScoreView) -> None:
-        """Add a scored text (a /score prompt) below the exchanges."""
+    def add_score(self, view: Vertical) -> None:
+        """Add a finished view below the exchanges: a scored text (/score), or a stored exchange."""
         self.query("#welcome").remove()
         self.mount(view)
         self._trim()
