@@ -25,6 +25,7 @@ KEYS = [
     ("F2 / F3", "anywhere", "previous / next temperature column"),
     ("F4", "anywhere", "one column ↔ all side by side"),
     ("F5", "anywhere", "the training screen: epochs, loss plot, samples; s start · x stop · t time axis"),
+    ("F6", "anywhere", "history: search, then Ctrl+R replay · Ctrl+O continue · Ctrl+D delete · Ctrl+E export"),
     ("F7", "anywhere", "the next prompt compares epochs (at T=0.5) instead of temperatures, and back"),
     ("Ctrl+F", "anywhere", "follow a live training run: load each new checkpoint (on by default)"),
     ("Tab", "anywhere", "move between the prompt and the chat"),

@@ -101,3 +101,31 @@ def test_cell_view(app_model, snap_compare):
         await pilot.pause(0.2)
 
     assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_screen(app_model, tmp_path, monkeypatch, snap_compare):
+    import time
+
+    from nietzsche_tui.history import open_history
+
+    monkeypatch.setenv("TZ", "UTC")  # the screen shows local times: fix the zone for the picture
+    time.tzset()
+    from tests.engine.test_history import stored
+
+    store, _ = open_history(tmp_path / "h.db")
+    store.start_session("test")
+    for i, prompt in enumerate(("beyond good and evil", "what is truth", "the free spirit")):
+        exchange = stored(prompt=prompt, texts=(f"text {i} at 0.2", f"text {i} at 1.0"))
+        exchange.created = 1_800_000_000 + 3600 * i
+        store.add(exchange)
+    store.close()
+    app = make_app(checkpoint=str(app_model), seed=7, history=str(tmp_path / "h.db"), keep_history=True)
+
+    async def run_before(pilot):
+        await before()(pilot)
+        while pilot.app.history is None:
+            await pilot.pause(0.02)
+        await pilot.press("f6")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

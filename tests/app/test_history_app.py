@@ -1,0 +1,178 @@
+"""History in the app: every exchange kept as it ends, F6 to find, replay, continue, delete, export."""
+
+import json
+import shutil
+
+from nietzsche_tui.app import make_app
+from nietzsche_tui.checkpoint import latest_checkpoint, write_metadata
+from nietzsche_tui.cli import main as cli_main
+from nietzsche_tui.history import open_history
+from nietzsche_tui.history_screen import HistoryScreen, StoredView
+from nietzsche_tui.widgets import Exchange
+from tests.app.test_app import WIDE, ready, settle
+
+
+async def history_ready(app, pilot):
+    await ready(app, pilot)
+    for _ in range(200):
+        if app.history is not None or app.history_off:
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the history never opened")
+
+
+async def saved(app, pilot, count):
+    for _ in range(200):
+        if len(app.history.exchanges(limit=None)) >= count:
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"fewer than {count} exchanges were saved")
+
+
+async def prompt(app, pilot, text):
+    app.prompt_input.value = text
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_exchanges_are_kept_found_replayed_and_exported(app_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(checkpoint=str(app_model), seed=3, length=40, history="h.db", keep_history=True)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await history_ready(app, pilot)
+        await prompt(app, pilot, "truth is a woman")
+        await prompt(app, pilot, "what then? 🎉")
+        await prompt(app, pilot, "/score is there not ground")
+        await saved(app, pilot, 3)
+        first = app.history.exchanges(limit=None)[-1]
+        texts = app.query(Exchange).first().texts()
+        assert [c.text for c in first.columns] == texts and first.seed == 3 and first.kind == "temperatures"
+        assert first.weights_sha256 and first.epoch == 3
+        second = app.history.exchanges(limit=None)[-2]
+        assert second.prompt == "what then? 🎉" and second.dropped == ["🎉"]
+        await pilot.press("f6")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen) and screen.query_one("#history-list").row_count == 3
+        screen.query_one("#history-search").value = texts[0].split()[0] if texts[0].split() else "truth"
+        await pilot.pause(0.1)
+        screen.query_one("#history-search").value = "woman"
+        await pilot.pause(0.1)
+        assert screen.query_one("#history-list").row_count == 1 and screen.selected.id == first.id
+        assert screen.query_one(StoredView).stored.id == first.id
+        await pilot.press("ctrl+r")  # replay: back in the chat, the same text again
+        await settle(app, pilot)
+        assert not isinstance(app.screen, HistoryScreen)
+        replayed = app.query(Exchange).last()
+        assert replayed.texts() == texts and replayed.replay_of.id == first.id
+        assert any("identical" in n.message for n in app._notifications)
+        await pilot.press("f6")
+        await pilot.press("ctrl+e")
+        exported = tmp_path / f"nietzsche-session-{first.session_id}.md"
+        assert exported.exists() and "## 1. truth is a woman" in exported.read_text()
+        await saved(app, pilot, 4)  # the replay was kept too
+        history = app.screen
+        history.query_one("#history-search").value = "woman"
+        await pilot.pause(0.1)
+        table = history.query_one("#history-list")
+        assert table.row_count == 2
+        table.move_cursor(row=1)  # the older one: the original
+        await pilot.pause()
+        assert history.selected.id == first.id
+        await pilot.press("ctrl+d")
+        await pilot.pause(0.1)
+        assert first.id not in {e.id for e in app.history.exchanges(limit=None)} and table.row_count == 1
+
+
+async def test_replay_says_when_the_checkpoint_changed(app_model, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(app_model, folder)
+    app = make_app(checkpoint=str(folder), seed=9, length=30, history=str(tmp_path / "h.db"), keep_history=True)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await history_ready(app, pilot)
+        await prompt(app, pilot, "truth")
+        await saved(app, pilot, 1)
+        stored = app.history.exchanges()[0]
+        # New weights under the same name: the bytes of another model's archive.
+        from tests.checkpoints import keras_archive, random_weights
+
+        vocabulary = latest_checkpoint(folder).vocabulary
+        (folder / "epoch_0003.keras").write_bytes(keras_archive(random_weights(len(vocabulary), 32, seed=99), 20))
+        write_metadata(folder, dict(latest_checkpoint(folder).metadata))
+        app.replay(stored)
+        await settle(app, pilot)
+        assert "changed" in app.query(Exchange).last().notice
+        assert any("checkpoint file changed" in n.message for n in app._notifications)
+
+
+async def test_resume_reopens_the_last_session(app_model, tmp_path):
+    path = str(tmp_path / "h.db")
+    app = make_app(checkpoint=str(app_model), seed=1, length=20, history=path, keep_history=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await history_ready(app, pilot)
+        await prompt(app, pilot, "first words")
+        await prompt(app, pilot, "second words")
+        await saved(app, pilot, 2)
+    again = make_app(checkpoint=str(app_model), history=path, keep_history=True, resume=True)
+    async with again.run_test(size=WIDE) as pilot:
+        await history_ready(again, pilot)
+        await pilot.pause(0.2)
+        views = list(again.query(StoredView))
+        assert [v.stored.prompt for v in views] == ["first words", "second words"]
+
+
+async def test_no_history_keeps_nothing_and_an_unusable_location_says_so_once(app_model, tmp_path):
+    app = make_app(checkpoint=str(app_model), length=10)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await prompt(app, pilot, "truth")
+        assert app.history is None
+        await pilot.press("f6")
+        assert "--no-history" in str(app.screen.query_one("#history-detail").children[0].render())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    app = make_app(checkpoint=str(app_model), length=10, history=str(blocker / "h.db"), keep_history=True)
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await history_ready(app, pilot)
+        await prompt(app, pilot, "truth")
+        await prompt(app, pilot, "is")
+        warnings = [n.message for n in app._notifications if "history is off" in n.message]
+        assert len(warnings) == 1 and app.query(Exchange)
+
+
+async def test_a_stopped_exchange_is_kept_as_stopped(app_model, tmp_path):
+    app = make_app(checkpoint=str(app_model), seed=1, length=20_000, history=str(tmp_path / "h.db"), keep_history=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await history_ready(app, pilot)
+        app.send("truth")
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await saved(app, pilot, 1)
+        stored = app.history.exchanges()[0]
+        assert {c.state for c in stored.columns} == {"stopped"}
+        assert stored.columns[0].text == app.query_one(Exchange).texts()[0]
+
+
+def test_history_and_export_commands(app_model, tmp_path, capsys):
+    path = tmp_path / "h.db"
+    store, _ = open_history(path)
+    store.start_session("test")
+    from tests.engine.test_history import stored
+
+    store.add(stored(prompt="beyond good and evil", texts=("free spirits", "x")))
+    store.add(stored(prompt="on the prejudices", texts=("of philosophers", "y")))
+    store.close()
+    assert cli_main(["history", "--history", str(path), "--search", "spirits"]) == 0
+    out = capsys.readouterr().out
+    assert "beyond good and evil" in out and "prejudices" not in out
+    assert cli_main(["history", "--history", str(path), "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records[0]["prompt_typed"] == "on the prejudices"
+    column = records[0]["columns"][0]
+    assert {"temperature", "text", "prompt", "seed", "mode", "length", "checkpoint", "epoch"} <= set(column)
+    assert cli_main(["export", "--history", str(path), "--format", "md", "-o", str(tmp_path / "s.md")]) == 0
+    markdown = (tmp_path / "s.md").read_text()
+    assert markdown.index("beyond good and evil") < markdown.index("on the prejudices")  # oldest first
+    assert cli_main(["export", "--history", str(path), "--all", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["exchanges"]) == 2
+    assert cli_main(["history", "--history", str(tmp_path / "none.db")]) == 2
