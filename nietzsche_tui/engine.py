@@ -160,6 +160,18 @@ class Generation:
 # The engine
 
 
+def _gates(z: np.ndarray, c: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray]:
+    """The LSTM's gates from pre-scaled pre-activations ``z`` (i, f, c, o): the new (h, c)."""
+    np.tanh(z, out=z)
+    z[:, : 2 * units] += 1  # i and f: sigmoid = (1 + tanh) / 2, the halving folded in below
+    z[:, 3 * units :] += 1  # o
+    c = (z[:, units : 2 * units] * c + z[:, :units] * z[:, 2 * units : 3 * units]) * 0.5
+    h = np.tanh(c)
+    h *= z[:, 3 * units :]
+    h *= 0.5
+    return h, c
+
+
 def _softmax_rows(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     weights = np.exp(shifted)
@@ -204,17 +216,9 @@ class Engine:
     # -- the LSTM ---------------------------------------------------------------------------
 
     def _lstm_step(self, inputs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        units = self.units
         z = h @ self._recurrent
         z += self._input_table[inputs]
-        np.tanh(z, out=z)
-        z[:, : 2 * units] += 1  # i and f: sigmoid = (1 + tanh) / 2, the halving folded in below
-        z[:, 3 * units :] += 1  # o
-        c = (z[:, units : 2 * units] * c + z[:, :units] * z[:, 2 * units : 3 * units]) * 0.5
-        h = np.tanh(c)
-        h *= z[:, 3 * units :]
-        h *= 0.5
-        return h, c
+        return _gates(z, c, self.units)
 
     def run(self, indices: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None):
         """Run a (batch, time) index array from ``state`` (zeros by default); return (h, c)."""
@@ -394,39 +398,71 @@ def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Ge
     return Generation(request, prompt, make_steps(False), labels, make_steps)
 
 
+class _StackedEngines:
+    """Several checkpoints of one folder as one batched LSTM: row e of every array is engine e's,
+    so a step of all the epochs is one batched matrix product instead of one per epoch."""
+
+    def __init__(self, engines: Sequence[Engine]) -> None:
+        self.units = engines[0].units
+        self.rows = np.arange(len(engines))
+        self.input_table = np.stack([e._input_table for e in engines])  # (E, vocab, 4u)
+        self.recurrent = np.stack([e._recurrent for e in engines])  # (E, u, 4u)
+        self.dense_kernel = np.stack([e._weights.dense_kernel for e in engines])  # (E, u, vocab)
+        self.dense_bias = np.stack([e._weights.dense_bias for e in engines])  # (E, vocab)
+
+    def run(self, indices: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None):
+        """Run engine e over row e of a (E, time) index array; return (h, c), each (E, units)."""
+        if state is None:
+            h = np.zeros((len(self.rows), self.units), dtype=np.float32)
+            c = np.zeros_like(h)
+        else:
+            h, c = state
+        for t in range(indices.shape[1]):
+            z = np.matmul(h[:, None, :], self.recurrent)[:, 0, :]
+            z += self.input_table[self.rows, indices[:, t]]
+            h, c = _gates(z, c, self.units)
+        return h, c
+
+    def probabilities(self, h: np.ndarray) -> np.ndarray:
+        return _softmax_rows(np.matmul(h[:, None, :], self.dense_kernel)[:, 0, :] + self.dense_bias)
+
+
 def _epoch_steps(
     engines: Sequence[Engine], request: GenerationRequest, prompt: Prompt, keep: bool = False
 ) -> Iterator[Step]:
     temperature = request.temperatures[0]
     streams = [np.random.default_rng(np.random.SeedSequence(request.seed).spawn(1)[0]) for _ in engines]
     maxlen, vocabulary = engines[0].maxlen, engines[0].vocabulary
+    stack = _StackedEngines(engines)
+    rows = stack.rows
     if request.mode == "window":
-        windows = [prompt.indices[-maxlen:][None, :] for _ in engines]
-        probabilities = [e.window_probabilities(w)[0] for e, w in zip(engines, windows, strict=True)]
+        # Every epoch reads a window of the same length at every step: they batch exactly.
+        windows = np.tile(prompt.indices[-maxlen:], (len(engines), 1))
+        probabilities = stack.probabilities(stack.run(windows)[0])
     else:
-        states = [e.run(prompt.indices[None, :]) for e in engines]
-        probabilities = [e.probabilities(h)[0] for e, (h, _) in zip(engines, states, strict=True)]
+        h, c = stack.run(np.tile(prompt.indices, (len(engines), 1)))
+        probabilities = stack.probabilities(h)
     for number in range(request.length):
-        chosen = [
-            sample_index(p, temperature, stream, request.top_k, request.top_p)
-            for p, stream in zip(probabilities, streams, strict=True)
-        ]
+        chosen = np.array(
+            [
+                sample_index(probabilities[row], temperature, stream, request.top_k, request.top_p)
+                for row, stream in zip(rows, streams, strict=True)
+            ]
+        )
         yield Step(
             number,
             tuple(vocabulary[i] for i in chosen),
-            tuple(float(p[i]) for p, i in zip(probabilities, chosen, strict=True)),
-            np.stack(probabilities) if keep else None,
+            tuple(float(p) for p in probabilities[rows, chosen]),
+            probabilities.copy() if keep else None,
         )
         if number + 1 == request.length:
             return
-        for column, engine in enumerate(engines):
-            index = np.array([chosen[column]])
-            if request.mode == "window":
-                windows[column] = np.concatenate([windows[column], index[None, :]], axis=1)[:, -maxlen:]
-                probabilities[column] = engine.window_probabilities(windows[column])[0]
-            else:
-                states[column] = engine.run(index[None, :], states[column])
-                probabilities[column] = engine.probabilities(states[column][0])[0]
+        if request.mode == "window":
+            windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -maxlen:]
+            probabilities = stack.probabilities(stack.run(windows)[0])
+        else:
+            h, c = stack.run(chosen[:, None], (h, c))
+            probabilities = stack.probabilities(h)
 
 
 def default_checkpoint() -> Checkpoint:

@@ -23,7 +23,7 @@ from nietzsche_tui.screens import SubScreen
 from nietzsche_tui.text import visible_one_line
 from nietzsche_tui.widgets import TemperatureColumn
 
-BAR_WIDTH = 20
+BAR_WIDTH = 12
 
 
 def shown_char(char: str) -> str:

@@ -60,3 +60,12 @@ def run_folder(tmp_path, monkeypatch):
     with open(folder / EVENTS_FILE, "a", encoding="utf-8") as stream:
         stream.write(json.dumps({"v": 1, "event": "run_finished", "time": 1_800_000_200.0, "run": "fixture"}) + "\n")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _notifications_last(monkeypatch):
+    """Tests read the app's notifications after waiting for workers; on a slow machine a
+    notification with the default 5-second life could expire first and fail a correct app."""
+    from nietzsche_tui.app import NietzscheApp
+
+    monkeypatch.setattr(NietzscheApp, "NOTIFICATION_TIMEOUT", 600)
