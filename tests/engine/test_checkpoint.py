@@ -135,3 +135,20 @@ def test_empty_folder_and_missing_paths_say_what_to_do(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(CheckpointError, match="expected a checkpoint"):
         resolve_checkpoint(tmp_path / "notes.txt")
+
+
+def test_fixture_archives_written_without_keras_load_in_plain_keras(tmp_path):
+    """tests/checkpoints.py writes the app's fixtures with h5py; they must be real Keras files."""
+    import keras
+    import numpy as np
+
+    from nietzsche_tui.engine import Engine
+    from tests.checkpoints import random_weights, write_checkpoint
+    from tests.conftest import TINY_TEXT
+
+    vocabulary = sorted(set(TINY_TEXT.lower()))
+    write_checkpoint(tmp_path, random_weights(len(vocabulary), 24, seed=3), vocabulary, epoch=2, maxlen=15)
+    model = keras.models.load_model(tmp_path / "epoch_0002.keras")
+    windows = np.random.default_rng(0).integers(0, len(vocabulary), (5, 15))
+    theirs = np.asarray(model(np.eye(len(vocabulary), dtype=np.float32)[windows]))
+    assert np.abs(theirs - Engine.load(tmp_path).window_probabilities(windows)).max() < 1e-5
