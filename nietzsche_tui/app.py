@@ -1,10 +1,12 @@
 """The nietzsche-tui app: wiring only.
 
-Two screens own the behaviour: ``ChatScreen`` (prompts and columns, chat_screen.py) and
-``TrainingScreen`` (a folder's epochs and its live run, training_screen.py). The app holds the
-shared state they are given (the ``ModelState`` and the ``TrainingControl``), loads models in a
-thread worker, polls the training folder once a second and follows a live run, and defines every
-key once, in ``BINDINGS`` (the help screen and README are tested against them). TensorFlow is
+The screens own the behaviour: ``ChatScreen`` (prompts and columns, chat_screen.py),
+``TrainingScreen`` (a folder's epochs and its live run, training_screen.py), ``HistoryScreen``
+(history_screen.py) and the inspect and cell views (inspect_screens.py). The app holds the shared
+state they are given (the ``ModelState``, the ``TrainingControl``, the ``HistoryStore``), loads
+models and saves exchanges in thread workers, polls the training folder once a second and follows
+a live run, and defines every key once, in ``BINDINGS`` (the help screen and README are tested
+against them). TensorFlow is
 never imported; inference is the NumPy engine and training is a subprocess.
 """
 
@@ -25,14 +27,12 @@ from nietzsche_tui.chat_screen import ChatScreen
 from nietzsche_tui.checkpoint import METADATA_SUFFIX, WEIGHTS_SUFFIX, CheckpointError, MissingCheckpoint
 from nietzsche_tui.engine import DEFAULT_TEMPERATURES, Engine
 from nietzsche_tui.history import (
-    Column,
     HistoryStore,
     StoredExchange,
     default_history_path,
     open_history,
-    weights_sha256,
 )
-from nietzsche_tui.history_screen import HistoryScreen, StoredView
+from nietzsche_tui.history_screen import HistoryScreen, StoredView, stored_from_exchange, stored_from_score
 from nietzsche_tui.runs import StartSettings, TrainingControl
 from nietzsche_tui.screens import HelpScreen, ProblemScreen
 from nietzsche_tui.state import ModelState, Settings
@@ -228,60 +228,14 @@ class NietzscheApp(App[None]):
 
     @work(thread=True, group="history-save", exit_on_error=False)
     def _store(self, exchange: Exchange, state: str) -> None:
-        """Save one exchange in a thread: the UI never waits for the disk."""
-        generation, request = exchange.generation, exchange.generation.request
-        engines = exchange.engines or [self.models.engine]
-        checkpoint = engines[-1].checkpoint
-        columns = [
-            Column(
-                label=column.label,
-                text=column.text,
-                state=state,
-                temperature=request.temperatures[0] if generation.labels else request.temperatures[i],
-                epoch=engines[i].checkpoint.epoch if i < len(engines) else checkpoint.epoch,
-            )
-            for i, column in enumerate(exchange.columns)
-        ]
-        stored = StoredExchange(
-            kind="epochs" if generation.labels else "temperatures",
-            prompt=exchange.prompt_typed,
-            prompt_read=generation.prompt.text,
-            dropped=list(generation.prompt.dropped),
-            checkpoint_path=str(checkpoint.metadata_path.resolve()),
-            epoch=checkpoint.epoch,
-            weights_sha256=weights_sha256(checkpoint.weights_path),
-            mode=request.mode,
-            temperatures=list(request.temperatures),
-            length=request.length,
-            seed=request.seed,
-            top_k=request.top_k,
-            top_p=request.top_p,
-            columns=columns,
-        )
-        self._save(stored)
+        """Save one exchange in a thread (hashing the weights included): the UI never waits for the disk."""
+        self._save(stored_from_exchange(exchange, state, self.models.engine))
 
     def record_score(self, text: str, summary: str, engine: Engine) -> None:
         """Keep a /score exchange too (its column is the scored text)."""
-        if self.history is None:
-            return
-        checkpoint = engine.checkpoint
-        stored = StoredExchange(
-            "score",
-            f"/score {text}",
-            text,
-            [],
-            str(checkpoint.metadata_path.resolve()),
-            checkpoint.epoch,
-            weights_sha256(checkpoint.weights_path),
-            "window",
-            [],
-            len(text),
-            None,
-            None,
-            None,
-            [Column(label=summary, text=text)],
-        )
-        self.run_worker(lambda: self._save(stored), thread=True, group="history-save", exit_on_error=False)
+        if self.history is not None:
+            stored = stored_from_score(text, summary, engine)
+            self.run_worker(lambda: self._save(stored), thread=True, group="history-save", exit_on_error=False)
 
     def _save(self, stored: StoredExchange) -> None:
         try:

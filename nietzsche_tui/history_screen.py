@@ -16,9 +16,65 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
-from nietzsche_tui.history import HistoryStore, StoredExchange, to_markdown
+from nietzsche_tui.engine import Engine
+from nietzsche_tui.history import Column, HistoryStore, StoredExchange, to_markdown, weights_sha256
 from nietzsche_tui.screens import SubScreen
 from nietzsche_tui.text import visible, visible_one_line
+from nietzsche_tui.widgets import Exchange
+
+
+def stored_from_exchange(exchange: Exchange, state: str, fallback: Engine | None) -> StoredExchange:
+    """What the history keeps of a finished (or stopped, or failed) exchange. Runs in a thread."""
+    generation, request = exchange.generation, exchange.generation.request
+    engines = exchange.engines or [fallback]
+    checkpoint = engines[-1].checkpoint
+    columns = [
+        Column(
+            label=column.label,
+            text=column.text,
+            state=state,
+            temperature=request.temperatures[0] if generation.labels else request.temperatures[i],
+            epoch=engines[i].checkpoint.epoch if i < len(engines) else checkpoint.epoch,
+        )
+        for i, column in enumerate(exchange.columns)
+    ]
+    return StoredExchange(
+        kind="epochs" if generation.labels else "temperatures",
+        prompt=exchange.prompt_typed,
+        prompt_read=generation.prompt.text,
+        dropped=list(generation.prompt.dropped),
+        checkpoint_path=str(checkpoint.metadata_path.resolve()),
+        epoch=checkpoint.epoch,
+        weights_sha256=weights_sha256(checkpoint.weights_path),
+        mode=request.mode,
+        temperatures=list(request.temperatures),
+        length=request.length,
+        seed=request.seed,
+        top_k=request.top_k,
+        top_p=request.top_p,
+        columns=columns,
+    )
+
+
+def stored_from_score(text: str, summary: str, engine: Engine) -> StoredExchange:
+    """What the history keeps of a /score: the scored text as its one column."""
+    checkpoint = engine.checkpoint
+    return StoredExchange(
+        kind="score",
+        prompt=f"/score {text}",
+        prompt_read=text,
+        dropped=[],
+        checkpoint_path=str(checkpoint.metadata_path.resolve()),
+        epoch=checkpoint.epoch,
+        weights_sha256=weights_sha256(checkpoint.weights_path),
+        mode="window",
+        temperatures=[],
+        length=len(text),
+        seed=None,
+        top_k=None,
+        top_p=None,
+        columns=[Column(label=summary, text=text)],
+    )
 
 
 class StoredView(Vertical):

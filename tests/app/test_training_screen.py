@@ -259,3 +259,23 @@ async def test_train_from_the_app_watch_follow_compare_and_stop(tiny_corpus, tmp
         await settle(app, pilot)
         labels = app.query(Exchange).last().labels
         assert labels[0].startswith("epoch 1") and labels[-1].startswith(f"epoch {saved[-1]}")
+
+
+async def test_a_trainer_that_fails_at_once_shows_its_one_line_reason(tmp_path, monkeypatch):
+    """A trainer that dies before writing any event (say a missing corpus) still explains itself."""
+    monkeypatch.chdir(tmp_path)
+
+    def failing(settings, folder):
+        code = "import sys; print('nietzsche-train: corpus nope.txt does not exist', file=sys.stderr); sys.exit(2)"
+        return [sys.executable, "-c", code]
+
+    monkeypatch.setattr(runs, "trainer_command", failing)
+    app = make_app(checkpoint="run")
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("f5", "s", "enter")
+        app.training.trainer.wait(timeout=30)
+        app.poll_training_folder()
+        await pilot.pause()
+        status = str(app.screen.query_one("#run-status").render())
+        assert "the run failed: nietzsche-train: corpus nope.txt does not exist" in status
