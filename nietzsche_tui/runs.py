@@ -130,7 +130,11 @@ class FolderWatch:
         """Read what is new; True when anything changed."""
         signature = self._stat_signature()
         was_live = self.state.live
-        if signature == self._signature:
+        events = signature[1]
+        # Unchanged, and every byte of the events file read: nothing new. (A line being written
+        # while it was read leaves bytes behind the reader's offset: read again even if the
+        # file's size and time have not moved since.)
+        if signature == self._signature and (events is None or self.reader.offset >= events[1]):
             self.state.check_alive()
             return was_live != self.state.live
         folder_changed = self._signature is None or signature[0] != self._signature[0]

@@ -176,3 +176,44 @@ def test_history_and_export_commands(app_model, tmp_path, capsys):
     assert cli_main(["export", "--history", str(path), "--all", "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["exchanges"]) == 2
     assert cli_main(["history", "--history", str(tmp_path / "none.db")]) == 2
+
+
+def test_two_app_instances_on_one_database_keep_every_exchange(app_model, tmp_path):
+    """Two real app processes, each chatting into the same history file at the same time."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = "\n".join(
+        [
+            "import sys",
+            f"sys.path.insert(0, {str(root)!r})",
+            "from nietzsche_tui.app import make_app",
+            "name, model, history = sys.argv[1:4]",
+            "app = make_app(checkpoint=model, seed=1, length=20, history=history, keep_history=True)",
+            "async def chat(pilot):",
+            "    while app.engine is None or app.history is None:",
+            "        await pilot.pause(0.01)",
+            "    for i in range(8):",
+            "        app.send(f'{name} {i}')",
+            "        while any(w.is_running for w in app.workers if w.group == 'generation'):",
+            "            await pilot.pause(0.01)",
+            "        await pilot.pause(0.05)",
+            "    while len([e for e in app.history.exchanges(limit=None) if e.prompt.startswith(name)]) < 8:",
+            "        await pilot.pause(0.05)",
+            "    app.exit()",
+            "app.run(headless=True, auto_pilot=chat)",
+        ]
+    )
+    history = str(tmp_path / "shared.db")
+    apps = [
+        subprocess.Popen([sys.executable, "-c", script, name, str(app_model), history], stderr=subprocess.PIPE)
+        for name in ("left", "right")
+    ]
+    for process in apps:
+        assert process.wait(timeout=120) == 0, process.stderr.read().decode()
+    store, _ = open_history(history)
+    prompts = sorted(e.prompt for e in store.exchanges(limit=None))
+    assert prompts == sorted(f"{name} {i}" for name in ("left", "right") for i in range(8))
+    assert len({e.session_id for e in store.exchanges(limit=None)}) == 2

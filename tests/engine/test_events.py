@@ -88,3 +88,26 @@ def test_short_lines_are_never_read_twice(tmp_path):
     with open(path, "ab") as stream:
         stream.write(b'{"v":1,"event":"b"}\n' * 5)
     assert [e["event"] for e in reader.read()] == ["b"] * 5
+
+
+def test_a_folder_watch_rereads_a_line_it_caught_half_written(tmp_path):
+    """The file's size and time can stop changing before the reader has seen its last line whole."""
+    import os
+
+    from nietzsche_tui.runs import FolderWatch
+
+    EventWriter(tmp_path).write("run_started", pid=os.getpid(), epochs=3)
+    watch = FolderWatch(tmp_path)
+    path = tmp_path / EVENTS_FILE
+    line = json.dumps({"v": 1, "event": "run_stopped", "reason": "interrupted", "message": "interrupted"}) + "\n"
+    with open(path, "ab") as stream:
+        stream.write(line[:20].encode())  # what a read in the middle of the write sees
+    watch.poll()
+    assert watch.state.live
+    with open(path, "r+b") as stream:  # the rest lands; pin the file's time so the stat looks the same
+        stream.seek(0, 2)
+        stream.write(line[20:].encode())
+    stat = path.stat()
+    watch._signature = (watch._signature[0], (stat.st_mtime_ns, stat.st_size))
+    watch.poll()
+    assert watch.state.status == "stopped" and watch.state.message == "interrupted"
