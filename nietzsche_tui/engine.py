@@ -361,6 +361,11 @@ def load_epochs(folder: str | Path | None, spec: str | None = None) -> list[Engi
     Raises CheckpointError for a missing folder or an unreadable checkpoint, ValueError for a bad ``spec``.
     """
     target = Path(folder).expanduser() if folder is not None else LOCAL_CHECKPOINT_DIR
+    if not target.exists():
+        raise MissingCheckpoint(
+            f"{target}: no training folder here yet; train one (F5, then s, in the app) "
+            "or name one with --checkpoint DIR."
+        )
     if not target.is_dir():
         raise CheckpointError(f"{target}: epochs side by side need a training folder, not a file.")
     checkpoints = {c.epoch: c for c in complete_checkpoints(target)}

@@ -279,3 +279,18 @@ async def test_a_trainer_that_fails_at_once_shows_its_one_line_reason(tmp_path, 
         await pilot.pause()
         status = str(app.screen.query_one("#run-status").render())
         assert "the run failed: nietzsche-train: corpus nope.txt does not exist" in status
+
+
+async def test_comparing_epochs_without_a_training_folder_explains_what_to_do(tmp_path, monkeypatch, app_model):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(checkpoint=str(app_model / "epoch_0003.json"), seed=1, length=10)
+    said = []
+    notify = app.notify
+    app.notify = lambda message, **kwargs: (said.append(message), notify(message, **kwargs))[1]
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        app.training.folder = tmp_path / "nowhere"
+        await pilot.press("f7", *"truth", "enter")
+        await pilot.pause()
+        assert not app.query(Exchange) and app.prompt_input.value == "truth"
+        assert any("no training folder here yet" in message for message in said)
