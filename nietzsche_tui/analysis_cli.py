@@ -31,8 +31,18 @@ CELLS_HELP = (
 )
 
 
-def add_commands(commands, shared: argparse.ArgumentParser) -> None:
-    """Add ``score`` and ``cells`` to the ``nietzsche-tui`` sub-command parsers."""
+def add_commands(commands) -> None:
+    """Add ``score`` and ``cells`` to the ``nietzsche-tui`` sub-command parsers.
+
+    They take only ``--checkpoint`` (sampling settings mean nothing to them); given before the
+    command word, it is honoured too.
+    """
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "--checkpoint",
+        default=argparse.SUPPRESS,
+        help="checkpoint file, or a training folder (its latest); default: ./checkpoints, else the bundled model",
+    )
     score = commands.add_parser(
         "score", parents=[shared], help="how surprised the model is by a text", description=SCORE_HELP
     )

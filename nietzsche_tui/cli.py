@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --json: the N most likely characters (untempered) at every step",
     )
-    add_analysis_commands(commands, _shared_options(defaults=False))
+    add_analysis_commands(commands)
     add_history_commands(commands)
     return parser
 
