@@ -28,7 +28,7 @@ BATCH = 2048
 def _known(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Indices of the characters the model knows, their positions in ``text``, and the unknown ones."""
     index_of = {char: i for i, char in enumerate(engine.vocabulary)}
-    lowered = text.lower() if len(text.lower()) == len(text) else text  # ß → ss would shift positions
+    lowered = _as_read(text, engine.lowercase)
     positions, indices, unknown = [], [], {}
     for position, char in enumerate(lowered):
         index = index_of.get(char)
@@ -38,6 +38,14 @@ def _known(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray, list[str]
             positions.append(position)
             indices.append(index)
     return np.array(indices, dtype=np.int64), np.array(positions, dtype=np.int64), list(unknown)
+
+
+def _as_read(text: str, lowercase: bool) -> str:
+    """The text as the model reads it, position for position (ß → ss would shift them: kept)."""
+    if not lowercase:
+        return text
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text
 
 
 def _windows_for(indices: np.ndarray, targets: np.ndarray, maxlen: int):
@@ -249,14 +257,14 @@ def correlations(activations: np.ndarray, feature: np.ndarray) -> np.ndarray:
 def rank_cells(engine: Engine, text: str, top: int = 5) -> dict[str, list[tuple[int, float]]]:
     """For each property, the ``top`` cells whose activation correlates most strongly with it."""
     positions, states = cell_activations(engine, text)
-    return rank_activations(text, positions, states, top)
+    return rank_activations(text, positions, states, top, engine.lowercase)
 
 
 def rank_activations(
-    text: str, positions: np.ndarray, states: np.ndarray, top: int = 5
+    text: str, positions: np.ndarray, states: np.ndarray, top: int = 5, lowercase: bool = True
 ) -> dict[str, list[tuple[int, float]]]:
     """``rank_cells`` over activations already computed by ``cell_activations``."""
-    lowered = text.lower() if len(text.lower()) == len(text) else text
+    lowered = _as_read(text, lowercase)
     properties = text_properties(lowered)
     ranked = {}
     for name, values in properties.items():

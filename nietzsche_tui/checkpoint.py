@@ -72,6 +72,13 @@ class Checkpoint:
         return None if value is None else float(value)
 
     @property
+    def lowercases(self) -> bool:
+        """Whether the model was trained on lowercased text (so prompts are lowercased too).
+
+        Checkpoints from before ``--keep-case`` say nothing: they were all lowercased."""
+        return self.metadata.get("corpus", {}).get("lowercased", True) is not False
+
+    @property
     def seed_passages(self) -> list[str]:
         return list(self.metadata.get("seed_passages") or [])
 

@@ -59,12 +59,13 @@ class Prompt:
     dropped: tuple[str, ...]  # distinct dropped characters, in order of first appearance
 
 
-def encode_prompt(text: str, vocabulary: Sequence[str]) -> Prompt:
-    """Lowercase ``text`` and map it to vocabulary indices, dropping (and reporting) unknowns."""
+def encode_prompt(text: str, vocabulary: Sequence[str], lowercase: bool = True) -> Prompt:
+    """Map ``text`` (lowercased, for a model trained on lowercased text) to vocabulary indices,
+    dropping (and reporting) unknown characters."""
     index_of = {char: i for i, char in enumerate(vocabulary)}
     kept: list[str] = []
     dropped: dict[str, None] = {}
-    for char in text.lower():
+    for char in text.lower() if lowercase else text:
         if char in index_of:
             kept.append(char)
         else:
@@ -185,6 +186,7 @@ class Engine:
         self.checkpoint = checkpoint
         self.vocabulary = checkpoint.vocabulary
         self.maxlen = checkpoint.maxlen
+        self.lowercase = checkpoint.lowercases  # prompts are read the way the training text was
         self.units = weights.units
         self._weights = weights
         # A one-hot row times the kernel is a row of the kernel, so the input projection of every
@@ -196,7 +198,9 @@ class Engine:
         self._recurrent = np.ascontiguousarray(weights.recurrent_kernel * scale, dtype=np.float32)
 
     @classmethod
-    def from_weights(cls, weights: LSTMWeights, vocabulary: Sequence[str], maxlen: int) -> Engine:
+    def from_weights(
+        cls, weights: LSTMWeights, vocabulary: Sequence[str], maxlen: int, lowercase: bool = True
+    ) -> Engine:
         """An engine over in-memory weights (the trainer's per-epoch samples use this)."""
         metadata = {
             "epoch": 1,
@@ -204,6 +208,7 @@ class Engine:
             "maxlen": maxlen,
             "model": {"units": weights.units},
             "metrics": {},
+            "corpus": {"lowercased": lowercase},
         }
         return cls(Checkpoint(Path("<memory>.json"), Path("<memory>.keras"), metadata), weights)
 
@@ -244,7 +249,7 @@ class Engine:
     def held_out_loss(self, text: str, batch: int = 4096) -> float:
         """Mean cross-entropy (nats/char) of every next character after a full maxlen window of
         ``text``: the project's held-out measure, computed here without Keras."""
-        indices = encode_prompt(text, self.vocabulary).indices
+        indices = encode_prompt(text, self.vocabulary, self.lowercase).indices
         if len(indices) != len(text):
             raise ValueError("the text has characters outside this checkpoint's vocabulary")
         starts = np.arange(len(indices) - self.maxlen)
@@ -259,7 +264,7 @@ class Engine:
 
     def prepare_prompt(self, text: str) -> Prompt:
         """Encode a prompt, raising PromptError when nothing usable is left."""
-        prompt = encode_prompt(text, self.vocabulary)
+        prompt = encode_prompt(text, self.vocabulary, self.lowercase)
         if not prompt.text.strip():  # one rule for the app and `generate`: blank is empty
             if prompt.dropped:
                 raise PromptError(

@@ -178,7 +178,7 @@ class CellScreen(SubScreen):
     def compute(self) -> None:
         try:
             positions, states = cell_activations(self.engine, self.full_text)
-            ranked = rank_activations(self.full_text, positions, states, top=3)
+            ranked = rank_activations(self.full_text, positions, states, top=3, lowercase=self.engine.lowercase)
         except ScoreError as error:
             self.app.call_from_thread(self.query_one("#cells-text", Static).update, Text(str(error)))
             return

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3  # noqa: F401 - before TensorFlow: see below
 from pathlib import Path
 
 import pytest
+
+# TensorFlow's shared libraries carry their own SQLite without FTS5. In a process that loads
+# TensorFlow before Python's sqlite3 module, sqlite3 binds to that copy and the history's search
+# index cannot be created. The app never imports TensorFlow, but a pytest worker runs trainer
+# tests and history tests in one process, so sqlite3 is loaded first, here.
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests never use a GPU, even where there is one

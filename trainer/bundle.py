@@ -69,7 +69,9 @@ def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) ->
 
     meta = dict(last_checkpoint.metadata)
     training = meta.get("training", {})
-    corpus = load_corpus(corpus_path, meta["maxlen"], training.get("val_fraction", 0.05))
+    corpus = load_corpus(
+        corpus_path, meta["maxlen"], training.get("val_fraction", 0.05), bool(training.get("keep_case", False))
+    )
     if corpus.sha256 != meta.get("corpus", {}).get("sha256"):
         raise BundleError(f"{corpus_path} is not the corpus the checkpoints in {source} were trained on")
     engine = Engine(last_checkpoint, averaged)

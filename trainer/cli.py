@@ -28,7 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"'book' reproduces the book; 'fast' trains every position of long sequences with "
         f"clipping and decay (its defaults: {', '.join(f'{k}={v}' for k, v in fast.items())})",
     )
-    add("--corpus", default=None, help="UTF-8 text file to train on (default: download the book's nietzsche.txt)")
+    add(
+        "--corpus",
+        default=None,
+        help="UTF-8 text file, or a folder of .txt files (name order, joined by a blank line), to train on "
+        "(default: download the book's nietzsche.txt)",
+    )
+    add(
+        "--keep-case",
+        action="store_true",
+        default=None,
+        help="keep capitals as their own characters (default: lowercase, as the book); the app then keeps "
+        "the case of prompts too",
+    )
     add("--out", default=d.out, help="folder for checkpoints (resumes from its latest)")
     add("--epochs", type=int, default=None, help=f"train up to this epoch (book: {d.epochs})")
     add("--maxlen", type=int, default=d.maxlen, help="characters the model reads before predicting")

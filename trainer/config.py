@@ -24,7 +24,8 @@ class TrainConfig:
     """Everything that shapes a training run. CLI flags map one-to-one onto these fields."""
 
     recipe: str = "book"
-    corpus: str | None = None  # a UTF-8 text file; None downloads the book's nietzsche.txt
+    corpus: str | None = None  # a UTF-8 text file or a folder of .txt files; None downloads nietzsche.txt
+    keep_case: bool = False  # the book lowercases the text; True keeps capitals as their own characters
     out: str = "checkpoints"
     epochs: int = 60
     maxlen: int = 60
@@ -98,6 +99,7 @@ def config_from(recipe: str, overrides: dict[str, Any]) -> TrainConfig:
 # values, or its metadata would claim settings that did not run.
 RESUME_KEYS = (
     "recipe",
+    "keep_case",
     "maxlen",
     "step",
     "sequence_length",

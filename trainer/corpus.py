@@ -98,7 +98,9 @@ def read_text(path: str | Path) -> str:
     except FileNotFoundError:
         raise CorpusError(f"corpus {target} does not exist; check the --corpus path.") from None
     except IsADirectoryError:
-        raise CorpusError(f"corpus {target} is a folder; --corpus needs a text file.") from None
+        raise CorpusError(
+            f"corpus {target} is a folder; --corpus needs a text file or a folder of .txt files."
+        ) from None
     except OSError as error:
         raise CorpusError(f"cannot read corpus {target}: {error.strerror or error}.") from None
     try:
@@ -111,15 +113,27 @@ def read_text(path: str | Path) -> str:
         ) from None
 
 
-def load_corpus(path: str | Path | None, maxlen: int, val_fraction: float = 0.05) -> Corpus:
-    """Load and lowercase a corpus (None = the book's download) and split off held-out text.
+def read_corpus(path: str | Path) -> str:
+    """A text file, or a folder's ``.txt`` files in name order joined with a blank line."""
+    target = Path(path).expanduser()
+    if not target.is_dir():
+        return read_text(target)
+    files = sorted(p for p in target.iterdir() if p.suffix == ".txt" and p.is_file())
+    if not files:
+        raise CorpusError(f"corpus folder {target} holds no .txt files.")
+    return "\n\n".join(read_text(file) for file in files)
+
+
+def load_corpus(path: str | Path | None, maxlen: int, val_fraction: float = 0.05, keep_case: bool = False) -> Corpus:
+    """Load a corpus (None = the book's download; a folder = its .txt files), lowercase it unless
+    ``keep_case``, and split off held-out text.
 
     The held-out text is the last ``val_fraction`` of the characters, contiguous, so every
     held-out figure in the project scores the same text.
     """
     source = download_book_corpus() if path is None else Path(path)
-    raw = read_text(source)
-    text = raw.lower()
+    raw = read_corpus(source)
+    text = raw if keep_case else raw.lower()
     held_out = int(len(text) * val_fraction)
     split = len(text) - held_out
     if split < maxlen + 1:

@@ -51,17 +51,6 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
         return
     latest = checkpoints[-1]
     where = latest.metadata_path.parent
-    if latest.vocabulary != corpus.vocabulary:
-        raise TrainingError(
-            f"{where} holds checkpoints trained on another vocabulary ({len(latest.vocabulary)} "
-            f"characters, this corpus has {len(corpus.vocabulary)}); choose another --out folder."
-        )
-    saved_corpus = latest.metadata.get("corpus", {}).get("sha256")
-    if saved_corpus is not None and saved_corpus != corpus.sha256:
-        raise TrainingError(
-            f"{where} was trained on another text (sha256 {saved_corpus[:12]}…, this --corpus is "
-            f"{corpus.sha256[:12]}…); pass the same --corpus to resume, or choose another --out folder."
-        )
     saved = latest.metadata.get("training", {})
     for key in RESUME_KEYS:
         if key in saved and saved[key] != getattr(config, key):
@@ -69,6 +58,18 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
                 f"{where} was trained with {flag(key)} {saved[key]} but this run asks for "
                 f"{getattr(config, key)}; resume with {flag(key)} {saved[key]}, or choose another --out folder."
             )
+    if latest.vocabulary != corpus.vocabulary:
+        raise TrainingError(
+            f"{where} holds checkpoints trained on another vocabulary ({len(latest.vocabulary)} "
+            f"characters, this corpus has {len(corpus.vocabulary)}); choose another --out folder."
+        )
+
+    saved_corpus = latest.metadata.get("corpus", {}).get("sha256")
+    if saved_corpus is not None and saved_corpus != corpus.sha256:
+        raise TrainingError(
+            f"{where} was trained on another text (sha256 {saved_corpus[:12]}…, this --corpus is "
+            f"{corpus.sha256[:12]}…); pass the same --corpus to resume, or choose another --out folder."
+        )
 
 
 def parameter_count(config: TrainConfig, vocab_size: int) -> int:
@@ -137,7 +138,7 @@ def train(
     """
     config.validate()
     out = Path(config.out)
-    corpus = load_corpus(config.corpus, config.maxlen, config.val_fraction)
+    corpus = load_corpus(config.corpus, config.maxlen, config.val_fraction, config.keep_case)
     if config.recipe == "fast" and corpus.split < 2 * config.sequence_length + 2:
         raise CorpusError(
             f"the training text ({corpus.split} characters) is too short for "
@@ -247,6 +248,7 @@ def train(
                 "sha256": corpus.sha256,
                 "length": len(corpus.text),
                 "held_out_from": corpus.split,
+                "lowercased": not config.keep_case,
             },
             "seed_passages": passages,
             "versions": versions,
@@ -264,7 +266,7 @@ def train(
     events = events or EventWriter(out)
     writer = CheckpointWriter(out, metadata, guard)
     samples = EpochSamples(
-        lambda w: Engine.from_weights(w, corpus.vocabulary, config.maxlen),
+        lambda w: Engine.from_weights(w, corpus.vocabulary, config.maxlen, lowercase=not config.keep_case),
         sample_seed,
         config.temperatures,
         config.sample_length,
