@@ -72,6 +72,16 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
         )
 
 
+HELD_OUT_BATCH_BYTES = 64 * 1024 * 1024  # one-hot floats per held-out batch
+
+
+def held_out_batch_size(maxlen: int, vocab_size: int) -> int:
+    """Windows per held-out batch: 1024 for the book's 57 characters, fewer for large vocabularies,
+    so a batch's one-hot input stays within 64 MB (3,000 CJK characters at 1024 windows would be
+    700 MB)."""
+    return max(1, min(1024, HELD_OUT_BATCH_BYTES // (maxlen * vocab_size * 4)))
+
+
 def parameter_count(config: TrainConfig, vocab_size: int) -> int:
     """Weights of one-hot → LSTM(units) → Dense(vocab): 4u(V + u + 1) + (u + 1)V."""
     units = config.units
@@ -180,7 +190,12 @@ def train(
     held_out = None
     if len(corpus.held_out) > config.maxlen:
         held_out = WindowBatches(
-            corpus.held_out, vocab_size, config.maxlen, config.val_step, batch_size=1024, shuffle=False
+            corpus.held_out,
+            vocab_size,
+            config.maxlen,
+            config.val_step,
+            batch_size=held_out_batch_size(config.maxlen, vocab_size),
+            shuffle=False,
         )
     print(f"Corpus length: {len(corpus.text)}")
     print(f"Number of sequences: {sequences}")

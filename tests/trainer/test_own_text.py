@@ -60,3 +60,12 @@ def test_the_trainer_cli_takes_a_folder(tmp_path):
     (folder / "one.txt").write_text(TINY_TEXT, encoding="utf-8")
     assert train_main(tiny_train_args(folder, tmp_path / "out", epochs=1)) == 0
     assert Engine.load(tmp_path / "out").checkpoint.metadata["corpus"]["source"] == "texts"
+
+
+def test_held_out_batches_stay_small_for_large_vocabularies():
+    from trainer.train import HELD_OUT_BATCH_BYTES, held_out_batch_size
+
+    assert held_out_batch_size(60, 57) == 1024  # the book's: unchanged
+    batch = held_out_batch_size(60, 3001)
+    assert batch * 60 * 3001 * 4 <= HELD_OUT_BATCH_BYTES and batch >= 64
+    assert held_out_batch_size(10_000, 100_000) == 1
