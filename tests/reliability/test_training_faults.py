@@ -80,6 +80,7 @@ def test_sigkill_at_random_moments_never_loses_a_complete_epoch(tiny_corpus, tmp
     assert all(name.endswith((".tmp", ".partial.keras")) for name in leftovers)
 
 
+@pytest.mark.slow  # a real trainer process; the fast loop keeps the in-process fault tests
 def test_sigint_stops_cleanly_and_says_how_to_resume(tiny_corpus, tmp_path):
     process = start(train_command(tiny_corpus, tmp_path, epochs=500))
     wait_for_first_checkpoint(tmp_path, process)
@@ -92,6 +93,7 @@ def test_sigint_stops_cleanly_and_says_how_to_resume(tiny_corpus, tmp_path):
     assert epochs and epochs == list(range(1, len(epochs) + 1))
 
 
+@pytest.mark.slow  # a real trainer process for ten epochs
 def test_a_reader_polling_during_training_never_sees_a_partial_checkpoint(tiny_corpus, tmp_path):
     process = start(train_command(tiny_corpus, tmp_path, epochs=10))
     loads, problems = [], []
