@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nietzsche_tui.engine import Engine
+from nietzsche_tui.engine import Engine, window_batches
 from nietzsche_tui.sampling import reweight_distribution
 
 LN2 = math.log(2)
@@ -46,16 +46,6 @@ def _as_read(text: str, lowercase: bool) -> str:
         return text
     lowered = text.lower()
     return lowered if len(lowered) == len(text) else text
-
-
-def _windows_for(indices: np.ndarray, targets: np.ndarray, maxlen: int):
-    """Yield (target positions, windows) batches: full windows together, shorter ones by length."""
-    full = targets[targets >= maxlen]
-    for start in range(0, len(full), BATCH):
-        chunk = full[start : start + BATCH]
-        yield chunk, indices[chunk[:, None] - maxlen + np.arange(maxlen)]
-    for target in targets[targets < maxlen]:
-        yield np.array([target]), indices[None, :target]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,11 +115,7 @@ def score_text(engine: Engine, text: str) -> ScoredText:
         what = "no character" if not len(indices) else "only one character"
         raise ScoreError(f"nothing to score: the text has {what} the model knows (scoring needs two or more)")
     targets = np.arange(1, len(indices))
-    bits = np.empty(len(targets))
-    for chunk, windows in _windows_for(indices, targets, engine.maxlen):
-        probabilities = engine.window_probabilities(windows)
-        chosen = probabilities[np.arange(len(chunk)), indices[chunk]]
-        bits[chunk - 1] = -np.log2(np.maximum(chosen, 1e-300))
+    bits = engine.surprisal_bits(indices, targets, BATCH)
     return ScoredText(text, positions[1:], bits, targets >= engine.maxlen, unknown)
 
 
@@ -202,9 +188,9 @@ def cell_activations(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray]
         raise ScoreError("the text has no character the model knows")
     ends = np.arange(1, len(indices) + 1)  # a window ending at character i holds indices[:i + 1]
     states = np.empty((len(indices), engine.units), dtype=np.float32)
-    for chunk, windows in _windows_for(indices, ends, engine.maxlen):
+    for rows, windows in window_batches(indices, ends, engine.maxlen, BATCH):
         _, c = engine.run(windows)
-        states[chunk - 1] = np.tanh(c)
+        states[rows] = np.tanh(c)
     return positions, states
 
 

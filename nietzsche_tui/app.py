@@ -282,6 +282,10 @@ class NietzscheApp(App[None]):
             if isinstance(screen, TrainingScreen):
                 screen.show()
         self._follow_latest()
+        self._show_follow()
+
+    def _show_follow(self) -> None:
+        """The chat's status line says whether a live run is followed (nothing when none is live)."""
         live = self.training.watch.state.live
         self.chat_screen.follow_note = ("following the run" if self.follow else "follow off") if live else ""
         self.chat_screen.refresh_status()
@@ -335,9 +339,7 @@ class NietzscheApp(App[None]):
         self.notify(f"Follow the training run: {'on' if self.follow else 'off'}", timeout=2)
         if self.follow:
             self._follow_latest()
-        if self.training.watch.state.live:
-            self.chat_screen.follow_note = "following the run" if self.follow else "follow off"
-        self.chat_screen.refresh_status()
+        self._show_follow()
 
     async def action_quit(self) -> None:
         if not self.training.ours_running:

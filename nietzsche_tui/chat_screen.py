@@ -21,7 +21,15 @@ from textual.widgets import Footer, Input, Static
 from nietzsche_tui.analysis import ScoreError, score_text
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.colours import confidence_legend
-from nietzsche_tui.engine import Engine, Generation, GenerationRequest, PromptError, generate_epochs, load_epochs
+from nietzsche_tui.engine import (
+    Engine,
+    Generation,
+    GenerationRequest,
+    PromptError,
+    epoch_checkpoints,
+    generate_epochs,
+    load_epochs,
+)
 from nietzsche_tui.history import StoredExchange, weights_sha256
 from nietzsche_tui.inspect_screens import CellScreen, InspectScreen
 from nietzsche_tui.runs import TrainingControl
@@ -48,7 +56,6 @@ class ChatScreen(Screen[None]):
         self._next_seed = settings.seed
         self.compare_epochs = False  # the next prompt: temperatures side by side, or epochs
         self.epoch_spec: str | None = None  # which epochs; None: first, ~quarter, half, last
-        self._epoch_engines: dict[tuple[str, int], Engine] = {}
         self.follow_note = ""  # what the app says about following a live run, for the status line
 
     def compose(self) -> ComposeResult:
@@ -193,10 +200,7 @@ class ChatScreen(Screen[None]):
         if not self.compare_epochs:
             request = GenerationRequest(text, settings.temperatures, settings.length, seed, settings.mode)
             return engine.generate(request), [engine] * len(settings.temperatures)
-        engines = []
-        for loaded in load_epochs(self.training.folder, self.epoch_spec):
-            key = (str(loaded.checkpoint.metadata_path), loaded.checkpoint.epoch)
-            engines.append(self._epoch_engines.setdefault(key, loaded))
+        engines = load_epochs(self.training.folder, self.epoch_spec)
         request = GenerationRequest(text, (EPOCHS_TEMPERATURE,), settings.length, seed, settings.mode)
         return generate_epochs(engines, request), engines
 
@@ -214,7 +218,7 @@ class ChatScreen(Screen[None]):
         self.refresh_status()
         if message.error:
             self.notify(f"Generation failed: {message.error}", severity="error", markup=False)
-        if getattr(message.exchange, "replay_of", None) is not None:
+        if message.exchange.replay_of is not None:
             self._report_replay(message.exchange, message.state)
 
     def on_chat_view_view_changed(self, message: ChatView.ViewChanged) -> None:
@@ -296,12 +300,12 @@ class ChatScreen(Screen[None]):
             if spec is None:
                 return
             try:
-                picked = load_epochs(self.training.folder, spec)
+                picked = epoch_checkpoints(self.training.folder, spec)
             except (CheckpointError, ValueError) as error:
                 self.notify(str(error), severity="warning", markup=False)
                 return
             self.epoch_spec, self.compare_epochs = spec or None, True
-            epochs = ", ".join(str(e.checkpoint.epoch) for e in picked)
+            epochs = ", ".join(str(checkpoint.epoch) for checkpoint in picked)
             self.notify(f"The next prompt compares epochs {epochs}", timeout=3)
             self.refresh_status()
 

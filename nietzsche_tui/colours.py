@@ -10,7 +10,7 @@ blue-white-red scale (negative, zero, positive).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from rich.style import Style
@@ -67,9 +67,9 @@ def painted_buckets(text: str, buckets: bytes) -> Text:
     return Text(shown, spans=spans)
 
 
-def bits_bucket(bits: float | None) -> int:
-    """The same buckets for surprisal in bits (p = 2^-bits)."""
-    return 0 if bits is None else confidence_bucket(2.0**-bits)
+def surprisal_buckets(bits: Sequence[float | None]) -> bytes:
+    """The confidence buckets of surprisals in bits (p = 2^-bits); None (nothing scored) stays plain."""
+    return confidence_buckets([1.0 if b is None else 2.0**-b for b in bits])
 
 
 def confidence_legend() -> Text:
@@ -79,27 +79,6 @@ def confidence_legend() -> Text:
         legend.append(f" {label} ", style=style or Style(underline=True))
         legend.append(" ")
     return legend
-
-
-def painted(text: str, values: Sequence[float | None], bucket: Callable[[float | None], int]) -> Text:
-    """``text`` (made visible) with each character's background from its value's bucket.
-
-    Runs of the same bucket become one span, so a long column costs a few dozen spans, not one per
-    character: colouring while streaming stays cheap.
-    """
-    shown = visible(text)
-    result = Text(shown)
-    start, current = 0, None
-    for index in range(len(shown)):
-        value = values[index] if index < len(values) else None
-        which = bucket(value)
-        if which != current:
-            if current:
-                result.stylize(_STYLES[current], start, index)
-            start, current = index, which
-    if current:
-        result.stylize(_STYLES[current], start, len(shown))
-    return result
 
 
 def activation_style(value: float) -> Style:

@@ -161,6 +161,18 @@ class Generation:
 # The engine
 
 
+def window_batches(indices: np.ndarray, ends: np.ndarray, maxlen: int, batch: int = 2048):
+    """Yield (rows, windows): for each ``ends[row]`` (≥ 1), the window ``indices[end - maxlen:end]``
+    (shorter at the start of the text). Full windows come in batches; shorter ones one by one, as
+    each has its own length."""
+    full = np.flatnonzero(ends >= maxlen)
+    for start in range(0, len(full), batch):
+        rows = full[start : start + batch]
+        yield rows, indices[ends[rows, None] - maxlen + np.arange(maxlen)]
+    for row in np.flatnonzero(ends < maxlen):
+        yield np.array([row]), indices[None, : ends[row]]
+
+
 def _gates(z: np.ndarray, c: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray]:
     """The LSTM's gates from pre-scaled pre-activations ``z`` (i, f, c, o): the new (h, c)."""
     np.tanh(z, out=z)
@@ -246,19 +258,24 @@ class Engine:
         h, _ = self.run(np.atleast_2d(windows))
         return self.probabilities(h)
 
+    def surprisal_bits(self, indices: np.ndarray, targets: np.ndarray, batch: int = 2048) -> np.ndarray:
+        """-log2 p(indices[t] | the up to maxlen indices before t) for every t in ``targets`` (each
+        ≥ 1), every window from a zero state: how the model was trained and is scored."""
+        bits = np.empty(len(targets))
+        for rows, windows in window_batches(indices, targets, self.maxlen, batch):
+            probabilities = self.window_probabilities(windows)
+            chosen = probabilities[np.arange(len(rows)), indices[targets[rows]]]
+            bits[rows] = -np.log2(np.maximum(chosen, 1e-300))
+        return bits
+
     def held_out_loss(self, text: str, batch: int = 4096) -> float:
         """Mean cross-entropy (nats/char) of every next character after a full maxlen window of
         ``text``: the project's held-out measure, computed here without Keras."""
         indices = encode_prompt(text, self.vocabulary, self.lowercase).indices
         if len(indices) != len(text):
             raise ValueError("the text has characters outside this checkpoint's vocabulary")
-        starts = np.arange(len(indices) - self.maxlen)
-        total = 0.0
-        for chunk in np.array_split(starts, max(1, len(starts) // batch)):
-            windows = indices[chunk[:, None] + np.arange(self.maxlen)]
-            probabilities = self.window_probabilities(windows)
-            total -= np.log(probabilities[np.arange(len(chunk)), indices[chunk + self.maxlen]]).sum()
-        return float(total / len(starts))
+        targets = np.arange(self.maxlen, len(indices))
+        return float(self.surprisal_bits(indices, targets, batch).mean() * np.log(2))
 
     # -- generation -------------------------------------------------------------------------
 
@@ -360,10 +377,10 @@ def pick_epochs(available: Sequence[int], spec: str | None = None) -> list[int]:
     return chosen
 
 
-def load_epochs(folder: str | Path | None, spec: str | None = None) -> list[Engine]:
-    """Engines for the chosen epochs of a training folder (default ./checkpoints); see ``pick_epochs``.
+def epoch_checkpoints(folder: str | Path | None, spec: str | None = None) -> list[Checkpoint]:
+    """The chosen epochs' checkpoints of a training folder (default ./checkpoints); see ``pick_epochs``.
 
-    Raises CheckpointError for a missing folder or an unreadable checkpoint, ValueError for a bad ``spec``.
+    Raises CheckpointError for a missing folder, ValueError for a bad ``spec``.
     """
     target = Path(folder).expanduser() if folder is not None else LOCAL_CHECKPOINT_DIR
     if not target.exists():
@@ -376,7 +393,12 @@ def load_epochs(folder: str | Path | None, spec: str | None = None) -> list[Engi
     checkpoints = {c.epoch: c for c in complete_checkpoints(target)}
     if not checkpoints:
         raise CheckpointError(f"{target}: no complete checkpoint in this folder to compare.")
-    return [Engine(checkpoints[e], load_weights(checkpoints[e])) for e in pick_epochs(list(checkpoints), spec)]
+    return [checkpoints[e] for e in pick_epochs(list(checkpoints), spec)]
+
+
+def load_epochs(folder: str | Path | None, spec: str | None = None) -> list[Engine]:
+    """Engines for ``epoch_checkpoints(folder, spec)`` (raises as it does, and for unreadable weights)."""
+    return [Engine(c, load_weights(c)) for c in epoch_checkpoints(folder, spec)]
 
 
 def epoch_label(checkpoint: Checkpoint) -> str:

@@ -17,6 +17,7 @@ location that cannot be written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -204,19 +205,25 @@ class HistoryStore:
                 f"{SCHEMA_VERSION}); upgrade, or use another file with --history"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 current = db.execute("PRAGMA user_version").fetchone()[0]
                 if current < target:  # another instance may have migrated meanwhile
                     for statement in _statements(MIGRATIONS[target]):
                         db.execute(statement)
                     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     db.execute(f"PRAGMA user_version = {target}")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return SCHEMA_VERSION
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """One write transaction, taken at once (IMMEDIATE) so two instances queue instead of failing."""
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._connection
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -255,26 +262,19 @@ class HistoryStore:
             exchange.top_p,
             columns,
         )
-        with self._lock:
-            db = self._connection
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = db.execute(
-                    "INSERT INTO exchanges(session_id, created, kind, prompt, prompt_read, dropped, checkpoint_path, "
-                    "epoch, weights_sha256, mode, temperatures, length, seed, top_k, top_p, columns) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    values,
-                )
-                exchange_id = int(cursor.lastrowid)
-                db.execute(
-                    "INSERT INTO exchanges_text(rowid, prompt, output) VALUES (?, ?, ?)",
-                    (exchange_id, exchange.prompt, exchange.output()),
-                )
-                self._trim()
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO exchanges(session_id, created, kind, prompt, prompt_read, dropped, checkpoint_path, "
+                "epoch, weights_sha256, mode, temperatures, length, seed, top_k, top_p, columns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            exchange_id = int(cursor.lastrowid)
+            db.execute(
+                "INSERT INTO exchanges_text(rowid, prompt, output) VALUES (?, ?, ?)",
+                (exchange_id, exchange.prompt, exchange.output()),
+            )
+            self._trim()
         exchange.id, exchange.session_id = exchange_id, self.session_id
         return exchange_id
 
@@ -295,15 +295,8 @@ class HistoryStore:
         )
 
     def delete(self, exchange_id: int) -> None:
-        with self._lock:
-            db = self._connection
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                self._delete_ids([exchange_id])
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, self._transaction():
+            self._delete_ids([exchange_id])
 
     # -- reading -----------------------------------------------------------------------------
 

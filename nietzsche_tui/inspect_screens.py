@@ -17,7 +17,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from nietzsche_tui.analysis import ScoreError, alternatives, cell_activations, rank_activations
-from nietzsche_tui.colours import confidence_bucket, painted, painted_activations
+from nietzsche_tui.colours import painted_activations, painted_buckets
 from nietzsche_tui.engine import Engine
 from nietzsche_tui.screens import SubScreen
 from nietzsche_tui.text import visible_one_line
@@ -52,7 +52,7 @@ class InspectScreen(SubScreen):
     def __init__(self, column: TemperatureColumn, prompt: str, engine: Engine, temperature: float, request) -> None:
         super().__init__()
         self.text = column.text
-        self.probabilities = column.probabilities
+        self.buckets = column.buckets
         self.label = column.label
         self.prompt = prompt
         self.engine = engine
@@ -80,7 +80,7 @@ class InspectScreen(SubScreen):
             return
         body = Text(f"column {self.label}\n\n", style="bold")
         body.append(Text(visible_one_line(self.prompt[-200:]), style="dim"))
-        shown = painted(self.text, self.probabilities, confidence_bucket)
+        shown = painted_buckets(self.text, self.buckets)
         shown.stylize("reverse", self.cursor, self.cursor + 1)
         body.append(shown)
         self.query_one("#inspect-text", Static).update(body)

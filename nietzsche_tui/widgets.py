@@ -24,7 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
-from nietzsche_tui.colours import bits_bucket, confidence_buckets, painted, painted_buckets
+from nietzsche_tui.colours import confidence_buckets, painted_buckets, surprisal_buckets
 from nietzsche_tui.engine import Generation, describe_characters
 from nietzsche_tui.text import PASTED_NEWLINE, visible, visible_one_line
 
@@ -203,7 +203,8 @@ class ScoreView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text(f"› {visible_one_line(self.prompt_shown)}"), classes="prompt", markup=False)
         yield Static(Text(self.summary), classes="details", markup=False)
-        yield Static(painted(self.text, self.bits, bits_bucket), classes="score-body", markup=False)
+        painted = painted_buckets(self.text, surprisal_buckets(self.bits))
+        yield Static(painted, classes="score-body", markup=False)
 
 
 class ChatView(VerticalScroll, can_focus=True):
