@@ -268,7 +268,7 @@ class Engine:
             bits[rows] = -np.log2(np.maximum(chosen, 1e-300))
         return bits
 
-    def held_out_loss(self, text: str, batch: int = 4096) -> float:
+    def held_out_loss(self, text: str, batch: int = 2048) -> float:
         """Mean cross-entropy (nats/char) of every next character after a full maxlen window of
         ``text``: the project's held-out measure, computed here without Keras."""
         indices = encode_prompt(text, self.vocabulary, self.lowercase).indices
