@@ -55,7 +55,7 @@ def book_loop(checkpoint) -> float:
 
     chars, maxlen = checkpoint.vocabulary, checkpoint.maxlen
     saved = keras.models.load_model(checkpoint.weights_path, compile=False, safe_mode=True)
-    model = build_model(len(chars), maxlen, checkpoint.units)  # book-shaped, whatever the recipe
+    model = build_model(len(chars), maxlen, checkpoint.architecture)  # book-shaped, whatever the recipe
     model.set_weights(saved.get_weights())
     char_indices = {c: i for i, c in enumerate(chars)}
     model.predict(np.zeros((1, maxlen, len(chars))), verbose=0)  # warm-up, not timed
@@ -117,7 +117,7 @@ def scoring_run(engine, corpus_path: Path) -> tuple[float, float, int, float] | 
     started = time.perf_counter()
     scored = score_text(engine, held_out)
     ours = time.perf_counter() - started
-    model = build_model(len(engine.vocabulary), engine.maxlen, engine.units)
+    model = build_model(len(engine.vocabulary), engine.maxlen, engine.checkpoint.architecture)
     model.set_weights(keras.models.load_model(engine.checkpoint.weights_path, compile=False).get_weights())
     windows = WindowBatches(corpus.held_out, len(engine.vocabulary), engine.maxlen, 1, 1024, shuffle=False)
     model.predict(windows[0][0][:8], verbose=0)  # warm-up, not timed

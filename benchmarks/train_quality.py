@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> None:
     )
     corpus = load_corpus(CORPUS, config.maxlen, config.val_fraction)
     held_out = WindowBatches(corpus.held_out, len(corpus.vocabulary), config.maxlen, 1, 1024, shuffle=False)
-    scorer = build_model(len(corpus.vocabulary), config.maxlen, config.units)
+    scorer = build_model(len(corpus.vocabulary), config.maxlen, config.architecture)
     scorer.compile(loss="sparse_categorical_crossentropy")
     curve: list[dict] = []
     budget = args.budget_min * 60

@@ -178,7 +178,8 @@ def top_alternatives(probabilities: np.ndarray, vocabulary: Sequence[str], count
 
 
 def cell_activations(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """tanh of the LSTM's cell state after the window ending at each known character of ``text``.
+    """The top layer's cells after the window ending at each known character of ``text``: tanh of
+    an LSTM's cell state c (what its output reads), a GRU's h (already in [-1, 1]).
 
     Returns (positions in ``text``, activations of shape (characters, units)). Window mode: each
     row comes from a zero state over the up to ``maxlen`` characters ending at that character.
@@ -189,8 +190,8 @@ def cell_activations(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray]
     ends = np.arange(1, len(indices) + 1)  # a window ending at character i holds indices[:i + 1]
     states = np.empty((len(indices), engine.units), dtype=np.float32)
     for rows, windows in window_batches(indices, ends, engine.maxlen, BATCH):
-        _, c = engine.run(windows)
-        states[rows] = np.tanh(c)
+        memory = engine.memory(engine.run(windows))
+        states[rows] = np.tanh(memory) if engine.cell == "lstm" else memory
     return positions, states
 
 

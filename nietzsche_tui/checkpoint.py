@@ -3,13 +3,21 @@
 A checkpoint is a pair of files in a training folder, named by the zero-padded epoch:
 
     epoch_0007.keras   Keras native archive: architecture, weights, optimizer state
-    epoch_0007.json    metadata: vocabulary, maxlen, configs, losses, corpus hash, versions
+    epoch_0007.json    metadata: vocabulary, maxlen, architecture, configs, losses, corpus hash, versions
 
 The trainer writes the ``.keras`` file first and the ``.json`` last, each under a temporary name
 that is renamed into place, so the metadata is the completion marker: a reader that sees
 ``epoch_0007.json`` can rely on ``epoch_0007.keras`` being whole. "Latest" is the highest epoch
 parsed from the names of complete checkpoints (never file times); "best" is the lowest held-out
 loss. This module imports neither TensorFlow nor Keras, so the app can use it at start-up.
+
+The metadata is built in one place, ``CheckpointMetadata`` (the trainer, ``trainer.bundle`` and
+the tests all write through it). Format versions:
+
+* 1: the book's architecture only; ``model`` holds ``units``.
+* 2: ``model`` also holds ``cell`` ("lstm" or "gru"), ``layers`` (stacked, all ``units`` wide)
+  and ``dropout`` (between layers and before the softmax, training only). Format 1 files still
+  load, read as one LSTM layer.
 """
 
 from __future__ import annotations
@@ -19,12 +27,15 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 FORMAT_NAME = "nietzsche-tui-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+CELLS = ("lstm", "gru")
 METADATA_SUFFIX = ".json"
 WEIGHTS_SUFFIX = ".keras"
 # Metadata is a few kB; anything far larger is not ours and is refused before parsing.
@@ -67,6 +78,24 @@ class Checkpoint:
         return int(self.metadata["model"]["units"])
 
     @property
+    def cell(self) -> str:
+        """ "lstm" or "gru" (format 1 checkpoints are the book's LSTM)."""
+        return str(self.metadata["model"].get("cell", "lstm"))
+
+    @property
+    def layers(self) -> int:
+        return int(self.metadata["model"].get("layers", 1))
+
+    @property
+    def layer_units(self) -> list[int]:
+        return [self.units] * self.layers
+
+    @property
+    def architecture(self) -> Architecture:
+        model = self.metadata["model"]
+        return Architecture(self.cell, self.layers, self.units, float(model.get("dropout", 0.0)))
+
+    @property
     def val_loss(self) -> float | None:
         value = self.metadata["metrics"].get("val_loss")
         return None if value is None else float(value)
@@ -107,6 +136,96 @@ def epoch_from_name(name: str) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The metadata, typed
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """one-hot → ``layers`` × ``cell``(``units``) → Dense(softmax). The default is the book's."""
+
+    cell: str = "lstm"
+    layers: int = 1
+    units: int = 128
+    dropout: float = 0.0  # training only: between recurrent layers and before the softmax
+
+    def describe(self) -> str:
+        stack = f"{self.layers} × " if self.layers > 1 else ""
+        return f"one-hot → {stack}{self.cell.upper()}({self.units}) → Dense(softmax)"
+
+    def parameters(self, vocab_size: int) -> int:
+        """Weights of the model: per layer G·u·(inputs + u + 1) (GRU: one more bias row), then (u + 1)·V."""
+        gates = 4 if self.cell == "lstm" else 3
+        total, inputs = 0, vocab_size
+        for _ in range(self.layers):
+            total += gates * self.units * (inputs + self.units + (1 if self.cell == "lstm" else 2))
+            inputs = self.units
+        return total + (self.units + 1) * vocab_size
+
+
+@dataclass(frozen=True)
+class CheckpointMetadata:
+    """Everything one checkpoint's ``.json`` says; ``to_dict`` is the only place its layout is written."""
+
+    epoch: int
+    vocabulary: list[str]
+    maxlen: int
+    architecture: Architecture = Architecture()
+    training: dict[str, Any] = field(default_factory=dict)  # the trainer's TrainConfig, as saved
+    metrics: dict[str, Any] = field(default_factory=dict)  # train_loss, val_loss (nats/char), ...
+    corpus: dict[str, Any] = field(default_factory=dict)  # source, sha256, length, held_out_from, lowercased
+    seed_passages: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. "bundle": how a bundled model was made
+    created_utc: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        arch = self.architecture
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "epoch": self.epoch,
+            "vocabulary": list(self.vocabulary),
+            "maxlen": self.maxlen,
+            "model": {
+                "architecture": arch.describe(),
+                "cell": arch.cell,
+                "layers": arch.layers,
+                "units": arch.units,
+                "dropout": arch.dropout,
+                "vocab_size": len(self.vocabulary),
+                "parameters": arch.parameters(len(self.vocabulary)),
+            },
+            "training": dict(self.training),
+            "metrics": dict(self.metrics),
+            "corpus": dict(self.corpus),
+            "seed_passages": list(self.seed_passages),
+            "versions": dict(self.versions),
+            **self.extra,
+            "created_utc": self.created_utc or datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> CheckpointMetadata:
+        """The typed form of a checkpoint read from disk (format 1 or 2)."""
+        data = checkpoint.metadata
+        known = {"format", "format_version", "epoch", "vocabulary", "maxlen", "model", "training", "metrics"}
+        known |= {"corpus", "seed_passages", "versions", "created_utc"}
+        return cls(
+            epoch=checkpoint.epoch,
+            vocabulary=checkpoint.vocabulary,
+            maxlen=checkpoint.maxlen,
+            architecture=checkpoint.architecture,
+            training=dict(data.get("training") or {}),
+            metrics=dict(data["metrics"]),
+            corpus=dict(data.get("corpus") or {}),
+            seed_passages=checkpoint.seed_passages,
+            versions=dict(data.get("versions") or {}),
+            extra={k: v for k, v in data.items() if k not in known},
+            created_utc=str(data.get("created_utc", "")),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # Reading and validating
 
 
@@ -120,10 +239,11 @@ def validate_metadata(metadata: Any, path: Path) -> dict[str, Any]:
     _require(isinstance(metadata, dict), path, "metadata is not a JSON object")
     _require(metadata.get("format") == FORMAT_NAME, path, "metadata has no nietzsche-tui format tag")
     version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path}: checkpoint format version {version!r}, but this program reads version "
-            f"{FORMAT_VERSION}; retrain with this version's nietzsche-train or upgrade nietzsche-tui."
+            f"{path}: checkpoint format version {version!r}, but this program reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; retrain with this version's nietzsche-train "
+            "or upgrade nietzsche-tui."
         )
     vocabulary = metadata.get("vocabulary")
     _require(
@@ -146,6 +266,13 @@ def validate_metadata(metadata: Any, path: Path) -> dict[str, Any]:
         isinstance(model, dict) and isinstance(model.get("units"), int) and model["units"] >= 1,
         path,
         "'model.units' must be a positive integer",
+    )
+    _require(model.get("cell", "lstm") in CELLS, path, f"'model.cell' must be one of {', '.join(CELLS)}")
+    layers = model.get("layers", 1)
+    _require(
+        isinstance(layers, int) and not isinstance(layers, bool) and 1 <= layers <= 16,
+        path,
+        "'model.layers' must be an integer from 1 to 16",
     )
     metrics = metadata.get("metrics")
     _require(isinstance(metrics, dict), path, "'metrics' must be an object")
@@ -272,10 +399,11 @@ def fsync_folder(folder: str | Path) -> None:
         os.close(descriptor)
 
 
-def write_metadata(folder: str | Path, metadata: dict[str, Any]) -> Path:
+def write_metadata(folder: str | Path, metadata: CheckpointMetadata) -> Path:
     """Validate and atomically write a checkpoint's metadata: the checkpoint's completion marker."""
-    metadata_name, _ = checkpoint_names(metadata["epoch"])
+    data = metadata.to_dict()
+    metadata_name, _ = checkpoint_names(metadata.epoch)
     path = Path(folder) / metadata_name
-    validate_metadata(metadata, path)
-    atomic_write_bytes(path, json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8"))
+    validate_metadata(data, path)
+    atomic_write_bytes(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
     return path

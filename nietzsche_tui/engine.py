@@ -1,10 +1,11 @@
-"""The generation engine: the book's LSTM in NumPy, exact, batched over temperatures, streaming.
+"""The generation engine: the book's LSTM (and deeper LSTM/GRU stacks) in NumPy, exact, batched
+over temperatures, streaming.
 
 Two modes compute what Keras computes:
 
-* ``window`` (default), the book's way: for every next character, run the LSTM from a zero
+* ``window`` (default), the book's way: for every next character, run the network from a zero
   state over the last ``maxlen`` characters, exactly as the model was trained.
-* ``stateful``: run the prompt through the LSTM once and carry its state, one step a character.
+* ``stateful``: run the prompt through the network once and carry its state, one step a character.
   The first step equals window mode's; later ones differ because the state keeps remembering
   characters that have left the window.
 
@@ -26,15 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from nietzsche_tui.checkpoint import (
+    Architecture,
     Checkpoint,
     CheckpointError,
+    CheckpointMetadata,
     MissingCheckpoint,
     complete_checkpoints,
     latest_checkpoint,
     resolve_checkpoint,
 )
 from nietzsche_tui.sampling import check_temperature, sample_index
-from nietzsche_tui.weights import LSTMWeights, load_weights
+from nietzsche_tui.weights import ModelWeights, RecurrentWeights, load_weights
 
 MODES = ("window", "stateful")
 DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
@@ -191,38 +194,142 @@ def _softmax_rows(logits: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-class Engine:
-    """NumPy inference for one checkpoint of the book's one-hot → LSTM → softmax model."""
+def _project(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """x @ matrix, or row by row when ``matrix`` has one matrix per row (epochs side by side)."""
+    if matrix.ndim == 2:
+        return x @ matrix
+    return np.matmul(x[:, None, :], matrix)[:, 0, :]
 
-    def __init__(self, checkpoint: Checkpoint, weights: LSTMWeights) -> None:
+
+def _lookup(table: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Rows of an input table (one-hot × kernel), or of each row's own table when stacked."""
+    if table.ndim == 2:
+        return table[indices]
+    return table[np.arange(len(indices)), indices]
+
+
+# A layer's state is (h, c) for an LSTM and (h,) for a GRU; a model's state is one per layer.
+State = list[tuple[np.ndarray, ...]]
+
+
+class _Recurrent:
+    """One recurrent layer prepared for stepping, from its Keras arrays.
+
+    The first layer reads one-hot characters: a one-hot row times the kernel is a row of the
+    kernel, so its input projection (bias included) is a table lookup. Higher layers read the
+    layer below's h through their kernel. LSTM: sigmoid(x) = (1 + tanh(x / 2)) / 2, so with the
+    i, f, o columns pre-scaled by 1/2 a single tanh serves all four gates. GRU (Keras's
+    ``reset_after=True``): z, r = sigmoid(x W + b_in + h U + b_rec); candidate
+    tanh(x W_h + b_in,h + r * (h U_h + b_rec,h)); h' = z h + (1 - z) candidate.
+    """
+
+    def __init__(self, layer: RecurrentWeights, first: bool) -> None:
+        self.cell, self.units, self.first = layer.cell, layer.units, first
+        if layer.cell == "lstm":
+            scale = np.full(4 * self.units, 0.5, dtype=np.float32)
+            scale[2 * self.units : 3 * self.units] = 1.0
+            kernel, bias = layer.kernel * scale, layer.bias * scale
+            self.recurrent = np.ascontiguousarray(layer.recurrent_kernel * scale, dtype=np.float32)
+            self.recurrent_bias = np.zeros(4 * self.units, dtype=np.float32)
+        else:
+            kernel, bias = layer.kernel, layer.bias[0]
+            self.recurrent = np.ascontiguousarray(layer.recurrent_kernel, dtype=np.float32)
+            self.recurrent_bias = layer.bias[1].astype(np.float32)
+        self.kernel = (kernel + bias if first else kernel).astype(np.float32)
+        self.bias = np.zeros_like(bias) if first else bias.astype(np.float32)
+
+    @classmethod
+    def stacked(cls, layers: Sequence[_Recurrent]) -> _Recurrent:
+        """Several models' versions of one layer as one: row e of a batch uses model e's arrays."""
+        stack = cls.__new__(cls)
+        stack.cell, stack.units, stack.first = layers[0].cell, layers[0].units, layers[0].first
+        for name in ("kernel", "bias", "recurrent", "recurrent_bias"):
+            setattr(stack, name, np.stack([getattr(layer, name) for layer in layers]))
+        return stack
+
+    def zeros(self, batch: int) -> tuple[np.ndarray, ...]:
+        h = np.zeros((batch, self.units), dtype=np.float32)
+        return (h, np.zeros_like(h)) if self.cell == "lstm" else (h,)
+
+    def step(self, inputs: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """One time step: ``inputs`` are character indices (first layer) or the layer below's h."""
+        x = _lookup(self.kernel, inputs) if self.first else _project(inputs, self.kernel) + self.bias
+        h = state[0]
+        if self.cell == "lstm":
+            z = _project(h, self.recurrent)
+            z += x
+            return _gates(z, state[1], self.units)
+        u = self.units
+        r = _project(h, self.recurrent) + self.recurrent_bias
+        gates = 1.0 / (1.0 + np.exp(-(x[:, : 2 * u] + r[:, : 2 * u])))
+        update, reset = gates[:, :u], gates[:, u:]
+        candidate = np.tanh(x[:, 2 * u :] + reset * r[:, 2 * u :])
+        return ((update * h + (1.0 - update) * candidate).astype(np.float32),)
+
+
+class _Network:
+    """The recurrent stack and the softmax; ``stacked`` runs several checkpoints as one batch."""
+
+    def __init__(self, layers: Sequence[_Recurrent], dense_kernel: np.ndarray, dense_bias: np.ndarray) -> None:
+        self.layers = list(layers)
+        self.dense_kernel, self.dense_bias = dense_kernel, dense_bias
+
+    @classmethod
+    def of(cls, weights: ModelWeights) -> _Network:
+        layers = [_Recurrent(layer, first=i == 0) for i, layer in enumerate(weights.layers)]
+        return cls(layers, weights.dense_kernel, weights.dense_bias)
+
+    @classmethod
+    def stacked(cls, networks: Sequence[_Network]) -> _Network:
+        layers = [_Recurrent.stacked(group) for group in zip(*(n.layers for n in networks), strict=True)]
+        return cls(
+            layers,
+            np.stack([n.dense_kernel for n in networks]),
+            np.stack([n.dense_bias for n in networks]),
+        )
+
+    def step(self, inputs: np.ndarray, state: State) -> State:
+        new: State = []
+        for layer, layer_state in zip(self.layers, state, strict=True):
+            layer_state = layer.step(inputs, layer_state)
+            new.append(layer_state)
+            inputs = layer_state[0]
+        return new
+
+    def run(self, indices: np.ndarray, state: State | None = None) -> State:
+        """Run a (batch, time) index array from ``state`` (zeros by default)."""
+        if state is None:
+            state = [layer.zeros(indices.shape[0]) for layer in self.layers]
+        for t in range(indices.shape[1]):
+            state = self.step(indices[:, t], state)
+        return state
+
+    def probabilities(self, state: State) -> np.ndarray:
+        """The softmax output (float64) read from the top layer's h."""
+        return _softmax_rows(_project(state[-1][0], self.dense_kernel) + self.dense_bias)
+
+
+class Engine:
+    """NumPy inference for one checkpoint: one-hot → LSTM or GRU layers → softmax."""
+
+    def __init__(self, checkpoint: Checkpoint, weights: ModelWeights) -> None:
         self.checkpoint = checkpoint
         self.vocabulary = checkpoint.vocabulary
         self.maxlen = checkpoint.maxlen
         self.lowercase = checkpoint.lowercases  # prompts are read the way the training text was
         self.units = weights.units
-        self._weights = weights
-        # A one-hot row times the kernel is a row of the kernel, so the input projection of every
-        # character (bias included) is a table lookup. sigmoid(x) = (1 + tanh(x / 2)) / 2, so with
-        # the i, f, o columns pre-scaled by 1/2 a single tanh serves all four gates.
-        scale = np.full(4 * self.units, 0.5, dtype=np.float32)
-        scale[2 * self.units : 3 * self.units] = 1.0
-        self._input_table = ((weights.kernel + weights.bias) * scale).astype(np.float32)
-        self._recurrent = np.ascontiguousarray(weights.recurrent_kernel * scale, dtype=np.float32)
+        self.cell = weights.cell
+        self.weights = weights
+        self.network = _Network.of(weights)
 
     @classmethod
     def from_weights(
-        cls, weights: LSTMWeights, vocabulary: Sequence[str], maxlen: int, lowercase: bool = True
+        cls, weights: ModelWeights, vocabulary: Sequence[str], maxlen: int, lowercase: bool = True
     ) -> Engine:
         """An engine over in-memory weights (the trainer's per-epoch samples use this)."""
-        metadata = {
-            "epoch": 1,
-            "vocabulary": list(vocabulary),
-            "maxlen": maxlen,
-            "model": {"units": weights.units},
-            "metrics": {},
-            "corpus": {"lowercased": lowercase},
-        }
-        return cls(Checkpoint(Path("<memory>.json"), Path("<memory>.keras"), metadata), weights)
+        architecture = Architecture(weights.cell, len(weights.layers), weights.units)
+        metadata = CheckpointMetadata(1, list(vocabulary), maxlen, architecture, corpus={"lowercased": lowercase})
+        return cls(Checkpoint(Path("<memory>.json"), Path("<memory>.keras"), metadata.to_dict()), weights)
 
     @classmethod
     def load(cls, location: str | Path | None = None) -> Engine:
@@ -230,33 +337,24 @@ class Engine:
         checkpoint = resolve_checkpoint(location) if location is not None else default_checkpoint()
         return cls(checkpoint, load_weights(checkpoint))
 
-    # -- the LSTM ---------------------------------------------------------------------------
+    # -- the network ------------------------------------------------------------------------
 
-    def _lstm_step(self, inputs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = h @ self._recurrent
-        z += self._input_table[inputs]
-        return _gates(z, c, self.units)
+    def run(self, indices: np.ndarray, state: State | None = None) -> State:
+        """Run a (batch, time) index array from ``state`` (zeros by default); return every layer's state."""
+        return self.network.run(indices, state)
 
-    def run(self, indices: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None):
-        """Run a (batch, time) index array from ``state`` (zeros by default); return (h, c)."""
-        batch = indices.shape[0]
-        if state is None:
-            h = np.zeros((batch, self.units), dtype=np.float32)
-            c = np.zeros((batch, self.units), dtype=np.float32)
-        else:
-            h, c = state
-        for t in range(indices.shape[1]):
-            h, c = self._lstm_step(indices[:, t], h, c)
-        return h, c
+    @staticmethod
+    def memory(state: State) -> np.ndarray:
+        """The top layer's memory: an LSTM's cell state c, a GRU's h (its only state)."""
+        return state[-1][-1]
 
-    def probabilities(self, h: np.ndarray) -> np.ndarray:
-        """The softmax output (float64) for hidden states ``h``."""
-        return _softmax_rows(h @ self._weights.dense_kernel + self._weights.dense_bias)
+    def probabilities(self, state: State) -> np.ndarray:
+        """The softmax output (float64) for a state from ``run``."""
+        return self.network.probabilities(state)
 
     def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
         """Next-character distributions for a (batch, time) array of windows, each from zero state."""
-        h, _ = self.run(np.atleast_2d(windows))
-        return self.probabilities(h)
+        return self.probabilities(self.run(np.atleast_2d(windows)))
 
     def surprisal_bits(self, indices: np.ndarray, targets: np.ndarray, batch: int = 2048) -> np.ndarray:
         """-log2 p(indices[t] | the up to maxlen indices before t) for every t in ``targets`` (each
@@ -320,9 +418,8 @@ class Engine:
             windows = np.tile(prompt.indices[-self.maxlen :], (columns, 1))
             probabilities = self.window_probabilities(windows)
         else:
-            h, c = self.run(prompt.indices[None, :])
-            h, c = np.repeat(h, columns, axis=0), np.repeat(c, columns, axis=0)
-            probabilities = self.probabilities(h)
+            state = [tuple(np.repeat(a, columns, axis=0) for a in layer) for layer in self.run(prompt.indices[None, :])]
+            probabilities = self.probabilities(state)
         for number in range(request.length):
             chosen = np.array(
                 [
@@ -342,8 +439,8 @@ class Engine:
                 windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -self.maxlen :]
                 probabilities = self.window_probabilities(windows)
             else:
-                h, c = self._lstm_step(chosen, h, c)
-                probabilities = self.probabilities(h)
+                state = self.network.step(chosen, state)
+                probabilities = self.probabilities(state)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,6 +518,8 @@ def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Ge
     first = engines[0]
     if any(e.vocabulary != first.vocabulary or e.maxlen != first.maxlen for e in engines):
         raise ValueError("these checkpoints have different vocabularies or window lengths; compare one folder's epochs")
+    if any(e.checkpoint.architecture != first.checkpoint.architecture for e in engines):
+        raise ValueError("these checkpoints have different architectures; compare one folder's epochs")
     prompt = first.prepare_prompt(request.prompt)
     labels = tuple(epoch_label(engine.checkpoint) for engine in engines)
 
@@ -430,50 +529,22 @@ def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Ge
     return Generation(request, prompt, make_steps(False), labels, make_steps)
 
 
-class _StackedEngines:
-    """Several checkpoints of one folder as one batched LSTM: row e of every array is engine e's,
-    so a step of all the epochs is one batched matrix product instead of one per epoch."""
-
-    def __init__(self, engines: Sequence[Engine]) -> None:
-        self.units = engines[0].units
-        self.rows = np.arange(len(engines))
-        self.input_table = np.stack([e._input_table for e in engines])  # (E, vocab, 4u)
-        self.recurrent = np.stack([e._recurrent for e in engines])  # (E, u, 4u)
-        self.dense_kernel = np.stack([e._weights.dense_kernel for e in engines])  # (E, u, vocab)
-        self.dense_bias = np.stack([e._weights.dense_bias for e in engines])  # (E, vocab)
-
-    def run(self, indices: np.ndarray, state: tuple[np.ndarray, np.ndarray] | None = None):
-        """Run engine e over row e of a (E, time) index array; return (h, c), each (E, units)."""
-        if state is None:
-            h = np.zeros((len(self.rows), self.units), dtype=np.float32)
-            c = np.zeros_like(h)
-        else:
-            h, c = state
-        for t in range(indices.shape[1]):
-            z = np.matmul(h[:, None, :], self.recurrent)[:, 0, :]
-            z += self.input_table[self.rows, indices[:, t]]
-            h, c = _gates(z, c, self.units)
-        return h, c
-
-    def probabilities(self, h: np.ndarray) -> np.ndarray:
-        return _softmax_rows(np.matmul(h[:, None, :], self.dense_kernel)[:, 0, :] + self.dense_bias)
-
-
 def _epoch_steps(
     engines: Sequence[Engine], request: GenerationRequest, prompt: Prompt, keep: bool = False
 ) -> Iterator[Step]:
     temperature = request.temperatures[0]
     streams = [np.random.default_rng(np.random.SeedSequence(request.seed).spawn(1)[0]) for _ in engines]
     maxlen, vocabulary = engines[0].maxlen, engines[0].vocabulary
-    stack = _StackedEngines(engines)
-    rows = stack.rows
+    # Row e of every batch runs epoch e's weights: one batched step for all the epochs.
+    stack = _Network.stacked([engine.network for engine in engines])
+    rows = np.arange(len(engines))
     if request.mode == "window":
         # Every epoch reads a window of the same length at every step: they batch exactly.
         windows = np.tile(prompt.indices[-maxlen:], (len(engines), 1))
-        probabilities = stack.probabilities(stack.run(windows)[0])
+        probabilities = stack.probabilities(stack.run(windows))
     else:
-        h, c = stack.run(np.tile(prompt.indices, (len(engines), 1)))
-        probabilities = stack.probabilities(h)
+        state = stack.run(np.tile(prompt.indices, (len(engines), 1)))
+        probabilities = stack.probabilities(state)
     for number in range(request.length):
         chosen = np.array(
             [
@@ -491,10 +562,10 @@ def _epoch_steps(
             return
         if request.mode == "window":
             windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -maxlen:]
-            probabilities = stack.probabilities(stack.run(windows)[0])
+            probabilities = stack.probabilities(stack.run(windows))
         else:
-            h, c = stack.run(chosen[:, None], (h, c))
-            probabilities = stack.probabilities(h)
+            state = stack.step(chosen, state)
+            probabilities = stack.probabilities(state)
 
 
 def default_checkpoint() -> Checkpoint:

@@ -26,9 +26,11 @@ STDERR_FILE = ".trainer-stderr.log"  # the trainer's one-line reasons, for a run
 class StartSettings:
     """What the start form asks for; each field is one ``nietzsche-train`` flag."""
 
-    corpus: str = ""  # empty: the trainer downloads the book's text
+    corpus: str = ""  # a file or folder; empty: the trainer downloads the book's text
     recipe: str = "fast"
     epochs: int = 20
+    cell: str = "lstm"
+    layers: int = 1
     units: int = 128
     maxlen: int = 60
     learning_rate: float | None = None  # None: the recipe's default
@@ -185,11 +187,15 @@ class TrainingControl:
         if latest is None:
             return StartSettings(corpus=self.corpus or "")
         saved = latest.metadata.get("training", {})
-        corpus = saved.get("corpus") if isinstance(saved.get("corpus"), str) else ""
-        if self.corpus or not corpus or not Path(corpus).is_file():
+        # Checkpoints record the corpus as a path (format 1) or a list of paths; the form takes one.
+        paths = saved.get("corpus")
+        paths = [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []
+        corpus = paths[0] if len(paths) == 1 and isinstance(paths[0], str) else ""
+        if self.corpus or not corpus or not Path(corpus).exists():
             corpus = self.corpus or ""
         fields = {}
-        for name in ("recipe", "units", "maxlen", "learning_rate", "dropout", "steps_per_epoch", "seed"):
+        names = ("recipe", "cell", "layers", "units", "maxlen", "learning_rate", "dropout", "steps_per_epoch", "seed")
+        for name in names:
             value = saved.get(name)
             if value is not None or name in ("learning_rate", "steps_per_epoch"):
                 fields[name] = value

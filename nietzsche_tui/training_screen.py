@@ -195,12 +195,13 @@ class StartForm(ModalScreen[StartSettings | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     FIELDS = (
-        ("corpus", "Corpus file (empty: download the book's text)"),
+        ("corpus", "Corpus file or folder of .txt (empty: download the book's text)"),
         ("epochs", "Epochs (train up to)"),
-        ("units", "LSTM units"),
+        ("layers", "Recurrent layers"),
+        ("units", "Units per layer"),
         ("maxlen", "Characters read (maxlen)"),
         ("learning_rate", "Learning rate (empty: the recipe's)"),
-        ("dropout", "Dropout before the softmax"),
+        ("dropout", "Dropout after each layer"),
         ("steps_per_epoch", "Batches per epoch (empty: all)"),
         ("seed", "Seed"),
     )
@@ -222,6 +223,13 @@ class StartForm(ModalScreen[StartSettings | None]):
                 allow_blank=False,
                 id="field-recipe",
             )
+            yield Label("Cell")
+            yield Select(
+                [("LSTM (the book's)", "lstm"), ("GRU", "gru")],
+                value=self.defaults.cell,
+                allow_blank=False,
+                id="field-cell",
+            )
             for name, label in self.FIELDS:
                 value = getattr(self.defaults, name)
                 yield Label(label)
@@ -234,8 +242,8 @@ class StartForm(ModalScreen[StartSettings | None]):
 
     def settings(self) -> StartSettings:
         """The form's values as settings; raises ValueError naming the first bad field."""
-        values: dict = {"recipe": self.query_one("#field-recipe", Select).value}
-        kinds = {"epochs": int, "units": int, "maxlen": int, "learning_rate": float, "dropout": float}
+        values: dict = {name: self.query_one(f"#field-{name}", Select).value for name in ("recipe", "cell")}
+        kinds = {"epochs": int, "layers": int, "units": int, "maxlen": int, "learning_rate": float, "dropout": float}
         kinds |= {"steps_per_epoch": int, "seed": int}
         for name, label in self.FIELDS:
             text = self.query_one(f"#field-{name}", Input).value.strip()
@@ -255,8 +263,8 @@ class StartForm(ModalScreen[StartSettings | None]):
         if settings.corpus:
             from pathlib import Path
 
-            if not Path(settings.corpus).expanduser().is_file():
-                raise ValueError(f"Corpus file: {settings.corpus} does not exist")
+            if not Path(settings.corpus).expanduser().exists():
+                raise ValueError(f"Corpus: {settings.corpus} does not exist")
         return settings
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

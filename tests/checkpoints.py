@@ -17,14 +17,14 @@ import h5py
 import numpy as np
 
 from nietzsche_tui.checkpoint import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
+    Architecture,
+    CheckpointMetadata,
     atomic_write_bytes,
     checkpoint_names,
     write_metadata,
 )
 from nietzsche_tui.engine import BUNDLED_MODEL_DIR
-from nietzsche_tui.weights import LSTMWeights
+from nietzsche_tui.weights import ModelWeights, expected_shapes
 
 
 def _template() -> dict:
@@ -36,30 +36,47 @@ def _template() -> dict:
 _CONFIG = _template()
 
 
-def random_weights(vocab_size: int, units: int, seed: int, scale: float = 0.6) -> LSTMWeights:
+def random_weights(
+    vocab_size: int, units: int, seed: int, scale: float = 0.6, cell: str = "lstm", layers: int = 1
+) -> ModelWeights:
     """Weights from NumPy's portable generator: the same on every machine."""
     rng = np.random.default_rng(seed)
-    shapes = [(vocab_size, 4 * units), (units, 4 * units), (4 * units,), (units, vocab_size), (vocab_size,)]
-    return LSTMWeights(*(rng.normal(0, scale, shape).astype(np.float32) for shape in shapes))
+    shapes = expected_shapes(cell, vocab_size, [units] * layers)
+    return ModelWeights.from_arrays(cell, [rng.normal(0, scale, shape).astype(np.float32) for shape in shapes])
 
 
-def keras_archive(weights: LSTMWeights, maxlen: int) -> bytes:
-    """The bytes of a ``.keras`` file holding ``weights`` in the book's architecture."""
+def keras_archive(weights: ModelWeights, maxlen: int) -> bytes:
+    """The bytes of a ``.keras`` file holding ``weights``: the bundled model's layout, with one
+    recurrent layer config per layer (class, name, width, return_sequences) and the arrays under
+    the groups Keras uses (lstm, lstm_1, ...; gru, gru_1, ...)."""
     config = copy.deepcopy(_CONFIG)
-    layers = config["config"]["layers"]
+    input_layer, lstm_template, dense = config["config"]["layers"]
     input_shape = [None, maxlen, weights.vocab_size]
-    layers[0]["config"]["batch_shape"] = input_shape
-    layers[1]["config"]["units"] = weights.units
-    layers[1]["build_config"] = config["build_config"] = {"input_shape": input_shape}
-    layers[2]["config"]["units"] = weights.vocab_size
-    layers[2]["build_config"] = {"input_shape": [None, weights.units]}
+    input_layer["config"]["batch_shape"] = input_shape
+    config["build_config"] = {"input_shape": input_shape}
+    recurrent, inputs = [], input_shape
+    for i, layer in enumerate(weights.layers):
+        name = weights.cell + (f"_{i}" if i else "")
+        entry = copy.deepcopy(lstm_template)
+        entry["class_name"] = weights.cell.upper()
+        entry["config"].update(name=name, units=layer.units, return_sequences=i < len(weights.layers) - 1)
+        if weights.cell == "gru":
+            entry["config"].pop("unit_forget_bias", None)
+            entry["config"]["reset_after"] = True
+        entry["build_config"] = {"input_shape": inputs}
+        inputs = [None, maxlen, layer.units]
+        recurrent.append(entry)
+    dense["config"]["units"] = weights.vocab_size
+    dense["build_config"] = {"input_shape": [None, weights.units]}
+    config["config"]["layers"] = [input_layer, *recurrent, dense]
     h5_bytes = io.BytesIO()
     with h5py.File(h5_bytes, "w") as h5:
-        for i, name in enumerate(("kernel", "recurrent_kernel", "bias")):
-            h5[f"layers/lstm/cell/vars/{i}"] = getattr(weights, name)
-        for i, name in enumerate(("dense_kernel", "dense_bias")):
-            h5[f"layers/dense/vars/{i}"] = getattr(weights, name)
-        h5.create_group("layers/lstm/vars")
+        for entry, layer in zip(recurrent, weights.layers, strict=True):
+            for k, array in enumerate(layer.arrays()):
+                h5[f"layers/{entry['config']['name']}/cell/vars/{k}"] = array
+            h5.create_group(f"layers/{entry['config']['name']}/vars")
+        h5["layers/dense/vars/0"] = weights.dense_kernel
+        h5["layers/dense/vars/1"] = weights.dense_bias
         h5.create_group("vars")
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as out:
@@ -71,7 +88,7 @@ def keras_archive(weights: LSTMWeights, maxlen: int) -> bytes:
 
 def write_checkpoint(
     folder: Path,
-    weights: LSTMWeights,
+    weights: ModelWeights,
     vocabulary: list[str],
     *,
     epoch: int,
@@ -79,20 +96,21 @@ def write_checkpoint(
     recipe: str = "fast",
     metrics: dict | None = None,
     seed_passages: list[str] | None = None,
+    lowercased: bool = True,
 ) -> Path:
     """Write one complete checkpoint (weights first, metadata last, as the trainer does)."""
     folder.mkdir(parents=True, exist_ok=True)
     _, weights_name = checkpoint_names(epoch)
     atomic_write_bytes(folder / weights_name, keras_archive(weights, maxlen))
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "epoch": epoch,
-        "vocabulary": list(vocabulary),
-        "maxlen": maxlen,
-        "model": {"units": weights.units},
-        "training": {"recipe": recipe},
-        "metrics": metrics if metrics is not None else {"train_loss": 1.5, "val_loss": 1.4567},
-        "seed_passages": seed_passages or [],
-    }
+    metadata = CheckpointMetadata(
+        epoch=epoch,
+        vocabulary=list(vocabulary),
+        maxlen=maxlen,
+        architecture=Architecture(weights.cell, len(weights.layers), weights.units),
+        training={"recipe": recipe},
+        metrics=metrics if metrics is not None else {"train_loss": 1.5, "val_loss": 1.4567},
+        seed_passages=seed_passages or [],
+        corpus={"lowercased": lowercased},
+        created_utc="fixture",
+    )
     return write_metadata(folder, metadata)

@@ -101,20 +101,21 @@ def save_fixture_checkpoint(
     model, folder: Path, *, epoch: int, maxlen: int, recipe: str, metrics: dict, seed_passages: list[str]
 ) -> None:
     """Write ``model`` as a contract-complete checkpoint over the tiny corpus's vocabulary."""
-    from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION
+    from nietzsche_tui.checkpoint import Architecture, CheckpointMetadata
     from trainer.callbacks import save_checkpoint
 
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "epoch": epoch,
-        "vocabulary": sorted(set(TINY_TEXT.lower())),
-        "maxlen": maxlen,
-        "model": {"units": model.layers[0].units},
-        "training": {"recipe": recipe},
-        "metrics": metrics,
-        "seed_passages": seed_passages,
-    }
+    recurrent = [layer for layer in model.layers if hasattr(layer, "units") and layer.name != "dense"]
+    cell = "gru" if type(recurrent[0]).__name__ == "GRU" else "lstm"
+    dropout = next((float(layer.rate) for layer in model.layers if hasattr(layer, "rate")), 0.0)
+    metadata = CheckpointMetadata(
+        epoch=epoch,
+        vocabulary=sorted(set(TINY_TEXT.lower())),
+        maxlen=maxlen,
+        architecture=Architecture(cell, len(recurrent), recurrent[0].units, dropout),
+        training={"recipe": recipe},
+        metrics=metrics,
+        seed_passages=seed_passages,
+    )
     save_checkpoint(model, folder, metadata)
 
 
@@ -128,7 +129,7 @@ def keras_checkpoint(tiny_corpus, tmp_path_factory):
 
     keras.utils.set_random_seed(7)
     vocabulary = sorted(set(TINY_TEXT.lower()))
-    model = build_model(len(vocabulary), 60, 128)
+    model = build_model(len(vocabulary), 60)
     # Larger-than-initial weights give peaked, varied distributions, a harder test than near-uniform.
     model.set_weights(
         [w * 2.5 for w in model.get_weights()[:2]]

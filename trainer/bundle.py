@@ -5,7 +5,7 @@
 
 It averages the weights of a range of epochs (stochastic weight averaging: the fast recipe's
 weights wander around a minimum late in training, and their mean generalises better than any one
-of them), writes them into the book's architecture without optimizer state (a third of the size),
+of them), writes them into the same architecture without dropout or optimizer state (a third of the size),
 scores the result on the held-out text with the NumPy engine, and saves it as an ordinary
 checkpoint whose metadata keeps the full provenance. A single epoch (``--epochs 70`` or
 ``70-70``) copies it.
@@ -21,18 +21,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from nietzsche_tui.checkpoint import CheckpointError, checkpoint_names, complete_checkpoints
+from nietzsche_tui.checkpoint import CheckpointError, CheckpointMetadata, checkpoint_names, complete_checkpoints
 from nietzsche_tui.cli import OneLineParser
 from nietzsche_tui.engine import Engine
-from nietzsche_tui.weights import LSTMWeights, load_weights
+from nietzsche_tui.weights import ModelWeights, load_weights
 from trainer.corpus import CorpusError, load_corpus
-
-FIELDS = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 
 
 class BundleError(Exception):
@@ -51,7 +50,7 @@ def parse_epochs(text: str) -> tuple[int, int]:
     return first, last
 
 
-def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) -> dict:
+def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) -> CheckpointMetadata:
     """Average epochs ``first``..``last`` of ``source`` into a checkpoint in ``out``; return its metadata."""
     if not source.is_dir():
         raise BundleError(f"--source {source} is not a folder of checkpoints")
@@ -65,49 +64,57 @@ def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) ->
         weights = [load_weights(c) for c in chosen]
     except CheckpointError as error:
         raise BundleError(str(error)) from None
-    averaged = LSTMWeights(*(np.mean([getattr(w, f) for w in weights], axis=0) for f in FIELDS))
-
-    meta = dict(last_checkpoint.metadata)
-    training = meta.get("training", {})
-    corpus = load_corpus(
-        corpus_path, meta["maxlen"], training.get("val_fraction", 0.05), bool(training.get("keep_case", False))
+    averaged = ModelWeights.from_arrays(
+        last_checkpoint.cell, [np.mean(arrays, axis=0) for arrays in zip(*(w.arrays() for w in weights), strict=True)]
     )
-    if corpus.sha256 != meta.get("corpus", {}).get("sha256"):
+
+    meta = CheckpointMetadata.from_checkpoint(last_checkpoint)
+    training = meta.training
+    corpus = load_corpus(
+        corpus_path, meta.maxlen, training.get("val_fraction", 0.05), bool(training.get("keep_case", False))
+    )
+    if corpus.sha256 != meta.corpus.get("sha256"):
         raise BundleError(f"{corpus_path} is not the corpus the checkpoints in {source} were trained on")
     engine = Engine(last_checkpoint, averaged)
     held_out = corpus.text[corpus.split :]
     # A source trained with --val-fraction 0 has no held-out text: the bundle says so, it does not guess.
-    val_loss = engine.held_out_loss(held_out) if len(held_out) > meta["maxlen"] else None
-    meta["metrics"] = {
-        **meta["metrics"],
+    val_loss = engine.held_out_loss(held_out) if len(held_out) > meta.maxlen else None
+    metrics = {
+        **meta.metrics,
         "val_loss": val_loss,
         "val_bpc": None if val_loss is None else val_loss / np.log(2),
         "val_loss_measured_by": "NumPy engine, every held-out window (step 1)"
         if val_loss is not None
         else "not measured: the source held no text out (--val-fraction 0)",
     }
-    meta["seed_passages"] = corpus.seed_passages(meta["maxlen"], training.get("seed", 1337))
-    meta["bundle"] = {
+    bundled = {
         "source": source.name,
         "averaged_epochs": [c.epoch for c in chosen],
         "single_epoch_val_loss": {str(c.epoch): c.val_loss for c in (chosen[0], chosen[-1])},
         "optimizer_state": "stripped",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    meta["training"] = {**training, "corpus": corpus_path.name, "out": str(source.name)}
+    meta = replace(
+        meta,
+        metrics=metrics,
+        seed_passages=corpus.seed_passages(meta.maxlen, training.get("seed", 1337)),
+        training={**training, "corpus": corpus_path.name, "out": str(source.name)},
+        extra={**meta.extra, "bundle": bundled},
+        created_utc="",
+    )
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from trainer.callbacks import save_checkpoint
     from trainer.model import build_model
 
-    model = build_model(len(corpus.vocabulary), meta["maxlen"], meta["model"]["units"])
-    model.set_weights([getattr(averaged, f) for f in FIELDS])
+    model = build_model(len(corpus.vocabulary), meta.maxlen, replace(meta.architecture, dropout=0.0))
+    model.set_weights(averaged.arrays())
     try:
         out.mkdir(parents=True, exist_ok=True)
         save_checkpoint(model, out, meta)
     except OSError as error:
         raise BundleError(f"cannot write to {out}: {error.strerror or error}") from None
-    keep = set(checkpoint_names(meta["epoch"]))
+    keep = set(checkpoint_names(meta.epoch))
     for old in out.glob("epoch_*"):
         if old.name not in keep:
             old.unlink()
@@ -130,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     except (BundleError, CorpusError) as error:
         print(f"bundle: {error}", file=sys.stderr)
         return 2
-    loss = meta["metrics"]["val_loss"]
-    quality = f"held-out {loss:.4f} nats/char ({meta['metrics']['val_bpc']:.3f} bits)" if loss else "no held-out text"
+    loss = meta.metrics["val_loss"]
+    quality = f"held-out {loss:.4f} nats/char ({meta.metrics['val_bpc']:.3f} bits)" if loss else "no held-out text"
     print(f"bundled epochs {first}-{last} of {args.source}: {quality} -> {args.out}")
     return 0
 

@@ -22,12 +22,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 
 from nietzsche_tui.checkpoint import (
+    Architecture,
+    CheckpointMetadata,
     atomic_write_bytes,
     checkpoint_names,
     complete_checkpoints,
@@ -37,7 +38,7 @@ from nietzsche_tui.checkpoint import (
 from nietzsche_tui.engine import Engine, GenerationRequest
 from nietzsche_tui.events import EventWriter
 from nietzsche_tui.text import visible
-from nietzsche_tui.weights import LSTMWeights
+from nietzsche_tui.weights import ModelWeights
 from trainer.data import WindowBatches
 from trainer.model import build_model
 
@@ -51,10 +52,12 @@ class HeldOutLoss(keras.callbacks.Callback):
     the same weights), so both recipes are scored identically.
     """
 
-    def __init__(self, held_out: WindowBatches | None, vocab_size: int, maxlen: int, units: int) -> None:
+    def __init__(
+        self, held_out: WindowBatches | None, vocab_size: int, maxlen: int, architecture: Architecture
+    ) -> None:
         super().__init__()
         self.held_out = held_out
-        self.scorer = build_model(vocab_size, maxlen, units) if held_out is not None else None
+        self.scorer = build_model(vocab_size, maxlen, architecture) if held_out is not None else None
         if self.scorer is not None:
             self.scorer.compile(loss="sparse_categorical_crossentropy")
         self.started = 0.0
@@ -132,7 +135,9 @@ class DivergenceGuard(keras.callbacks.Callback):
 class CheckpointWriter(keras.callbacks.Callback):
     """Write ``epoch_NNNN.keras`` then ``epoch_NNNN.json`` atomically at the end of every good epoch."""
 
-    def __init__(self, folder: Path, metadata: Callable[[int, dict], dict[str, Any]], guard: DivergenceGuard) -> None:
+    def __init__(
+        self, folder: Path, metadata: Callable[[int, dict], CheckpointMetadata], guard: DivergenceGuard
+    ) -> None:
         super().__init__()
         self.folder = folder
         self.metadata = metadata
@@ -212,13 +217,13 @@ def write_log(folder: Path) -> Path:
     return path
 
 
-def save_checkpoint(model: keras.Model, folder: Path, metadata: dict[str, Any]) -> Path:
+def save_checkpoint(model: keras.Model, folder: Path, metadata: CheckpointMetadata) -> Path:
     """Write a model and its metadata as one complete checkpoint: weights first, metadata last.
 
     The metadata is validated before anything is written, so a refusal leaves no orphan weights.
     """
-    metadata_name, weights_name = checkpoint_names(metadata["epoch"])
-    validate_metadata(metadata, Path(folder) / metadata_name)
+    metadata_name, weights_name = checkpoint_names(metadata.epoch)
+    validate_metadata(metadata.to_dict(), Path(folder) / metadata_name)
     # Keras insists on the .keras suffix, so save to a hidden temporary name that ends with it.
     temporary = Path(folder) / f".{weights_name}.partial.keras"
     try:
@@ -229,9 +234,9 @@ def save_checkpoint(model: keras.Model, folder: Path, metadata: dict[str, Any]) 
     return write_metadata(folder, metadata)
 
 
-def weights_of(model: keras.Model) -> LSTMWeights:
-    """The model's arrays in the engine's layout (same order as ``model.get_weights()``)."""
-    return LSTMWeights(*(np.asarray(w, dtype=np.float32) for w in model.get_weights()))
+def weights_of(model: keras.Model, cell: str) -> ModelWeights:
+    """The model's arrays in the engine's layout (from ``model.get_weights()``)."""
+    return ModelWeights.from_arrays(cell, model.get_weights())
 
 
 class EpochSamples(keras.callbacks.Callback):
@@ -243,7 +248,7 @@ class EpochSamples(keras.callbacks.Callback):
 
     def __init__(
         self,
-        make_engine: Callable[[LSTMWeights], Engine],
+        make_engine: Callable[[keras.Model], Engine],
         passages: Callable[[int], str],
         temperatures: tuple[float, ...],
         length: int,
@@ -262,7 +267,7 @@ class EpochSamples(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.length == 0 or not self.temperatures or self.guard.reason is not None:
             return
-        engine = self.make_engine(weights_of(self.model))
+        engine = self.make_engine(self.model)
         seed_text = self.passages(epoch)
         request = GenerationRequest(seed_text, self.temperatures, self.length, seed=self.seed + epoch)
         columns = ["".join(column) for column in zip(*(s.chars for s in engine.generate(request)), strict=True)]

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from nietzsche_tui.checkpoint import CELLS
 from nietzsche_tui.cli import OneLineParser, temperatures_arg
 from trainer.config import RECIPES, TrainConfig, config_from, recipe_defaults
 
@@ -30,9 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--corpus",
+        nargs="+",
         default=None,
-        help="UTF-8 text file, or a folder of .txt files (name order, joined by a blank line), to train on "
-        "(default: download the book's nietzsche.txt)",
+        metavar="PATH",
+        help="UTF-8 text files and folders of .txt files (a folder's in name order), joined in the order "
+        "given with a blank line between them (default: download the book's nietzsche.txt)",
     )
     add(
         "--keep-case",
@@ -47,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--step", type=int, default=d.step, help="book recipe: characters between window starts")
     add("--sequence-length", type=int, default=None, help="fast recipe: characters per training sequence")
     add("--batch-size", type=int, default=None, help=f"batch size (book: {d.batch_size})")
-    add("--units", type=int, default=d.units, help="LSTM units")
+    add("--cell", choices=CELLS, default=d.cell, help="recurrent layer type (the book: lstm)")
+    add("--layers", type=int, default=d.layers, help="stacked recurrent layers (the book: 1)")
+    add("--units", type=int, default=d.units, help="units in every recurrent layer (the book: 128)")
     add("--learning-rate", type=float, default=None, help=f"RMSprop learning rate (book: {d.learning_rate})")
     add(
         "--lr-decay",
@@ -61,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dropout",
         type=float,
         default=d.dropout,
-        help="dropout before the softmax while training (0: the book's model; none at inference)",
+        help="dropout after every recurrent layer (between layers and before the softmax) while training "
+        "(0: the book's model; none at inference)",
     )
     add(
         "--val-fraction",

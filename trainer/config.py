@@ -1,7 +1,8 @@
 """Typed training configuration: one dataclass, saved inside every checkpoint.
 
-Two recipes train the same architecture (one-hot → LSTM → Dense softmax) with the same weight
-shapes, so the engine and the app treat their checkpoints alike:
+Two recipes train the same architecture (one-hot → LSTM → Dense softmax by default; ``--layers``,
+``--units`` and ``--cell`` change it) with the same weight shapes, so the engine and the app treat
+their checkpoints alike:
 
 * ``book``: the book's recipe as printed (maxlen 60, step 3, batch 128, RMSprop 0.01, one target
   per window). The default, kept for fidelity.
@@ -15,6 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from nietzsche_tui.checkpoint import CELLS, Architecture
+
 RECIPES = ("book", "fast")
 BOOK_CORPUS_URL = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"
 
@@ -24,7 +27,8 @@ class TrainConfig:
     """Everything that shapes a training run. CLI flags map one-to-one onto these fields."""
 
     recipe: str = "book"
-    corpus: str | None = None  # a UTF-8 text file or a folder of .txt files; None downloads nietzsche.txt
+    # UTF-8 text files and folders of .txt files, joined by a blank line; () downloads nietzsche.txt
+    corpus: tuple[str, ...] = ()
     keep_case: bool = False  # the book lowercases the text; True keeps capitals as their own characters
     out: str = "checkpoints"
     epochs: int = 60
@@ -32,11 +36,13 @@ class TrainConfig:
     step: int = 3  # book recipe: distance between window starts
     sequence_length: int = 200  # fast recipe: characters per training sequence
     batch_size: int = 128
+    cell: str = "lstm"  # or "gru"
+    layers: int = 1  # stacked recurrent layers, each `units` wide
     units: int = 128
     learning_rate: float = 0.01
     lr_decay: float = 1.0  # multiplied into the learning rate once per epoch (1 = constant)
     clipnorm: float | None = None
-    dropout: float = 0.0  # dropout between the LSTM and the softmax while training (none at inference)
+    dropout: float = 0.0  # dropout after every recurrent layer while training (none at inference)
     val_fraction: float = 0.05
     val_step: int = 1  # distance between held-out windows; 1 scores every held-out character
     temperatures: tuple[float, ...] = (0.2, 0.5, 1.0, 1.2)
@@ -45,13 +51,29 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # cap batches per epoch for quick runs
     explode_factor: float = 3.0  # stop when the epoch loss exceeds this × the best so far
 
+    def __post_init__(self) -> None:
+        # One path (as older checkpoints and the app's start form give it) means a one-file corpus.
+        corpus = self.corpus
+        paths = (corpus,) if isinstance(corpus, str) else tuple(corpus or ())
+        object.__setattr__(self, "corpus", paths)
+        object.__setattr__(self, "temperatures", tuple(self.temperatures))
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["temperatures"] = list(self.temperatures)
+        data["corpus"] = list(self.corpus)
         return data
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture(self.cell, self.layers, self.units, self.dropout)
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first setting that cannot work."""
+        if self.cell not in CELLS:
+            raise ValueError(f"--cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
+        if not 1 <= self.layers <= 16:
+            raise ValueError("--layers must be from 1 to 16")
         if self.recipe not in RECIPES:
             raise ValueError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         positive = ("epochs", "maxlen", "step", "sequence_length", "batch_size", "units", "val_step")
@@ -104,6 +126,8 @@ RESUME_KEYS = (
     "step",
     "sequence_length",
     "batch_size",
+    "cell",
+    "layers",
     "units",
     "dropout",
     "learning_rate",

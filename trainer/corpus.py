@@ -1,4 +1,4 @@
-"""The corpus: read the text, lowercase it, build the vocabulary, split off held-out text.
+"""The corpus: read the text (files and folders), lowercase it, build the vocabulary, split off held-out text.
 
 Listing 8-2 reads the book's ``nietzsche.txt`` with ``keras.utils.get_file``; we keep that path
 for connected machines and also read any local UTF-8 file. Text is always decoded as UTF-8 (the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,8 @@ class Corpus:
     encoded: np.ndarray  # uint8 (uint32 for vocabularies over 256) indices into the vocabulary
     split: int  # characters before this index train; the rest is held out
     sha256: str
-    source: str
+    source: str  # the paths read, joined with " + "
+    name: str  # their file or folder names, as the checkpoint records them
 
     @property
     def train(self) -> np.ndarray:
@@ -124,15 +126,20 @@ def read_corpus(path: str | Path) -> str:
     return "\n\n".join(read_text(file) for file in files)
 
 
-def load_corpus(path: str | Path | None, maxlen: int, val_fraction: float = 0.05, keep_case: bool = False) -> Corpus:
-    """Load a corpus (None = the book's download; a folder = its .txt files), lowercase it unless
-    ``keep_case``, and split off held-out text.
+def load_corpus(
+    path: str | Path | Sequence[str | Path] | None, maxlen: int, val_fraction: float = 0.05, keep_case: bool = False
+) -> Corpus:
+    """Load a corpus, lowercase it unless ``keep_case``, and split off held-out text.
 
-    The held-out text is the last ``val_fraction`` of the characters, contiguous, so every
-    held-out figure in the project scores the same text.
+    ``path`` is a file, a folder (its .txt files), or several of them in the order given, joined
+    with a blank line; None or nothing means the book's download. The held-out text is the last
+    ``val_fraction`` of the characters, contiguous, so every held-out figure in the project scores
+    the same text (with several files: the end of the last one).
     """
-    source = download_book_corpus() if path is None else Path(path)
-    raw = read_corpus(source)
+    paths = [path] if isinstance(path, str | Path) else list(path or [])
+    sources = [Path(p).expanduser() for p in paths] or [download_book_corpus()]
+    source = " + ".join(str(s) for s in sources)
+    raw = "\n\n".join(read_corpus(s) for s in sources)
     text = raw if keep_case else raw.lower()
     held_out = int(len(text) * val_fraction)
     split = len(text) - held_out
@@ -151,4 +158,4 @@ def load_corpus(path: str | Path | None, maxlen: int, val_fraction: float = 0.05
     dtype = np.uint8 if len(vocabulary) <= 256 else np.uint32
     encoded = np.fromiter((lookup[c] for c in text), dtype=dtype, count=len(text))
     digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    return Corpus(text, vocabulary, encoded, split, digest, str(source))
+    return Corpus(text, vocabulary, encoded, split, digest, source, " + ".join(s.name for s in sources))

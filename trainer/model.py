@@ -1,42 +1,64 @@
-"""The book's model (listing 8-4): one-hot characters → LSTM(128) → Dense(vocab, softmax).
+"""The model (listing 8-4, generalised): one-hot characters → LSTM or GRU layers → Dense(vocab, softmax).
 
-The one-hot encoding happens in the input pipeline (``trainer/data.py``), batch by batch, so the
-model is exactly the book's and a saved checkpoint contains only built-in layers. The fast recipe
-uses the same layers with ``return_sequences=True``: the same weights, a prediction at every
-position instead of only the last.
+The default architecture is the book's: one LSTM(128), 102,585 weights for Nietzsche's 57
+characters. ``--layers``, ``--units`` and ``--cell`` stack more or wider layers, or GRUs, the way
+char-rnn's ``-num_layers``, ``-rnn_size`` and ``-model`` do. The one-hot encoding happens in the
+input pipeline (``trainer/data.py``), batch by batch, so a saved checkpoint contains only built-in
+layers that plain Keras loads. The fast recipe uses the same layers with ``return_sequences=True``:
+the same weights, a prediction at every position instead of only the last.
+
+Every recurrent layer keeps the settings under which Keras runs the fused cuDNN kernel on a GPU
+(tanh, sigmoid recurrent activation, no recurrent dropout, ``unroll=False``, ``use_bias=True``,
+GRU ``reset_after=True``); dropout is a separate layer between recurrent layers, never inside
+them. ``CUDNN_CONDITIONS`` states those settings and a test checks every model built here.
 """
 
 from __future__ import annotations
 
 import keras
 
+from nietzsche_tui.checkpoint import Architecture
 from trainer.config import TrainConfig
+
+BOOK = Architecture()  # one LSTM(128)
+
+CUDNN_CONDITIONS = {
+    "activation": "tanh",
+    "recurrent_activation": "sigmoid",
+    "recurrent_dropout": 0.0,
+    "dropout": 0.0,
+    "unroll": False,
+    "use_bias": True,
+}
 
 
 def build_model(
-    vocab_size: int, length: int | None, units: int = 128, every_position: bool = False, dropout: float = 0.0
+    vocab_size: int, length: int | None, architecture: Architecture = BOOK, every_position: bool = False
 ) -> keras.Model:
-    """The book's architecture; ``every_position`` predicts after every character, not just the last.
+    """The architecture as a Keras model; ``every_position`` predicts after every character, not just the last.
 
-    ``dropout`` adds a Dropout layer before the softmax: it has no weights and does nothing at
-    inference, so the trained weights and the generated text are those of the book's model.
+    Dropout layers (when ``architecture.dropout`` > 0) follow every recurrent layer: they have no
+    weights and do nothing at inference, so the engine runs the trained model without them.
     """
-    layers = [
-        keras.Input(shape=(length, vocab_size)),
-        keras.layers.LSTM(units, return_sequences=every_position, name="lstm"),
-    ]
-    if dropout > 0:
-        layers.append(keras.layers.Dropout(dropout, name="dropout"))
+    recurrent = keras.layers.LSTM if architecture.cell == "lstm" else keras.layers.GRU
+    layers: list[keras.layers.Layer] = [keras.Input(shape=(length, vocab_size))]
+    for i in range(architecture.layers):
+        top = i == architecture.layers - 1
+        # Keras names the weight groups after the class anyway (lstm, lstm_1, ...); these names agree.
+        name = architecture.cell + (f"_{i}" if i else "")
+        layers.append(recurrent(architecture.units, return_sequences=every_position or not top, name=name))
+        if architecture.dropout > 0:
+            layers.append(keras.layers.Dropout(architecture.dropout, name="dropout" + (f"_{i}" if i else "")))
     layers.append(keras.layers.Dense(vocab_size, activation="softmax", name="dense"))
-    return keras.Sequential(layers, name="char_lstm")
+    return keras.Sequential(layers, name=f"char_{architecture.cell}")
 
 
 def build_training_model(config: TrainConfig, vocab_size: int, steps_per_epoch: int) -> keras.Model:
     """The compiled model a recipe trains: RMSprop as in listing 8-5, plus the recipe's clipping and decay."""
     if config.recipe == "fast":
-        model = build_model(vocab_size, config.sequence_length, config.units, True, config.dropout)
+        model = build_model(vocab_size, config.sequence_length, config.architecture, every_position=True)
     else:
-        model = build_model(vocab_size, config.maxlen, config.units, dropout=config.dropout)
+        model = build_model(vocab_size, config.maxlen, config.architecture)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_decay < 1:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(

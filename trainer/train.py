@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import keras
 import numpy as np
 
 import nietzsche_tui
-from nietzsche_tui.checkpoint import FORMAT_NAME, FORMAT_VERSION, Checkpoint, complete_checkpoints
+from nietzsche_tui.checkpoint import Checkpoint, CheckpointMetadata, complete_checkpoints
 from nietzsche_tui.engine import Engine, describe_characters
 from nietzsche_tui.events import EventWriter
 from nietzsche_tui.text import control_characters
@@ -30,6 +29,7 @@ from trainer.callbacks import (
     HeldOutLoss,
     TrainingEvents,
     TrainingLog,
+    weights_of,
 )
 from trainer.config import RESUME_KEYS, TrainConfig, flag
 from trainer.corpus import Corpus, CorpusError, load_corpus
@@ -82,12 +82,6 @@ def held_out_batch_size(maxlen: int, vocab_size: int) -> int:
     return max(1, min(1024, HELD_OUT_BATCH_BYTES // (maxlen * vocab_size * 4)))
 
 
-def parameter_count(config: TrainConfig, vocab_size: int) -> int:
-    """Weights of one-hot → LSTM(units) → Dense(vocab): 4u(V + u + 1) + (u + 1)V."""
-    units = config.units
-    return 4 * units * (vocab_size + units + 1) + (units + 1) * vocab_size
-
-
 def check_trainable(config: TrainConfig, corpus: Corpus) -> None:
     """Refuse, before the first batch, what would only fail after an epoch (or in the app)."""
     if len(corpus.vocabulary) < 2:
@@ -96,12 +90,12 @@ def check_trainable(config: TrainConfig, corpus: Corpus) -> None:
             "a model that predicts the next character needs at least 2. Use a real text."
         )
     # The weights file holds every weight twice (the weights and RMSprop's running averages).
-    size = parameter_count(config, len(corpus.vocabulary)) * 4 * 2
+    size = config.architecture.parameters(len(corpus.vocabulary)) * 4 * 2
     if size > MAX_MEMBER_BYTES:
         raise TrainingError(
-            f"{len(corpus.vocabulary)} distinct characters with --units {config.units} make a "
+            f"{len(corpus.vocabulary)} distinct characters with --layers {config.layers} --units {config.units} make a "
             f"{size / 2**20:.0f} MB weights file, more than the app loads ({MAX_MEMBER_BYTES // 2**20} MB); "
-            "use fewer --units or a text with fewer distinct characters."
+            "use fewer --layers or --units, or a text with fewer distinct characters."
         )
     controls = control_characters(corpus.vocabulary)
     if controls:
@@ -228,7 +222,7 @@ def train(
     history: list[dict[str, Any]] = []
     versions = _versions()
 
-    def metadata(epoch: int, logs: dict) -> dict[str, Any]:
+    def metadata(epoch: int, logs: dict) -> CheckpointMetadata:
         record = {
             "epoch": epoch,
             "loss": float(logs.get("loss", float("nan"))),
@@ -237,20 +231,13 @@ def train(
         }
         history.append(record)
         total = started_at + sum(r["seconds"] for r in history)
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "epoch": epoch,
-            "vocabulary": corpus.vocabulary,
-            "maxlen": config.maxlen,
-            "model": {
-                "architecture": "one-hot → LSTM → Dense(softmax)",
-                "units": config.units,
-                "vocab_size": vocab_size,
-                "parameters": int(model.count_params()),
-            },
-            "training": config.to_dict(),
-            "metrics": {
+        return CheckpointMetadata(
+            epoch=epoch,
+            vocabulary=corpus.vocabulary,
+            maxlen=config.maxlen,
+            architecture=config.architecture,
+            training=config.to_dict(),
+            metrics={
                 "train_loss": record["loss"],
                 "val_loss": record["val_loss"],
                 "val_bpc": logs.get("val_bpc"),
@@ -258,17 +245,16 @@ def train(
                 "epoch_seconds": record["seconds"],
                 "total_seconds": total,
             },
-            "corpus": {
-                "source": Path(corpus.source).name,
+            corpus={
+                "source": corpus.name,
                 "sha256": corpus.sha256,
                 "length": len(corpus.text),
                 "held_out_from": corpus.split,
                 "lowercased": not config.keep_case,
             },
-            "seed_passages": passages,
-            "versions": versions,
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+            seed_passages=passages,
+            versions=versions,
+        )
 
     held_text = corpus.text[corpus.split :] if held_out is not None else corpus.text[: corpus.split]
 
@@ -281,7 +267,9 @@ def train(
     events = events or EventWriter(out)
     writer = CheckpointWriter(out, metadata, guard)
     samples = EpochSamples(
-        lambda w: Engine.from_weights(w, corpus.vocabulary, config.maxlen, lowercase=not config.keep_case),
+        lambda model: Engine.from_weights(
+            weights_of(model, config.cell), corpus.vocabulary, config.maxlen, lowercase=not config.keep_case
+        ),
         sample_seed,
         config.temperatures,
         config.sample_length,
@@ -289,7 +277,7 @@ def train(
         guard,
     )
     callbacks = [
-        HeldOutLoss(held_out, vocab_size, config.maxlen, config.units),
+        HeldOutLoss(held_out, vocab_size, config.maxlen, config.architecture),
         guard,
         writer,
         TrainingLog(out, guard),

@@ -171,3 +171,22 @@ async def test_surprise_honours_seed_like_generate(many_passages, capsys):
 
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first["prompt"] == exchange.generation.prompt.text and first["text"] == exchange.texts()[0]
+
+
+async def test_a_case_keeping_two_layer_gru_chats_with_its_case_intact(tmp_path):
+    vocabulary = sorted(set(TINY_TEXT) | set("TWS"))
+    weights = random_weights(len(vocabulary), 16, seed=8, scale=0.4, cell="gru", layers=2)
+    weights.dense_bias[vocabulary.index("T")] = 3.0  # capitals are likely: the columns must keep them
+    write_checkpoint(tmp_path, weights, vocabulary, epoch=1, maxlen=20, lowercased=False)
+    engine = Engine.load(tmp_path)
+    assert engine.cell == "gru" and len(engine.weights.layers) == 2
+    app = make_app(checkpoint=str(tmp_path), seed=4, length=60)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"Truth Was", "enter")
+        await settle(app, pilot)
+        exchange = app.query_one(Exchange)
+        assert exchange.prompt_typed == "Truth Was"
+        expected = engine.generate(GenerationRequest("Truth Was", app.settings.temperatures, 60, seed=4))
+        texts = ["".join(column) for column in zip(*(step.chars for step in expected), strict=True)]
+        assert exchange.texts() == texts and any("T" in text for text in texts)

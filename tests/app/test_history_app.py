@@ -4,7 +4,7 @@ import json
 import shutil
 
 from nietzsche_tui.app import make_app
-from nietzsche_tui.checkpoint import latest_checkpoint, write_metadata
+from nietzsche_tui.checkpoint import CheckpointMetadata, latest_checkpoint, write_metadata
 from nietzsche_tui.cli import main as cli_main
 from nietzsche_tui.history import open_history
 from nietzsche_tui.history_screen import HistoryScreen, StoredView
@@ -97,7 +97,7 @@ async def test_replay_says_when_the_checkpoint_changed(app_model, tmp_path):
 
         vocabulary = latest_checkpoint(folder).vocabulary
         (folder / "epoch_0003.keras").write_bytes(keras_archive(random_weights(len(vocabulary), 32, seed=99), 20))
-        write_metadata(folder, dict(latest_checkpoint(folder).metadata))
+        write_metadata(folder, CheckpointMetadata.from_checkpoint(latest_checkpoint(folder)))
         app.replay(stored)
         await settle(app, pilot)
         assert "changed" in app.query(Exchange).last().notice

@@ -4,6 +4,7 @@ writes new epochs, after a failure; and one truth about which model is in use.""
 import shutil
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from textual.app import App
@@ -11,7 +12,7 @@ from textual.app import App
 from nietzsche_tui import cli
 from nietzsche_tui.app import NietzscheApp, make_app
 from nietzsche_tui.chat_screen import ChatScreen
-from nietzsche_tui.checkpoint import latest_checkpoint, write_metadata
+from nietzsche_tui.checkpoint import CheckpointMetadata, latest_checkpoint, write_metadata
 from nietzsche_tui.screens import ProblemScreen
 from nietzsche_tui.widgets import Exchange
 from tests.app.test_app import WIDE, ready, settle
@@ -22,7 +23,7 @@ def copy_model(source, folder, epoch=3):
     folder.mkdir(exist_ok=True)
     checkpoint = latest_checkpoint(source)
     shutil.copy(checkpoint.weights_path, folder / f"epoch_{epoch:04d}.keras")
-    write_metadata(folder, {**checkpoint.metadata, "epoch": epoch})
+    write_metadata(folder, replace(CheckpointMetadata.from_checkpoint(checkpoint), epoch=epoch))
 
 
 def status_text(app) -> str:

@@ -154,7 +154,7 @@ def test_cells_correlations_recomputed_from_the_states():
     positions, states = cell_activations(engine, text)
     # Window mode: the activation at a character is tanh(c) after the window ending there.
     index = [engine.vocabulary.index(c) for c in text]
-    _, c = engine.run(np.array([index[max(0, 100 - engine.maxlen + 1) : 101]]))
+    ((_, c),) = engine.run(np.array([index[max(0, 100 - engine.maxlen + 1) : 101]]))
     assert np.allclose(states[100], np.tanh(c[0]), atol=1e-6)
     ranked = rank_cells(engine, text, top=3)
     properties = text_properties(text)

@@ -126,7 +126,7 @@ def test_huge_metadata_is_refused(trained_folder, tmp_path):
         (lambda w, m: w.write_bytes(w.read_bytes()[:1000]), "truncated|unreadable|not a readable"),
         (lambda w, m: w.write_bytes(b""), "not a readable Keras archive"),
         (lambda w, m: m.write_text("[1, 2, 3]"), "not a JSON object"),
-        (lambda w, m: m.write_text('{"format": "nietzsche-tui-checkpoint", "format_version": 2}'), "version 2"),
+        (lambda w, m: m.write_text('{"format": "nietzsche-tui-checkpoint", "format_version": 3}'), "version 3"),
         (lambda w, m: m.write_text("nul\x00l"), "not readable JSON"),
         (lambda w, m: m.write_text("[" * 100_000), "not readable JSON"),
     ],

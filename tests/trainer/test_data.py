@@ -57,5 +57,5 @@ def test_sequence_batches_predict_every_next_character(tiny_corpus):
 
 
 def test_book_model_has_the_books_parameter_count():
-    assert build_model(57, 60, 128).count_params() == 102_585
-    assert build_model(57, 200, 128, every_position=True).count_params() == 102_585
+    assert build_model(57, 60).count_params() == 102_585
+    assert build_model(57, 200, every_position=True).count_params() == 102_585

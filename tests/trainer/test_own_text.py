@@ -69,3 +69,44 @@ def test_held_out_batches_stay_small_for_large_vocabularies():
     batch = held_out_batch_size(60, 3001)
     assert batch * 60 * 3001 * 4 <= HELD_OUT_BATCH_BYTES and batch >= 64
     assert held_out_batch_size(10_000, 100_000) == 1
+
+
+def test_several_corpus_files_join_in_the_order_given(tmp_path):
+    (tmp_path / "z.txt").write_text("Zarathustra spoke. " * 30, encoding="utf-8")
+    (tmp_path / "a.txt").write_text("And then. " * 30, encoding="utf-8")
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "m.txt").write_text("Middle. " * 30, encoding="utf-8")
+    corpus = load_corpus([tmp_path / "z.txt", tmp_path / "a.txt", folder], maxlen=12, val_fraction=0, keep_case=True)
+    assert corpus.text == "\n\n".join(["Zarathustra spoke. " * 30, "And then. " * 30, "Middle. " * 30])
+    assert corpus.name == "z.txt + a.txt + more"
+    (tmp_path / "bad.txt").write_bytes(b"fine until \xff here")
+    with pytest.raises(CorpusError, match=r"bad\.txt is not UTF-8: byte 0xff at offset 11"):
+        load_corpus([tmp_path / "a.txt", tmp_path / "bad.txt"], maxlen=12)
+
+
+def test_a_two_layer_gru_on_mixed_case_files_trains_resumes_and_keeps_case(tmp_path):
+    """The issue's user: their own mixed-case text in two files, a 2-layer GRU, resumed once."""
+    from nietzsche_tui.checkpoint import Architecture
+    from tests.conftest import tiny_train_args
+    from trainer.cli import main as train_main
+
+    half = len(TINY_TEXT) // 2
+    (tmp_path / "one.txt").write_text(TINY_TEXT[:half], encoding="utf-8")
+    (tmp_path / "two.txt").write_text(TINY_TEXT[half:], encoding="utf-8")
+    args = tiny_train_args(tmp_path / "one.txt", tmp_path / "out", epochs=1)
+    corpus_at = args.index("--corpus")
+    args[corpus_at + 1 : corpus_at + 2] = [str(tmp_path / "one.txt"), str(tmp_path / "two.txt")]
+    args += ["--keep-case", "--cell", "gru", "--layers", "2", "--dropout", "0.1", "--recipe", "fast"]
+    args += ["--sequence-length", "30"]
+    assert train_main(args) == 0
+    epochs = args.index("--epochs")
+    args[epochs + 1] = "2"
+    assert train_main(args) == 0  # the same command resumes
+    engine = Engine.load(tmp_path / "out")
+    checkpoint = engine.checkpoint
+    assert checkpoint.epoch == 2 and checkpoint.architecture == Architecture("gru", 2, 16, 0.1)
+    assert checkpoint.metadata["corpus"]["source"] == "one.txt + two.txt"
+    assert checkpoint.metadata["training"]["corpus"] == [str(tmp_path / "one.txt"), str(tmp_path / "two.txt")]
+    assert not engine.lowercase and engine.prepare_prompt("Truth is").text == "Truth is"
+    assert len(list(engine.generate(GenerationRequest("Truth is", (1.0,), length=20, seed=1)))) == 20

@@ -23,6 +23,8 @@ from trainer.train import TrainingError, TrainingStopped, train
         ({"steps_per_epoch": 3}, "--steps-per-epoch"),
         ({"dropout": 0.2}, "--dropout"),
         ({"val_step": 2}, "--val-step"),
+        ({"cell": "gru"}, "--cell"),
+        ({"layers": 2}, "--layers"),
     ],
 )
 def test_resume_refuses_settings_the_saved_state_fixes(trained_folder, tiny_corpus, change, flag):

@@ -1,0 +1,135 @@
+"""Every architecture the trainer builds (LSTM or GRU, one to three layers) runs in the NumPy
+engine exactly as Keras runs it, in both generation modes, read from a real saved checkpoint."""
+
+import numpy as np
+import pytest
+
+from nietzsche_tui.checkpoint import Architecture, CheckpointError, read_checkpoint
+from nietzsche_tui.engine import Engine, GenerationRequest, encode_prompt, generate_epochs
+from tests.conftest import TINY_TEXT, save_fixture_checkpoint
+
+ARCHITECTURES = [
+    Architecture("lstm", 2, 24, dropout=0.2),
+    Architecture("lstm", 3, 16),
+    Architecture("gru", 1, 32),
+    Architecture("gru", 2, 24, dropout=0.2),
+]
+MAXLEN = 30
+PROMPT = "what then? is there not ground for suspecting"
+
+
+def _label(architecture: Architecture) -> str:
+    return f"{architecture.layers}x{architecture.cell}"
+
+
+@pytest.fixture(scope="module", params=ARCHITECTURES, ids=_label)
+def engine_and_model(request, tmp_path_factory):
+    """A Keras model of the architecture with large random weights (peaked distributions), saved
+    as a checkpoint by the trainer's own writer, and the engine that loads it."""
+    import keras
+
+    from trainer.model import build_model
+
+    architecture = request.param
+    vocabulary = sorted(set(TINY_TEXT.lower()))
+    keras.utils.set_random_seed(11)
+    model = build_model(len(vocabulary), MAXLEN, architecture)
+    rng = np.random.default_rng(5)
+    weights = [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+    weights[-2] *= 8  # a sharp softmax
+    model.set_weights(weights)
+    folder = tmp_path_factory.mktemp(_label(architecture))
+    metrics = {"train_loss": 2.0, "val_loss": 2.1}
+    save_fixture_checkpoint(model, folder, epoch=1, maxlen=MAXLEN, recipe="fast", metrics=metrics, seed_passages=[])
+    return Engine.load(folder), model, architecture
+
+
+def one_hot(indices, vocab_size):
+    return np.eye(vocab_size, dtype=np.float32)[indices]
+
+
+def test_the_checkpoint_records_the_architecture(engine_and_model):
+    engine, model, architecture = engine_and_model
+    checkpoint = engine.checkpoint
+    assert checkpoint.architecture == architecture
+    assert checkpoint.metadata["model"]["parameters"] == model.count_params()
+    assert engine.cell == architecture.cell and len(engine.weights.layers) == architecture.layers
+
+
+def test_window_mode_equals_keras(engine_and_model):
+    engine, model, _ = engine_and_model
+    vocab = len(engine.vocabulary)
+    windows = np.random.default_rng(0).integers(0, vocab, size=(48, MAXLEN))
+    theirs = np.asarray(model(one_hot(windows, vocab), training=False), dtype=np.float64)
+    ours = engine.window_probabilities(windows)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert ours.max() > 0.4  # peaked: not a comparison of near-uniform vectors
+
+
+def test_sampled_text_has_the_probabilities_keras_gives(engine_and_model):
+    engine, model, _ = engine_and_model
+    steps = list(engine.generate(GenerationRequest(PROMPT, (1.0,), length=120, seed=3)))
+    generated = "".join(step.chars[0] for step in steps)
+    text = encode_prompt(PROMPT[-MAXLEN:] + generated, engine.vocabulary).indices
+    windows = np.stack([text[i : i + MAXLEN] for i in range(len(generated))])
+    theirs = np.asarray(model(one_hot(windows, len(engine.vocabulary)), training=False), dtype=np.float64)
+    expected = theirs[np.arange(len(generated)), text[MAXLEN:]]
+    assert np.abs(np.array([s.probabilities[0] for s in steps]) - expected).max() < 1e-5
+
+
+def test_stateful_mode_equals_a_keras_sequence_model(engine_and_model):
+    from trainer.model import build_model
+
+    engine, model, architecture = engine_and_model
+    steps = list(engine.generate(GenerationRequest(PROMPT, (1.0,), length=60, seed=8, mode="stateful")))
+    sequence = encode_prompt(PROMPT + "".join(s.chars[0] for s in steps), engine.vocabulary).indices
+    # The same weights in a model that predicts at every position read the whole text from a zero
+    # state, as stateful mode does.
+    full = build_model(len(engine.vocabulary), None, architecture, every_position=True)
+    full.set_weights(model.get_weights())
+    outputs = np.asarray(full(one_hot(sequence[None, :], len(engine.vocabulary)), training=False))[0]
+    positions = len(PROMPT) - 1 + np.arange(len(steps))
+    expected = outputs[positions, sequence[positions + 1]]
+    assert np.abs(np.array([s.probabilities[0] for s in steps]) - expected).max() < 1e-5
+
+
+def test_epochs_side_by_side_equal_each_epoch_alone(engine_and_model, tmp_path):
+    """The stacked (one batch for all epochs) network is the same network for every architecture."""
+    engine, model, _ = engine_and_model
+    rng = np.random.default_rng(1)
+    model.set_weights([w + rng.normal(0, 0.2, w.shape).astype(np.float32) for w in model.get_weights()])
+    folder = engine.checkpoint.metadata_path.parent
+    metrics = {"train_loss": 1.9, "val_loss": 2.0}
+    save_fixture_checkpoint(model, folder, epoch=2, maxlen=MAXLEN, recipe="fast", metrics=metrics, seed_passages=[])
+    engines = [Engine.load(folder / "epoch_0001.json"), Engine.load(folder / "epoch_0002.json")]
+    for mode in ("window", "stateful"):
+        request = GenerationRequest(PROMPT, (0.8,), length=40, seed=2, mode=mode)
+        together = ["".join(col) for col in zip(*(s.chars for s in generate_epochs(engines, request)), strict=True)]
+        alone = ["".join(s.chars[0] for s in e.generate(request)) for e in engines]
+        assert together == alone and together[0] != together[1]
+
+
+def test_metadata_that_disagrees_with_the_archive_is_refused(engine_and_model, tmp_path):
+    import json
+    import shutil
+
+    from nietzsche_tui.weights import load_weights
+
+    engine, _, architecture = engine_and_model
+    source = engine.checkpoint
+    shutil.copy(source.weights_path, tmp_path / "epoch_0001.keras")
+    metadata = json.loads(source.metadata_path.read_text())
+    metadata["model"]["layers"] = architecture.layers + 1
+    (tmp_path / "epoch_0001.json").write_text(json.dumps(metadata))
+    with pytest.raises(CheckpointError, match="do not belong together"):
+        load_weights(read_checkpoint(tmp_path / "epoch_0001.json"))
+
+
+def test_format_1_checkpoints_still_load():
+    """The bundled model was written in format 1 (no cell or layer count): it is the book's LSTM."""
+    from nietzsche_tui.engine import BUNDLED_MODEL_DIR
+
+    engine = Engine.load(BUNDLED_MODEL_DIR)
+    assert engine.checkpoint.metadata["format_version"] == 1
+    assert engine.checkpoint.architecture == Architecture("lstm", 1, 128)
+    assert engine.cell == "lstm" and len(engine.weights.layers) == 1
