@@ -10,6 +10,7 @@ from pathlib import Path
 from nietzsche_tui.checkpoint import CELLS
 from nietzsche_tui.cli import OneLineParser, temperatures_arg
 from trainer.config import RECIPES, TrainConfig, config_from, recipe_defaults
+from trainer.devices import STRATEGIES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
         "machine gives the same losses",
     )
     add("--steps-per-epoch", type=int, default=None, help="cap batches per epoch (quick runs)")
+    add(
+        "--distribute",
+        choices=STRATEGIES,
+        default=d.distribute,
+        help="none: one device; mirrored: MirroredStrategy over the local GPUs (or --cpu-devices); "
+        "multiworker: MultiWorkerMirroredStrategy configured by TF_CONFIG (run the same command on every "
+        "worker; worker 0 writes the checkpoints; --out must be the same shared folder for a resume). "
+        "--batch-size is always the global batch, split evenly among all devices",
+    )
+    add(
+        "--cpu-devices",
+        type=int,
+        default=None,
+        help="split the CPU into N logical devices for --distribute mirrored (for trying it without GPUs)",
+    )
     return parser
 
 
@@ -105,10 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out
     from nietzsche_tui.events import EventWriter
     from trainer.corpus import CorpusError
-    from trainer.train import TrainingError, TrainingStopped, train
+    from trainer.devices import DeviceError, writes_files
+    from trainer.train import SilentEvents, TrainingError, TrainingStopped, train
 
-    # Whatever ends the run is also written to the folder's events file, for the app to show.
-    events = EventWriter(config.out)
+    # Whatever ends the run is also written to the folder's events file, for the app to show
+    # (by the chief alone, in a multi-worker run).
+    events = EventWriter(config.out) if writes_files(config.distribute) else SilentEvents(config.out)
 
     def fail(message: str, code: int, event: str = "run_failed", **fields) -> int:
         print(f"nietzsche-train: {message}", file=sys.stderr)
@@ -128,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as error:
         print(f"nietzsche-train: {error}", file=sys.stderr)  # the event was written by train()
         return 3
-    except (CorpusError, TrainingError) as error:
+    except (CorpusError, TrainingError, DeviceError) as error:
         return fail(str(error), 2)
     except OSError as error:
         return fail(f"cannot write to {config.out} ({error.strerror or error}); earlier checkpoints are intact.", 1)

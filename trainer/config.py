@@ -49,6 +49,8 @@ class TrainConfig:
     sample_length: int = 400
     seed: int = 1337
     steps_per_epoch: int | None = None  # cap batches per epoch for quick runs
+    distribute: str = "none"  # none | mirrored | multiworker (trainer/devices.py); not a resume key
+    cpu_devices: int | None = None  # mirrored on a machine without GPUs: split the CPU in N devices
     explode_factor: float = 3.0  # stop when the epoch loss exceeds this × the best so far
 
     def __post_init__(self) -> None:
@@ -86,6 +88,8 @@ class TrainConfig:
             raise ValueError("--dropout must be in [0, 1)")
         if not self.learning_rate > 0 or not 0 < self.lr_decay <= 1:
             raise ValueError("--learning-rate must be > 0 and --lr-decay in (0, 1]")
+        if self.cpu_devices is not None and self.cpu_devices < 1:
+            raise ValueError("--cpu-devices must be at least 1")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError("--steps-per-epoch must be at least 1")
         if self.sample_length < 0 or any(t < 0 for t in self.temperatures):

@@ -112,3 +112,32 @@ class SequenceBatches(_OneHotBatches):
         starts = self.offsets[index * self.batch_size : (index + 1) * self.batch_size]
         positions = starts[:, None] + np.arange(self.sequence_length)
         return self.eye[self.encoded[positions]], self.encoded[positions + 1].astype(np.int32)
+
+
+def as_dataset(batches: _OneHotBatches):
+    """The same batches, in the same order epoch after epoch, as a ``tf.data.Dataset``.
+
+    ``MultiWorkerMirroredStrategy`` shards a dataset among the workers (each keeps its share of
+    every global batch); Keras cannot distribute a PyDataset that way. The generator runs once per
+    epoch and reshuffles at its end, as Keras does for the PyDataset.
+    """
+    import tensorflow as tf
+
+    x, y = batches[0]
+    # A static batch size lets TensorFlow split every global batch among the workers (an unknown
+    # one makes it hand out whole batches instead); so a last, partial batch is left out.
+    full = len(batches) if len(batches[len(batches) - 1][0]) == batches.batch_size else len(batches) - 1
+    signature = (
+        tf.TensorSpec((batches.batch_size, *x.shape[1:]), tf.float32),
+        tf.TensorSpec((batches.batch_size, *y.shape[1:]), tf.int32),
+    )
+
+    def one_epoch():
+        for index in range(full):
+            yield batches[index]
+        batches.on_epoch_end()
+
+    dataset = tf.data.Dataset.from_generator(one_epoch, output_signature=signature)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.apply(tf.data.experimental.assert_cardinality(full)).with_options(options)

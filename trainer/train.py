@@ -33,8 +33,16 @@ from trainer.callbacks import (
 )
 from trainer.config import RESUME_KEYS, TrainConfig, flag
 from trainer.corpus import Corpus, CorpusError, load_corpus
-from trainer.data import SequenceBatches, WindowBatches
+from trainer.data import SequenceBatches, WindowBatches, as_dataset
+from trainer.devices import place, work_around_keras_multiworker
 from trainer.model import build_training_model
+
+
+class SilentEvents(EventWriter):
+    """The events writer of a multi-worker run's other workers: the chief alone writes the stream."""
+
+    def write(self, event: str, **fields: Any) -> None:
+        pass
 
 
 class TrainingError(Exception):
@@ -152,6 +160,9 @@ def train(
     checkpoints = complete_checkpoints(out) if out.is_dir() else []
     check_resumable(config, corpus, checkpoints)
     prepare_output(out)
+    placement = place(config.distribute, config.cpu_devices)  # before any TensorFlow op
+    if not placement.is_chief:
+        events = SilentEvents(out)  # only the chief writes the run's files
     # Same seed, same machine, same losses: Keras seeds Python, NumPy and TensorFlow (weight
     # initialisation, dropout), and op determinism rules out TensorFlow's racy reductions.
     keras.utils.set_random_seed(config.seed)
@@ -194,14 +205,16 @@ def train(
     print(f"Corpus length: {len(corpus.text)}")
     print(f"Number of sequences: {sequences}")
     print(f"Unique characters: {vocab_size}")
-    print(f"Held-out characters: {len(corpus.held_out)} (last {config.val_fraction:.0%})", flush=True)
+    print(f"Held-out characters: {len(corpus.held_out)} (last {config.val_fraction:.0%})")
+    print(f"Training on {placement.description}", flush=True)
 
     initial_epoch = 0
     if checkpoints:
         latest = checkpoints[-1]
         try:
             # safe_mode refuses Lambda layers and other deserialised code.
-            model = keras.models.load_model(latest.weights_path, safe_mode=True)
+            with placement.strategy.scope():
+                model = keras.models.load_model(latest.weights_path, safe_mode=True)
         except Exception as error:  # Keras raises several types for foreign or damaged files
             raise TrainingError(
                 f"cannot resume from {latest.weights_path} ({type(error).__name__}: {str(error)[:200]}); "
@@ -210,7 +223,8 @@ def train(
         initial_epoch = latest.epoch
         print(f"Resuming from {latest.describe()}", flush=True)
     else:
-        model = build_training_model(config, vocab_size, steps_per_epoch=len(batches))
+        with placement.strategy.scope():
+            model = build_training_model(config, vocab_size, steps_per_epoch=len(batches))
     if initial_epoch >= config.epochs:
         print(f"Nothing to do: {out} already holds epoch {initial_epoch} of {config.epochs}.")
         return []
@@ -276,15 +290,13 @@ def train(
         config.seed,
         guard,
     )
-    callbacks = [
+    callbacks: list[keras.callbacks.Callback] = [
         HeldOutLoss(held_out, vocab_size, config.maxlen, config.architecture),
         guard,
-        writer,
-        TrainingLog(out, guard),
-        samples,
-        TrainingEvents(events, guard, writer, samples),
-        *extra_callbacks,
     ]
+    if placement.is_chief:
+        callbacks += [writer, TrainingLog(out, guard), samples, TrainingEvents(events, guard, writer, samples)]
+    callbacks += extra_callbacks
     # A progress bar on a terminal, one line per epoch in logs and CI.
     verbose = 1 if sys.stdout.isatty() and not os.environ.get("CI") else 2
     started = time.perf_counter()
@@ -296,8 +308,13 @@ def train(
         steps_per_epoch=len(batches),
         settings=config.to_dict(),
     )
+    inputs = batches
+    if config.distribute == "multiworker":
+        # A multi-worker run shards a tf.data pipeline of the same batches among the workers.
+        inputs = as_dataset(batches)
+        work_around_keras_multiworker(model, placement, batches[0])
     model.fit(
-        batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
+        inputs, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
     )
     if guard.reason is not None:
         kept = history[-1]["epoch"] if history else initial_epoch

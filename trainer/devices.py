@@ -1,0 +1,138 @@
+"""Where training runs: one device (the default), all local GPUs, or several machines.
+
+* ``none``: TensorFlow's default device placement (one GPU if there is one, else the CPU).
+* ``mirrored``: ``tf.distribute.MirroredStrategy`` over the local GPUs, or over ``--cpu-devices N``
+  logical CPU devices (the CPU split in N; for trying the strategy on a machine without GPUs: it
+  proves correctness, not speed).
+* ``multiworker``: ``tf.distribute.MultiWorkerMirroredStrategy``; every machine runs the same
+  command with its own ``TF_CONFIG`` (TensorFlow's JSON: the cluster's worker addresses and this
+  task's index). Worker 0 is the chief.
+
+In every case ``--batch-size`` is the global batch: each step's batch is split evenly among all
+devices of all workers, so the same command computes the same maths on one device or many. Only
+the chief writes checkpoints, ``log.csv`` and the events stream; every worker scores the held-out
+text (the same weights give the same loss), so all of them take the same decision to stop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+class DeviceError(Exception):
+    """A distribution setting that cannot work here; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The strategy training runs under, and whether this process writes the run's files."""
+
+    strategy: object  # a tf.distribute.Strategy
+    replicas: int
+    is_chief: bool
+    description: str
+
+
+def _configure_cpu_devices(count: int) -> list[str]:
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        # Already initialised (a second run in one process): the split only works before the first op.
+        if len(tf.config.list_logical_devices("CPU")) != count:
+            raise DeviceError(
+                f"--cpu-devices {count}: TensorFlow was already initialised in this process; "
+                "start a new process to change the device split."
+            ) from None
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def writes_files(distribute: str) -> bool:
+    """Whether this process writes the run's checkpoints and events: always, except on the
+    workers of a multi-worker run other than the chief (worker 0, or the task named "chief")."""
+    if distribute != "multiworker":
+        return True
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task = config["task"]
+        return task["type"] == "chief" or (int(task["index"]) == 0 and "chief" not in config["cluster"])
+    except (ValueError, KeyError, TypeError):
+        return True  # place() explains the bad TF_CONFIG
+
+
+def _check_tf_config() -> None:
+    """Check TF_CONFIG before TensorFlow tries to (its own errors are long and late)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise DeviceError(
+            "--distribute multiworker needs TF_CONFIG, e.g. "
+            '\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}\''
+        )
+    try:
+        config = json.loads(raw)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        assert isinstance(workers, list) and workers and task["type"] in ("worker", "chief")
+        assert 0 <= int(task["index"]) < len(config["cluster"][task["type"]])
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise DeviceError(
+            "TF_CONFIG is not a cluster of workers with this task's type and index; "
+            "see TensorFlow's multi-worker guide for its JSON."
+        ) from None
+
+
+def place(distribute: str, cpu_devices: int | None) -> Placement:
+    """Create the strategy (before any TensorFlow op, so logical devices can still be configured)."""
+    import tensorflow as tf
+
+    if distribute not in STRATEGIES:
+        raise DeviceError(f"--distribute must be one of {', '.join(STRATEGIES)}, got {distribute!r}")
+    if cpu_devices is not None and distribute == "none":
+        raise DeviceError("--cpu-devices splits the CPU for --distribute mirrored; add that flag or drop this one")
+    if distribute == "none":
+        return Placement(tf.distribute.get_strategy(), 1, True, "one device")
+    if distribute == "mirrored":
+        gpus = tf.config.list_physical_devices("GPU")
+        if cpu_devices is not None or not gpus:
+            devices = _configure_cpu_devices(cpu_devices or 1)
+            strategy = tf.distribute.MirroredStrategy(devices)
+            where = f"{len(devices)} logical CPU device(s)"
+        else:
+            strategy = tf.distribute.MirroredStrategy()
+            where = f"{len(gpus)} GPU(s)"
+        return Placement(strategy, strategy.num_replicas_in_sync, True, f"MirroredStrategy over {where}")
+    _check_tf_config()
+    if cpu_devices is not None:
+        _configure_cpu_devices(cpu_devices)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = strategy.cluster_resolver
+    is_chief = writes_files(distribute)
+    workers = len(resolver.cluster_spec().as_dict().get("worker", []))
+    description = f"MultiWorkerMirroredStrategy, {resolver.task_type} {resolver.task_id} of {workers} worker(s)"
+    return Placement(strategy, strategy.num_replicas_in_sync, is_chief, description + (" (chief)" if is_chief else ""))
+
+
+def work_around_keras_multiworker(model, placement: Placement, batch) -> None:
+    """Make Keras 3's ``fit`` work under MultiWorkerMirroredStrategy (keras-team/keras#20585).
+
+    Two steps of ``fit`` call ``strategy.reduce`` in ways that fail with more than one worker:
+    building the loss and optimizer from a batch averaged across replicas ("Attempt to convert a
+    value (PerReplica…)") and averaging each step's logged loss along an axis a scalar lacks
+    ("Invalid reduction dimension 0"). Here the model is built from one local batch of the same
+    shapes, and the logged loss is averaged over this worker's replicas (what Keras does under
+    MirroredStrategy). The gradients are all-reduced across workers either way: the training maths
+    is untouched; only the printed loss is this worker's. A test runs two workers end to end, so a
+    Keras upgrade that changes these internals fails there, not in a user's run.
+    """
+    from keras.src.backend.tensorflow import trainer as keras_tf_trainer
+
+    with placement.strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda *args, **kwargs: None
+    keras_tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
