@@ -12,8 +12,10 @@ never imported; inference is the NumPy engine and training is a subprocess.
 
 from __future__ import annotations
 
+import io
 import shlex
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import work
@@ -25,7 +27,7 @@ from textual.screen import Screen
 import nietzsche_tui
 from nietzsche_tui.chat_screen import ChatScreen
 from nietzsche_tui.checkpoint import METADATA_SUFFIX, WEIGHTS_SUFFIX, CheckpointError, MissingCheckpoint
-from nietzsche_tui.engine import DEFAULT_TEMPERATURES, Engine
+from nietzsche_tui.engine import Engine
 from nietzsche_tui.history import (
     HistoryStore,
     StoredExchange,
@@ -106,7 +108,8 @@ class NietzscheApp(App[None]):
         self.follow = settings.follow
         self.chat_screen = ChatScreen(settings, self.models, self.training)
         self.history: HistoryStore | None = None
-        self.history_off: str | None = None if settings.keep_history else "history is off (--no-history)"
+        off = "the history is off on this server" if settings.served else "history is off (--no-history)"
+        self.history_off: str | None = None if settings.keep_history else off
 
     def get_default_screen(self) -> Screen:
         return self.chat_screen
@@ -248,7 +251,9 @@ class NietzscheApp(App[None]):
         if isinstance(self.screen, HistoryScreen):
             self.pop_screen()
             return
-        self.push_screen(HistoryScreen(self.history, self.history_off))
+        # Served, the database may hold other visitors' sessions: each sees only their own.
+        only = self.history.session_id if self.settings.served and self.history is not None else None
+        self.push_screen(HistoryScreen(self.history, self.history_off, only))
 
     def replay(self, stored: StoredExchange) -> None:
         self.switch_to_chat()
@@ -265,6 +270,11 @@ class NietzscheApp(App[None]):
 
     def deliver_export(self, text: str, name: Path) -> None:
         """Hand an export to the user: a download in a browser, else a file in the current folder."""
+        if self.is_web:
+            # A browser user gets the file, and nothing is written on the server.
+            self.deliver_text(io.StringIO(text), save_filename=name.name, mime_type="text/markdown")
+            self.notify(f"Downloading {name.name}", title="Export", markup=False)
+            return
         try:
             name.write_text(text, encoding="utf-8")
         except OSError as error:
@@ -312,16 +322,29 @@ class NietzscheApp(App[None]):
         self.poll_training_folder()
         self.push_screen(TrainingScreen(self.training.watch))
 
+    TRAINING_OFF = "Training is off in this served app; whoever runs the server can allow it with --allow-training."
+
     def action_start_training(self) -> None:
+        if not self.settings.allow_training:
+            self.notify(self.TRAINING_OFF, severity="warning")
+            return
         self.poll_training_folder()
         if self.training.watch.state.live:
             self.notify("A run is already training in this folder.", severity="warning")
             return
-        form = StartForm(self.training.defaults(), str(self.training.folder), bool(self.training.watch.checkpoints))
+        resumes = bool(self.training.watch.checkpoints)
+        defaults = self.training.defaults()
+        if self.settings.served:
+            # The corpus is the operator's (--corpus on the server's command line): no path from the browser.
+            defaults = replace(defaults, corpus=self.settings.corpus or "")
+        form = StartForm(defaults, str(self.training.folder), resumes, corpus_fixed=self.settings.served)
         self.push_screen(form, self._start_training)
 
     def _start_training(self, settings: StartSettings | None) -> None:
         if settings is None:
+            return
+        if self.settings.served and settings.corpus != (self.settings.corpus or ""):
+            self.notify("The corpus is fixed by whoever runs the server.", severity="error")
             return
         try:
             trainer = self.training.start(settings)
@@ -332,6 +355,9 @@ class NietzscheApp(App[None]):
         self.poll_training_folder()
 
     def action_stop_training(self) -> None:
+        if not self.settings.allow_training:
+            self.notify(self.TRAINING_OFF, severity="warning")
+            return
         self.notify(self.training.stop(), markup=False)
 
     def action_toggle_follow(self) -> None:
@@ -395,37 +421,14 @@ class NietzscheApp(App[None]):
         yield SystemCommand("Help", "Keys and what they do (F1)", self.action_help)
 
 
-def make_app(
-    checkpoint: str | None = None,
-    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES,
-    length: int = 400,
-    seed: int | None = None,
-    mode: str = "window",
-    show_speed: bool = True,
-    corpus: str | None = None,
-    follow: bool = True,
-    history: str | None = None,
-    keep_history: bool = False,
-    resume: bool = False,
-    max_history: int = 10_000,
-) -> NietzscheApp:
-    """Build the app from typed settings (the CLI and the tests both come through here).
+def make_app(checkpoint: str | None = None, **options) -> NietzscheApp:
+    """Build the app from typed settings (the CLI and the tests both come through here); the
+    keyword options are ``Settings`` fields.
 
     History is off unless asked for (the CLI asks by default): tests and scripts never touch the
     user's real data directory by accident.
     """
-    settings = Settings(
-        checkpoint,
-        tuple(temperatures),
-        length,
-        seed,
-        mode,
-        show_speed,
-        corpus,
-        follow,
-        history,
-        keep_history,
-        resume,
-        max_history,
-    )
-    return NietzscheApp(settings)
+    options.setdefault("keep_history", False)
+    if "temperatures" in options:
+        options["temperatures"] = tuple(options["temperatures"])
+    return NietzscheApp(Settings(checkpoint=checkpoint, **options))

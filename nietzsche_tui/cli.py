@@ -30,6 +30,8 @@ from nietzsche_tui.engine import (
 )
 from nietzsche_tui.history_cli import add_commands as add_history_commands
 from nietzsche_tui.history_cli import run_export, run_history
+from nietzsche_tui.serve import add_command as add_serve_command
+from nietzsche_tui.serve import run_serve
 from nietzsche_tui.text import visible
 
 EXIT_USAGE, EXIT_CHECKPOINT = 2, 1
@@ -123,8 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not load each new checkpoint of a live training run as it completes (Ctrl+F toggles)",
     )
+    # Set by `nietzsche-tui serve` for each browser tab's app; not for people to type.
+    parser.add_argument("--served", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--allow-training", action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(
-        dest="command", metavar="{generate,score,cells,history,export}", parser_class=OneLineParser
+        dest="command", metavar="{generate,score,cells,history,export,serve}", parser_class=OneLineParser
     )
     generate = commands.add_parser(
         "generate",
@@ -159,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_analysis_commands(commands)
     add_history_commands(commands)
+    add_serve_command(commands, _shared_options())
     return parser
 
 
@@ -288,6 +294,8 @@ def run_app(args: argparse.Namespace) -> int:
         keep_history=args.keep_history,
         resume=args.resume,
         max_history=args.max_history,
+        served=args.served,
+        allow_training=args.allow_training or not args.served,
     )
     app.run()
     # Textual sets 1 when an unhandled exception ended the app: the shell must see the failure.
@@ -308,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cells": run_cells,
             "history": run_history,
             "export": run_export,
+            "serve": run_serve,
         }
         runner = runners.get(args.command, run_app)
         return runner(args)

@@ -115,10 +115,11 @@ class HistoryScreen(SubScreen):
         Binding("ctrl+right", "column(1)", "Col ▶", priority=True, id="history-column-right"),
     ]
 
-    def __init__(self, store: HistoryStore | None, why_off: str | None) -> None:
+    def __init__(self, store: HistoryStore | None, why_off: str | None, only_session: int | None = None) -> None:
         super().__init__()
         self.store = store
         self.why_off = why_off
+        self.only_session = only_session  # served in a browser: this visitor's session alone
         self.selected: StoredExchange | None = None
         self.column = 0
         self._shown: dict[int, StoredExchange] = {}
@@ -144,7 +145,7 @@ class HistoryScreen(SubScreen):
         """List the newest exchanges (or those matching ``search``)."""
         table = self.query_one("#history-list", DataTable)
         table.clear()
-        found = self.store.exchanges(search=search, limit=500) if self.store else []
+        found = self.store.exchanges(search=search, session=self.only_session, limit=500) if self.store else []
         self._shown = {exchange.id: exchange for exchange in found}
         for exchange in found:
             when = time.strftime("%m-%d %H:%M", time.localtime(exchange.created))

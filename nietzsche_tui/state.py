@@ -24,6 +24,8 @@ class Settings:
     keep_history: bool = True  # --no-history keeps nothing
     resume: bool = False  # reopen the last session's exchanges in the chat
     max_history: int = 10_000  # exchanges kept; the oldest go first
+    served: bool = False  # running in a browser tab for `nietzsche-tui serve`: the user is not the owner
+    allow_training: bool = True  # served: only when the operator passed --allow-training
 
 
 @dataclass

@@ -206,11 +206,12 @@ class StartForm(ModalScreen[StartSettings | None]):
         ("seed", "Seed"),
     )
 
-    def __init__(self, defaults: StartSettings, folder: str, resumes: bool) -> None:
+    def __init__(self, defaults: StartSettings, folder: str, resumes: bool, corpus_fixed: bool = False) -> None:
         super().__init__()
         self.defaults = defaults
         self.folder = folder
         self.resumes = resumes
+        self.corpus_fixed = corpus_fixed  # served in a browser: the operator's corpus, not editable
 
     def compose(self) -> ComposeResult:
         with Vertical(id="start-box"):
@@ -233,12 +234,13 @@ class StartForm(ModalScreen[StartSettings | None]):
             for name, label in self.FIELDS:
                 value = getattr(self.defaults, name)
                 yield Label(label)
-                yield Input("" if value is None else str(value), id=f"field-{name}")
+                fixed = name == "corpus" and self.corpus_fixed
+                yield Input("" if value is None else str(value), id=f"field-{name}", disabled=fixed)
             yield Static("", id="start-problem", classes="dialog-problem")
             yield Static("Enter to start · Esc to cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#field-corpus", Input).focus()
+        self.query_one("#field-epochs" if self.corpus_fixed else "#field-corpus", Input).focus()
 
     def settings(self) -> StartSettings:
         """The form's values as settings; raises ValueError naming the first bad field."""
@@ -248,7 +250,7 @@ class StartForm(ModalScreen[StartSettings | None]):
         for name, label in self.FIELDS:
             text = self.query_one(f"#field-{name}", Input).value.strip()
             if name == "corpus":
-                values[name] = text
+                values[name] = self.defaults.corpus if self.corpus_fixed else text
                 continue
             if not text:
                 if name in ("learning_rate", "steps_per_epoch"):
@@ -260,7 +262,7 @@ class StartForm(ModalScreen[StartSettings | None]):
             except ValueError:
                 raise ValueError(f"{label}: {text!r} is not a {kinds[name].__name__} number") from None
         settings = replace(self.defaults, **values)
-        if settings.corpus:
+        if settings.corpus and not self.corpus_fixed:
             from pathlib import Path
 
             if not Path(settings.corpus).expanduser().exists():

@@ -1,0 +1,215 @@
+"""The app in a real browser: headless Chromium (Debian's, driven by Playwright) against
+`nietzsche-tui serve` on 127.0.0.1. xterm.js draws on a canvas, so the screen is read by feeding
+the page's websocket frames (the terminal's bytes) to pyte, a terminal emulator.
+
+Needs /usr/bin/chromium (`apt-get install -y chromium`; .ci/run installs it); skipped with that
+reason when it is missing. Run with `uv run pytest -m browser -n 0`.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.serve.conftest import alive, free_port, wait_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium: apt-get install -y chromium"),
+]
+BORDERS = re.compile(r"[\s│┃║─━═╭╮╰╯┌┐└┘▌▐█▏▕▔▁╸╺]")
+SCREENSHOT = os.environ.get("NIETZSCHE_SCREENSHOT")  # where to keep the README's screenshot, when set
+
+
+class Terminal:
+    """What the browser's terminal shows, rebuilt from the websocket's frames."""
+
+    def __init__(self, page) -> None:
+        self.screen = None
+        self.stream = None
+        page.on("websocket", self._attach)
+
+    def _attach(self, websocket) -> None:
+        import pyte
+
+        query = parse_qs(urlparse(websocket.url).query)
+        self.screen = pyte.Screen(int(query["width"][0]), int(query["height"][0]))
+        self.stream = pyte.ByteStream(self.screen)
+        websocket.on("framereceived", self._frame)
+
+    def _frame(self, payload) -> None:
+        if isinstance(payload, bytes):  # binary frames are terminal output; text frames are meta
+            self.stream.feed(payload)
+
+    def text(self) -> str:
+        return "\n".join(self.screen.display) if self.screen else ""
+
+    def flat(self) -> str:
+        """The screen without whitespace or box drawing: wrapped text reads as one string."""
+        return BORDERS.sub("", "".join(self.screen.display)) if self.screen else ""
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield launched
+        launched.close()
+
+
+def until(page, condition, timeout: float, what: str, terminal: Terminal | None = None):
+    """Poll ``condition`` while Playwright delivers the page's events (a plain sleep would block them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        page.wait_for_timeout(50)
+    shown = f"; the screen:\n{terminal.text()}" if terminal else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{shown}")
+
+
+def open_app(browser, served, accept_downloads=False):
+    """A new tab on the server; ``browser`` is a Browser or (over CDP) a BrowserContext."""
+    page = browser.new_page(accept_downloads=True) if accept_downloads else browser.new_page()
+    page.set_viewport_size({"width": 1400, "height": 800})
+    terminal = Terminal(page)
+    page.goto(served.url)
+    page.wait_for_function("document.body.classList.contains('-first-byte')", timeout=30_000)
+    until(page, lambda: "F1" in terminal.text(), 30, "the chat to draw")
+    page.focus(".xterm-helper-textarea")  # keys go to the terminal; a click would move Textual's focus
+    return page, terminal
+
+
+def generated(app_model, prompt: str) -> list[str]:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nietzsche_tui.cli",
+            "generate",
+            "--checkpoint",
+            str(app_model),
+            "--seed",
+            "7",
+            "--length",
+            "60",
+            "--prompt",
+            prompt,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [json.loads(line)["text"] for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_a_prompt_typed_in_the_browser_streams_what_generate_writes(browser, serve, app_model, tmp_path):
+    served = serve()
+    page, terminal = open_app(browser, served)
+    page.keyboard.type("truth is")
+    page.keyboard.press("Enter")
+    expected = generated(app_model, "truth is")
+    assert len(expected) == 4
+    page.keyboard.press("F4")  # one column at a time, full width: its wrapped lines read as its text
+    for number, text in enumerate(expected):
+        want = BORDERS.sub("", text)
+        until(page, lambda want=want: want in terminal.flat(), 30, f"column {number + 1}'s text")
+        page.keyboard.press("F3")
+    page.keyboard.press("F4")
+    page.wait_for_timeout(500)
+    shot = tmp_path / "browser.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if SCREENSHOT:
+        shutil.copy(shot, SCREENSHOT)
+
+
+def test_training_and_history_are_off_for_a_browser_user(browser, serve):
+    served = serve()
+    page, terminal = open_app(browser, served)
+    page.keyboard.press("F5")
+    until(page, lambda: "held-out" in terminal.text(), 20, "the training screen")
+    for _ in range(10):  # the screen draws before it takes keys: press again until it answers
+        page.keyboard.press("s")
+        try:
+            until(page, lambda: "--allow-training" in terminal.flat(), 2, "the training-off notice", terminal)
+            break
+        except AssertionError:
+            continue
+    assert "--allow-training" in terminal.flat(), terminal.text()
+    assert "Corpus" not in terminal.text()  # no start form, no path field
+    page.keyboard.press("F6")
+    until(page, lambda: "historyisoffonthisserver" in terminal.flat(), 20, "the history-off notice")
+
+
+def test_an_export_is_a_browser_download_not_a_file_on_the_server(browser, serve, tmp_path):
+    database = tmp_path / "visits.db"
+    served = serve("--history", str(database))
+    page, terminal = open_app(browser, served, accept_downloads=True)
+    page.keyboard.type("what is noble")
+    page.keyboard.press("Enter")
+    until(page, lambda: database.exists(), 20, "the history database")
+    page.wait_for_timeout(3000)  # 60 characters stream and the exchange is stored
+    page.keyboard.press("F6")
+    until(page, lambda: "whatisnoble" in terminal.flat(), 20, "the stored exchange in the list")
+    page.wait_for_timeout(300)  # the screen draws before it takes keys
+    with page.expect_download(timeout=20_000) as download:
+        page.keyboard.press("Control+e")
+    target = tmp_path / "downloaded.md"
+    download.value.save_as(target)
+    assert download.value.suggested_filename.startswith("nietzsche-session-")
+    assert "what is noble" in target.read_text()
+    assert not list(tmp_path.glob("nietzsche-session-*.md"))  # nothing written where the server runs
+
+
+def test_killing_the_browser_mid_stream_leaves_no_app(serve):
+    """Chromium killed with SIGKILL while four columns stream 5,000 characters each."""
+    from playwright.sync_api import sync_playwright
+
+    served = serve("--length", "5000")
+    port = free_port()
+    chromium = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        with sync_playwright() as playwright:
+            browser = wait_for(lambda: _connect(playwright, port), 30, "Chromium's debugging port")
+            page, _ = open_app(browser.contexts[0] if browser.contexts else browser.new_context(), served)
+            page.keyboard.type("the free spirit")
+            page.keyboard.press("Enter")
+            page.wait_for_timeout(2000)  # streaming now
+            (app,) = served.apps()
+            assert alive(app)
+            os.killpg(chromium.pid, signal.SIGKILL)
+            chromium.wait()
+            wait_for(lambda: not alive(app), 10, "the app to end after the browser died")
+            assert served.apps() == [] and served.process.poll() is None
+    finally:
+        if chromium.poll() is None:
+            os.killpg(chromium.pid, signal.SIGKILL)
+            chromium.wait()
+
+
+def _connect(playwright, port):
+    try:
+        return playwright.chromium.connect_over_cdp(f"http://127.0.0.1:{port}")
+    except Exception:
+        return None
