@@ -190,7 +190,10 @@ def _make_classes():
             if self.full():
                 page = FULL_PAGE.format(limit=self.max_sessions, idle=_duration(self.idle_timeout))
                 return web.Response(status=503, text=page, content_type="text/html")
-            return await super().handle_index(request)
+            response = await super().handle_index(request)
+            # textual-serve's page has no <title>: the tab would read as its address.
+            response.text = response.text.replace("<head>", f"<head>\n    <title>{TITLE}</title>", 1)
+            return response
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
             websocket = web.WebSocketResponse(heartbeat=15)

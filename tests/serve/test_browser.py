@@ -121,6 +121,7 @@ def generated(app_model, prompt: str) -> list[str]:
 def test_a_prompt_typed_in_the_browser_streams_what_generate_writes(browser, serve, app_model, tmp_path):
     served = serve()
     page, terminal = open_app(browser, served)
+    assert page.title() == "nietzsche-tui"
     page.keyboard.type("truth is")
     page.keyboard.press("Enter")
     expected = generated(app_model, "truth is")

@@ -139,3 +139,20 @@ async def test_an_app_that_ignores_quit_and_sigterm_is_killed():
     await session.stop()
     assert not alive(pid)
     assert time.monotonic() - started < QUIT_GRACE + TERM_GRACE + 2
+
+
+def test_listening_beyond_loopback_warns_and_prints_the_address(app_model, tmp_path):
+    from tests.serve.conftest import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "nietzsche_tui.cli", "serve", "--host", "0.0.0.0", "--port", str(port)]
+    command += ["--checkpoint", str(app_model), "--public-url", f"http://127.0.0.1:{port}"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        warning = server.stderr.readline()
+        address = server.stdout.readline()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+    assert warning.startswith("Warning: listening on 0.0.0.0: anyone who can reach")
+    assert address.startswith(f"nietzsche-tui serving on http://127.0.0.1:{port}")
