@@ -140,9 +140,14 @@ def test_a_prompt_typed_in_the_browser_streams_what_generate_writes(browser, ser
         shutil.copy(shot, SCREENSHOT)
 
 
-def test_training_and_history_are_off_for_a_browser_user(browser, serve):
+def test_training_and_history_are_off_for_a_browser_user(browser, serve, app_model):
     served = serve()
     page, terminal = open_app(browser, served)
+    # The model is the operator's, named when the server started; reloading keeps it.
+    until(page, lambda: "model/epoch_0003" in terminal.text(), 20, "the status line", terminal)
+    page.keyboard.press("Control+l")
+    page.wait_for_timeout(500)
+    assert "model/epoch_0003" in terminal.text()
     page.keyboard.press("F5")
     until(page, lambda: "held-out" in terminal.text(), 20, "the training screen")
     for _ in range(10):  # the screen draws before it takes keys: press again until it answers
