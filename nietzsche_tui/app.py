@@ -27,7 +27,7 @@ from textual.screen import Screen
 import nietzsche_tui
 from nietzsche_tui.chat_screen import ChatScreen
 from nietzsche_tui.checkpoint import METADATA_SUFFIX, WEIGHTS_SUFFIX, CheckpointError, MissingCheckpoint
-from nietzsche_tui.engine import Engine
+from nietzsche_tui.engine import BUNDLED_MODELS, Engine
 from nietzsche_tui.history import (
     HistoryStore,
     StoredExchange,
@@ -47,7 +47,10 @@ def checkpoint_folder(checkpoint: str | None) -> str:
     if checkpoint is None:
         return "checkpoints"
     path = Path(checkpoint)
-    return str(path.parent) if path.suffix in (METADATA_SUFFIX, WEIGHTS_SUFFIX) else checkpoint
+    folder = path.parent if path.suffix in (METADATA_SUFFIX, WEIGHTS_SUFFIX) else path
+    if folder.resolve() in {bundled.resolve() for bundled in BUNDLED_MODELS.values()}:
+        return "checkpoints"  # a bundled model (--model): training never writes into the package
+    return str(folder) if folder != path else checkpoint
 
 
 def train_hint(checkpoint: str | None) -> str:

@@ -42,6 +42,8 @@ from nietzsche_tui.weights import ModelWeights, RecurrentWeights, load_weights
 MODES = ("window", "stateful")
 DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 BUNDLED_MODEL_DIR = Path(__file__).parent / "model"
+# The models shipped with the package (MODEL.md): the book's LSTM(128), and a 2 × LSTM(256).
+BUNDLED_MODELS = {"book": BUNDLED_MODEL_DIR, "large": Path(__file__).parent / "model_large"}
 LOCAL_CHECKPOINT_DIR = Path("checkpoints")
 
 
@@ -300,6 +302,16 @@ class _Network:
         """Run a (batch, time) index array from ``state`` (zeros by default)."""
         if state is None:
             state = [layer.zeros(indices.shape[0]) for layer in self.layers]
+        first = self.layers[0]
+        if len(self.layers) == 1 and first.cell == "lstm" and first.kernel.ndim == 2:
+            # The book's model, the app's every step: the same maths as ``step``, without its
+            # per-layer bookkeeping (window mode runs 60 steps per character).
+            (h, c), units = state[0], first.units
+            for t in range(indices.shape[1]):
+                z = h @ first.recurrent
+                z += first.kernel[indices[:, t]]
+                h, c = _gates(z, c, units)
+            return [(h, c)]
         for t in range(indices.shape[1]):
             state = self.step(indices[:, t], state)
         return state

@@ -50,7 +50,9 @@ def parse_epochs(text: str) -> tuple[int, int]:
     return first, last
 
 
-def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) -> CheckpointMetadata:
+def bundle(
+    source: Path, first: int, last: int, corpus_path: Path, out: Path, float16: bool = False
+) -> CheckpointMetadata:
     """Average epochs ``first``..``last`` of ``source`` into a checkpoint in ``out``; return its metadata."""
     if not source.is_dir():
         raise BundleError(f"--source {source} is not a folder of checkpoints")
@@ -75,6 +77,8 @@ def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) ->
     )
     if corpus.sha256 != meta.corpus.get("sha256"):
         raise BundleError(f"{corpus_path} is not the corpus the checkpoints in {source} were trained on")
+    if float16:  # score the weights as they will be stored
+        averaged = averaged.map(lambda array: array.astype(np.float16).astype(np.float32))
     engine = Engine(last_checkpoint, averaged)
     held_out = corpus.text[corpus.split :]
     # A source trained with --val-fraction 0 has no held-out text: the bundle says so, it does not guess.
@@ -92,6 +96,7 @@ def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) ->
         "averaged_epochs": [c.epoch for c in chosen],
         "single_epoch_val_loss": {str(c.epoch): c.val_loss for c in (chosen[0], chosen[-1])},
         "optimizer_state": "stripped",
+        "weights_dtype": "float16" if float16 else "float32",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     meta = replace(
@@ -104,11 +109,18 @@ def bundle(source: Path, first: int, last: int, corpus_path: Path, out: Path) ->
     )
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
     from trainer.callbacks import save_checkpoint
     from trainer.model import build_model
 
-    model = build_model(len(corpus.vocabulary), meta.maxlen, replace(meta.architecture, dropout=0.0))
-    model.set_weights(averaged.arrays())
+    # float16 halves the file; the engine computes in float32 from it (tests bound the change).
+    keras.config.set_dtype_policy("float16" if float16 else "float32")
+    try:
+        model = build_model(len(corpus.vocabulary), meta.maxlen, replace(meta.architecture, dropout=0.0))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.set_weights([a.astype(np.float16 if float16 else np.float32) for a in averaged.arrays()])
     try:
         out.mkdir(parents=True, exist_ok=True)
         save_checkpoint(model, out, meta)
@@ -130,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", required=True, help="range to average, FIRST-LAST, or one epoch")
     parser.add_argument("--corpus", type=Path, required=True, help="the corpus it was trained on")
     parser.add_argument("--out", type=Path, required=True, help="folder for the bundled checkpoint (never the source)")
+    parser.add_argument("--float16", action="store_true", help="store the weights as float16 (half the size)")
     args = parser.parse_args(argv)
     try:
         first, last = parse_epochs(args.epochs)
-        meta = bundle(args.source, first, last, args.corpus, args.out)
+        meta = bundle(args.source, first, last, args.corpus, args.out, args.float16)
     except (BundleError, CorpusError) as error:
         print(f"bundle: {error}", file=sys.stderr)
         return 2

@@ -106,3 +106,14 @@ async def test_a_served_app_without_history_says_so(app_model):
         await settle(app, pilot)
         assert "the history is off on this server" in str(app.screen.query_one("#history-detail").children[0].render())
     assert Path.cwd().joinpath("nietzsche-session-1.md").exists() is False
+
+
+def test_a_bundled_model_is_never_a_training_folder():
+    from nietzsche_tui.app import checkpoint_folder
+    from nietzsche_tui.engine import BUNDLED_MODELS
+
+    for folder in BUNDLED_MODELS.values():
+        assert checkpoint_folder(str(folder)) == "checkpoints"
+        assert checkpoint_folder(str(next(folder.glob("epoch_*.json")))) == "checkpoints"
+    assert checkpoint_folder("runs/mine") == "runs/mine"
+    assert checkpoint_folder("runs/mine/epoch_0003.json") == "runs/mine"

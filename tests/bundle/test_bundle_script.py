@@ -79,3 +79,24 @@ def test_a_source_without_held_out_text_bundles_without_a_loss(tiny_corpus, tmp_
     assert code == 0, err
     assert "no held-out text" in printed
     assert Engine.load(tmp_path / "b").checkpoint.val_loss is None
+
+
+def test_float16_bundles_are_smaller_and_generate_within_1e3(trained_folder, tiny_corpus, tmp_path, capsys):
+    import numpy as np
+
+    full, half = tmp_path / "full", tmp_path / "half"
+    for out, extra in ((full, []), (half, ["--float16"])):
+        code, _, _ = run(
+            capsys, "--source", trained_folder, "--epochs", "1-2", "--corpus", tiny_corpus, "--out", out, *extra
+        )
+        assert code == 0
+    engines = [Engine.load(full), Engine.load(half)]
+    assert engines[1].checkpoint.metadata["bundle"]["weights_dtype"] == "float16"
+    sizes = [e.checkpoint.weights_path.stat().st_size for e in engines]
+    assert sizes[1] < sizes[0]
+    windows = np.random.default_rng(0).integers(0, len(engines[0].vocabulary), size=(64, 12))
+    difference = np.abs(engines[0].window_probabilities(windows) - engines[1].window_probabilities(windows))
+    assert 0 < difference.max() < 1e-3
+    import keras
+
+    assert keras.models.load_model(engines[1].checkpoint.weights_path).count_params() > 0  # plain Keras loads it

@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from nietzsche_tui.checkpoint import latest_checkpoint
-from nietzsche_tui.engine import BUNDLED_MODEL_DIR, Engine, GenerationRequest
+from nietzsche_tui.checkpoint import Architecture, latest_checkpoint
+from nietzsche_tui.engine import BUNDLED_MODEL_DIR, BUNDLED_MODELS, Engine, GenerationRequest
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,34 @@ def test_bundled_model_writes_text(bundled):
 
 @pytest.mark.corpus
 @pytest.mark.slow  # the fast loop checks the same figure through `score` (tests/engine/test_analysis.py)
-def test_bundled_model_held_out_loss_is_what_its_metadata_says(bundled, real_corpus):
+@pytest.mark.parametrize("name", sorted(BUNDLED_MODELS))
+def test_bundled_model_held_out_loss_is_what_its_metadata_says(name, real_corpus):
+    engine = Engine.load(BUNDLED_MODELS[name])
     text = real_corpus.read_text(encoding="utf-8").lower()
     held_out = text[len(text) - int(len(text) * 0.05) :]
-    measured = bundled.held_out_loss(held_out)
-    assert measured == pytest.approx(bundled.checkpoint.val_loss, abs=0.01)
+    measured = engine.held_out_loss(held_out)
+    assert measured == pytest.approx(engine.checkpoint.val_loss, abs=1e-4)
+
+
+def test_the_large_model_is_two_lstm_layers_in_float16_and_clearly_better():
+    large, book = Engine.load(BUNDLED_MODELS["large"]), Engine.load(BUNDLED_MODELS["book"])
+    meta = large.checkpoint.metadata
+    assert large.checkpoint.architecture == Architecture("lstm", 2, 256, 0.25)
+    assert meta["format_version"] == 2 and meta["bundle"]["weights_dtype"] == "float16"
+    assert meta["corpus"]["sha256"] == book.checkpoint.metadata["corpus"]["sha256"]
+    assert meta["metrics"]["total_seconds"] <= 3600  # at most one hour of training (the experiment's rule)
+    assert large.checkpoint.val_loss <= 1.25 < book.checkpoint.val_loss
+    assert large.vocabulary == book.vocabulary and large.maxlen == book.maxlen
+    assert large.checkpoint.weights_path.stat().st_size < 2_000_000
+
+
+def test_model_large_opens_the_large_model_and_clashes_with_checkpoint(capsys):
+    from nietzsche_tui.cli import main
+
+    assert main(["generate", "--model", "large", "--prompt", "what is truth", "--length", "20", "--seed", "1"]) == 0
+    assert "model_large/epoch_" in capsys.readouterr().err
+    assert main(["generate", "--model", "large", "--checkpoint", str(BUNDLED_MODEL_DIR), "--prompt", "x"]) == 2
+    assert "--model and --checkpoint" in capsys.readouterr().err
 
 
 def test_the_installed_wheel_finds_the_model_and_stylesheet(tmp_path):
@@ -53,6 +76,7 @@ def test_the_installed_wheel_finds_the_model_and_stylesheet(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "nietzsche_tui/app.tcss" in names
     assert any(n.startswith("nietzsche_tui/model/epoch_") and n.endswith(".keras") for n in names)
+    assert any(n.startswith("nietzsche_tui/model_large/epoch_") and n.endswith(".keras") for n in names)
     assert not any(n.startswith("tests/") or n.endswith("nietzsche.txt") for n in names)
     # A pure-Python wheel installs by unpacking; run from there, away from the checkout.
     site = tmp_path / "site"
