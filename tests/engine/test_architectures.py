@@ -133,3 +133,38 @@ def test_format_1_checkpoints_still_load():
     assert engine.checkpoint.metadata["format_version"] == 1
     assert engine.checkpoint.architecture == Architecture("lstm", 1, 128)
     assert engine.cell == "lstm" and len(engine.weights.layers) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda layers: layers[2].update(class_name="SimpleRNN"), "SimpleRNN"),
+        (lambda layers: layers[2].update(class_name="LSTM"), "one kind"),
+        (lambda layers: layers[1]["config"].update(reset_after=False), "reset_after=False"),
+        (lambda layers: layers[1]["config"].update(activation="relu"), "activations"),
+        (lambda layers: layers[2]["config"].update(go_backwards=True), "configured"),
+        (lambda layers: layers.insert(2, {"class_name": "Lambda", "config": {}}), "Lambda"),
+    ],
+)
+def test_the_weight_reader_accepts_exactly_the_architectures_the_trainer_builds(tmp_path, change, message):
+    import io
+    import json
+    import zipfile
+
+    from nietzsche_tui.weights import load_weights
+    from tests.checkpoints import keras_archive, random_weights, write_checkpoint
+
+    vocabulary = sorted(set(TINY_TEXT.lower()))
+    weights = random_weights(len(vocabulary), 8, seed=1, cell="gru", layers=2)
+    write_checkpoint(tmp_path, weights, vocabulary, epoch=1, maxlen=MAXLEN)
+    assert Engine.load(tmp_path).cell == "gru"  # the untouched archive loads
+    with zipfile.ZipFile(io.BytesIO(keras_archive(weights, MAXLEN))) as original:
+        members = {name: original.read(name) for name in original.namelist()}
+    config = json.loads(members["config.json"])
+    change(config["config"]["layers"])
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "epoch_0001.keras", "w") as damaged:
+        for name, data in members.items():
+            damaged.writestr(name, data)
+    with pytest.raises(CheckpointError, match=message):
+        load_weights(read_checkpoint(tmp_path / "epoch_0001.json"))
