@@ -93,7 +93,9 @@ class Checkpoint:
     @property
     def architecture(self) -> Architecture:
         model = self.metadata["model"]
-        return Architecture(self.cell, self.layers, self.units, float(model.get("dropout", 0.0)))
+        # Format 1 kept --dropout only in the training settings.
+        dropout = model.get("dropout", (self.metadata.get("training") or {}).get("dropout", 0.0))
+        return Architecture(self.cell, self.layers, self.units, float(dropout or 0.0))
 
     @property
     def val_loss(self) -> float | None:

@@ -193,9 +193,12 @@ class TrainingControl:
         corpus = paths[0] if len(paths) == 1 and isinstance(paths[0], str) else ""
         if self.corpus or not corpus or not Path(corpus).exists():
             corpus = self.corpus or ""
-        fields = {}
-        names = ("recipe", "cell", "layers", "units", "maxlen", "learning_rate", "dropout", "steps_per_epoch", "seed")
-        for name in names:
+        # The shape comes from the checkpoint's architecture (the truth, in every format); the
+        # rest from the training settings it saved.
+        arch = latest.architecture
+        fields = {"cell": arch.cell, "layers": arch.layers, "units": arch.units, "dropout": arch.dropout}
+        fields["maxlen"] = latest.maxlen
+        for name in ("recipe", "learning_rate", "steps_per_epoch", "seed"):
             value = saved.get(name)
             if value is not None or name in ("learning_rate", "steps_per_epoch"):
                 fields[name] = value

@@ -74,12 +74,14 @@ async def test_new_epochs_appear_and_the_chat_follows_them(run_folder):
         assert app.engine.checkpoint.epoch == 5 and "follow off" in str(app.status.render())
 
 
-async def test_the_start_form_resumes_with_the_folders_settings(run_folder, monkeypatch, tmp_path):
-    started = []
+@pytest.fixture
+def started(monkeypatch):
+    """The (settings, folder) of every trainer the app starts; no process is started."""
+    calls = []
 
     class FakeTrainer:
         def __init__(self, settings, folder):
-            started.append((settings, folder))
+            calls.append((settings, folder))
 
         def describe(self):
             return "nietzsche-train (fake)"
@@ -91,6 +93,10 @@ async def test_the_start_form_resumes_with_the_folders_settings(run_folder, monk
             return None
 
     monkeypatch.setattr(runs, "TrainerProcess", FakeTrainer)
+    return calls
+
+
+async def test_the_start_form_resumes_with_the_folders_settings(run_folder, started, tmp_path):
     (tmp_path / "mine.txt").write_text(TINY_TEXT)
     app = make_app(checkpoint="run", corpus="mine.txt")
     async with app.run_test(size=WIDE) as pilot:
@@ -294,3 +300,32 @@ async def test_comparing_epochs_without_a_training_folder_explains_what_to_do(tm
         await pilot.pause()
         assert not app.query(Exchange) and app.prompt_input.value == "truth"
         assert any("no training folder here yet" in message for message in said)
+
+
+async def test_the_start_form_resumes_a_gru_stack_with_its_own_shape(tmp_path, monkeypatch, started):
+    from tests.app.conftest import VOCABULARY
+    from tests.checkpoints import random_weights, write_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    weights = random_weights(len(VOCABULARY), 12, seed=1, cell="gru", layers=2)
+    folder = tmp_path / "gru"
+    write_checkpoint(folder, weights, VOCABULARY, epoch=2, maxlen=20)
+    app = make_app(checkpoint="gru")
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f5", "s")
+        form = app.screen
+        assert isinstance(form, StartForm)
+        assert form.query_one("#field-cell").value == "gru" and form.query_one("#field-layers").value == "2"
+        form.query_one("#field-layers").value = "3"
+        form.query_one("#field-epochs").value = "5"
+        await pilot.press("enter")
+        await pilot.pause()
+    settings, _ = started[0]
+    assert (settings.cell, settings.layers, settings.units) == ("gru", 3, 12)
+    assert settings.arguments("gru")[settings.arguments("gru").index("--cell") :][:4] == [
+        "--cell",
+        "gru",
+        "--layers",
+        "3",
+    ]
