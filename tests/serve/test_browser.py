@@ -219,3 +219,26 @@ def _connect(playwright, port):
         return playwright.chromium.connect_over_cdp(f"http://127.0.0.1:{port}")
     except Exception:
         return None
+
+
+def test_allowed_training_offers_only_the_operators_corpus(browser, serve, tmp_path):
+    corpus = tmp_path / "operator corpus.txt"
+    corpus.write_text("the operator's own text. " * 40, encoding="utf-8")
+    served = serve("--allow-training", "--corpus", str(corpus))
+    page, terminal = open_app(browser, served)
+    page.keyboard.press("F5")
+    until(page, lambda: "held-out" in terminal.text(), 20, "the training screen")
+    for _ in range(10):  # the screen draws before it takes keys: press again until the form opens
+        page.keyboard.press("s")
+        try:
+            until(page, lambda: "Resumetrainingin" in terminal.flat(), 2, "the start form", terminal)
+            break
+        except AssertionError:
+            continue
+    # The field shows the start of the operator's path (it is wider than the field).
+    until(page, lambda: str(corpus)[:40] in terminal.text(), 5, "the operator's corpus in the form", terminal)
+    page.keyboard.press("Shift+Tab")  # towards the corpus field: disabled, it never takes focus or text
+    page.keyboard.type("/etc/passwd")
+    page.wait_for_timeout(300)
+    assert "/etc/passwd" not in terminal.text()
+    page.keyboard.press("Escape")
