@@ -125,10 +125,11 @@ def work_around_keras_multiworker(model, placement: Placement, batch) -> None:
     building the loss and optimizer from a batch averaged across replicas ("Attempt to convert a
     value (PerReplica…)") and averaging each step's logged loss along an axis a scalar lacks
     ("Invalid reduction dimension 0"). Here the model is built from one local batch of the same
-    shapes, and the logged loss is averaged over this worker's replicas (what Keras does under
-    MirroredStrategy). The gradients are all-reduced across workers either way: the training maths
-    is untouched; only the printed loss is this worker's. A test runs two workers end to end, so a
-    Keras upgrade that changes these internals fails there, not in a user's run.
+    shapes, and the logged loss takes Keras's MirroredStrategy path (the mean over this worker's
+    replicas of a metric whose state TensorFlow already synchronises). The gradients are all-reduced
+    across workers either way: the training maths is untouched. A test runs two workers end to end
+    and finds the same losses on both as on one worker, so a Keras upgrade that changes these
+    internals fails there, not in a user's run.
     """
     from keras.src.backend.tensorflow import trainer as keras_tf_trainer
 
