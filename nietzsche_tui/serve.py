@@ -272,6 +272,20 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} seconds"
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen there (a port in use, an unknown address), before it says it does."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl+C (or SIGTERM); every app is stopped on the way out."""
     from nietzsche_tui.checkpoint import CheckpointError
@@ -283,6 +297,10 @@ def run_serve(args: argparse.Namespace) -> int:
         command = app_command(args)
     except CheckpointError as error:
         print(f"nietzsche-tui serve: {error}", file=sys.stderr)
+        return 1
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"nietzsche-tui serve: cannot listen on {args.host}:{args.port} ({problem})", file=sys.stderr)
         return 1
     if args.host not in LOOPBACK:
         print(

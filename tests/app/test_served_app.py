@@ -117,3 +117,18 @@ def test_a_bundled_model_is_never_a_training_folder():
         assert checkpoint_folder(str(next(folder.glob("epoch_*.json")))) == "checkpoints"
     assert checkpoint_folder("runs/mine") == "runs/mine"
     assert checkpoint_folder("runs/mine/epoch_0003.json") == "runs/mine"
+
+
+def test_a_port_in_use_is_one_line_before_anything_is_printed(capsys):
+    import socket
+
+    from nietzsche_tui.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in captured.err
