@@ -36,6 +36,7 @@ FORMAT_NAME = "nietzsche-tui-checkpoint"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 CELLS = ("lstm", "gru")
+GATES = {"lstm": 4, "gru": 3}  # LSTM gates i, f, c, o; GRU gates z, r, h (Keras's orders)
 METADATA_SUFFIX = ".json"
 WEIGHTS_SUFFIX = ".keras"
 # Metadata is a few kB; anything far larger is not ours and is refused before parsing.
@@ -156,7 +157,7 @@ class Architecture:
 
     def parameters(self, vocab_size: int) -> int:
         """Weights of the model: per layer G·u·(inputs + u + 1) (GRU: one more bias row), then (u + 1)·V."""
-        gates = 4 if self.cell == "lstm" else 3
+        gates = GATES[self.cell]
         total, inputs = 0, vocab_size
         for _ in range(self.layers):
             total += gates * self.units * (inputs + self.units + (1 if self.cell == "lstm" else 2))

@@ -18,13 +18,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nietzsche_tui.checkpoint import Checkpoint, CheckpointError
+from nietzsche_tui.checkpoint import GATES, Checkpoint, CheckpointError
 
 # The book model's weights are 0.4 MB; a member declaring far more is not ours (or is a zip bomb).
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
-CELLS = ("lstm", "gru")
-GATES = {"lstm": 4, "gru": 3}  # LSTM gates i, f, c, o; GRU gates z, r, h (Keras's orders)
-_CLASS_OF = {"lstm": "LSTM", "gru": "GRU"}
 _ALLOWED_LAYERS = {"InputLayer", "LSTM", "GRU", "Dropout", "Dense"}
 
 

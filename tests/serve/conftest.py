@@ -41,14 +41,16 @@ def alive(pid: int) -> bool:
     return state[state.rindex(")") + 2] != "Z"
 
 
-def wait_for(condition, timeout: float, what: str):
+def wait_for(condition, timeout: float, what: str, pause=lambda: time.sleep(0.05), shown=lambda: ""):
+    """Poll ``condition`` until it holds (returning its value); ``pause`` waits between polls, and
+    ``shown`` adds what was on screen to the failure."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        pause()
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{shown()}")
 
 
 class Served:

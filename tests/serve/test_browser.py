@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -71,15 +70,22 @@ def browser():
 
 
 def until(page, condition, timeout: float, what: str, terminal: Terminal | None = None):
-    """Poll ``condition`` while Playwright delivers the page's events (a plain sleep would block them)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        page.wait_for_timeout(50)
-    shown = f"; the screen:\n{terminal.text()}" if terminal else ""
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}{shown}")
+    """``wait_for`` while Playwright delivers the page's events (a plain sleep would block them)."""
+    shown = (lambda: f"; the screen:\n{terminal.text()}") if terminal else (lambda: "")
+    return wait_for(condition, timeout, what, pause=lambda: page.wait_for_timeout(50), shown=shown)
+
+
+def press_until(page, key: str, condition, what: str, terminal: Terminal) -> None:
+    """Press ``key`` until ``condition`` holds: a new screen draws before it takes keys, so a first
+    press can land on the screen before it."""
+    for _ in range(10):
+        page.keyboard.press(key)
+        try:
+            until(page, condition, 2, what)
+            return
+        except AssertionError:
+            continue
+    until(page, condition, 0, what, terminal)
 
 
 def open_app(browser, served, accept_downloads=False):
@@ -150,14 +156,7 @@ def test_training_and_history_are_off_for_a_browser_user(browser, serve, app_mod
     assert "model/epoch_0003" in terminal.text()
     page.keyboard.press("F5")
     until(page, lambda: "held-out" in terminal.text(), 20, "the training screen")
-    for _ in range(10):  # the screen draws before it takes keys: press again until it answers
-        page.keyboard.press("s")
-        try:
-            until(page, lambda: "--allow-training" in terminal.flat(), 2, "the training-off notice", terminal)
-            break
-        except AssertionError:
-            continue
-    assert "--allow-training" in terminal.flat(), terminal.text()
+    press_until(page, "s", lambda: "--allow-training" in terminal.flat(), "the training-off notice", terminal)
     assert "Corpus" not in terminal.text()  # no start form, no path field
     page.keyboard.press("F6")
     until(page, lambda: "historyisoffonthisserver" in terminal.flat(), 20, "the history-off notice")
@@ -228,13 +227,7 @@ def test_allowed_training_offers_only_the_operators_corpus(browser, serve, tmp_p
     page, terminal = open_app(browser, served)
     page.keyboard.press("F5")
     until(page, lambda: "held-out" in terminal.text(), 20, "the training screen")
-    for _ in range(10):  # the screen draws before it takes keys: press again until the form opens
-        page.keyboard.press("s")
-        try:
-            until(page, lambda: "Resumetrainingin" in terminal.flat(), 2, "the start form", terminal)
-            break
-        except AssertionError:
-            continue
+    press_until(page, "s", lambda: "Resumetrainingin" in terminal.flat(), "the start form", terminal)
     # The field shows the start of the operator's path (it is wider than the field).
     until(page, lambda: str(corpus)[:40] in terminal.text(), 5, "the operator's corpus in the form", terminal)
     page.keyboard.press("Shift+Tab")  # towards the corpus field: disabled, it never takes focus or text
