@@ -107,7 +107,8 @@ class NietzscheApp(App[None]):
         super().__init__()
         self.settings = settings
         self.models = ModelState()
-        self.training = TrainingControl(checkpoint_folder(settings.checkpoint), settings.corpus)
+        # Served, a run started from the tab belongs to it: it ends (gracefully) when the app ends.
+        self.training = TrainingControl(checkpoint_folder(settings.checkpoint), settings.corpus, settings.served)
         self.follow = settings.follow
         self.chat_screen = ChatScreen(settings, self.models, self.training)
         self.history: HistoryStore | None = None
@@ -208,7 +209,7 @@ class NietzscheApp(App[None]):
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def open_history(self) -> None:
         location = self.settings.history or default_history_path()
-        store, notice = open_history(location, self.settings.max_history)
+        store, notice = open_history(location, self.settings.max_history, evict_own_only=self.settings.served)
         if store is not None:
             store.start_session(nietzsche_tui.__version__)
         self.post_message(self.HistoryOpened(store, notice))
@@ -323,7 +324,12 @@ class NietzscheApp(App[None]):
             self.pop_screen()
             return
         self.poll_training_folder()
-        self.push_screen(TrainingScreen(self.training.watch))
+        self.push_screen(TrainingScreen(self.training.watch, self.shown_folder))
+
+    @property
+    def shown_folder(self) -> str:
+        """The training folder as the screens name it: served, its name only (not the operator's path)."""
+        return self.training.folder.name if self.settings.served else str(self.training.folder)
 
     TRAINING_OFF = "Training is off in this served app; whoever runs the server can allow it with --allow-training."
 
@@ -340,7 +346,14 @@ class NietzscheApp(App[None]):
         if self.settings.served:
             # The corpus is the operator's (--corpus on the server's command line): no path from the browser.
             defaults = replace(defaults, corpus=self.settings.corpus or "")
-        form = StartForm(defaults, str(self.training.folder), resumes, corpus_fixed=self.settings.served)
+        bounds = self.settings.training_bounds
+        if bounds.steps_per_epoch is not None and (
+            defaults.steps_per_epoch is None or defaults.steps_per_epoch > bounds.steps_per_epoch
+        ):
+            defaults = replace(defaults, steps_per_epoch=bounds.steps_per_epoch)
+        if bounds.epochs is not None and defaults.epochs > bounds.epochs:
+            defaults = replace(defaults, epochs=bounds.epochs)
+        form = StartForm(defaults, self.shown_folder, resumes, corpus_fixed=self.settings.served, bounds=bounds)
         self.push_screen(form, self._start_training)
 
     def _start_training(self, settings: StartSettings | None) -> None:
@@ -374,6 +387,10 @@ class NietzscheApp(App[None]):
         if not self.training.ours_running:
             self.exit()
             return
+        if self.training.owned_runs:  # served: the run is the tab's and cannot be left running
+            self.training.stop()
+            self.exit()
+            return
 
         def answered(choice: str | None) -> None:
             if choice == "leave":
@@ -395,6 +412,18 @@ class NietzscheApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_command_palette(self) -> None:
+        super().action_command_palette()
+        if self.settings.served:
+            # The page's font (Roboto Mono) has no 🔎: the browser would draw an empty box.
+            self.call_after_refresh(self._plain_search_icon)
+
+    def _plain_search_icon(self) -> None:
+        from textual.command import SearchIcon
+
+        for icon in self.screen.query(SearchIcon):
+            icon.icon = ">"
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

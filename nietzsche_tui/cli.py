@@ -31,6 +31,7 @@ from nietzsche_tui.engine import (
 )
 from nietzsche_tui.history_cli import add_commands as add_history_commands
 from nietzsche_tui.history_cli import run_export, run_history
+from nietzsche_tui.runs import TrainingBounds
 from nietzsche_tui.serve import add_command as add_serve_command
 from nietzsche_tui.serve import run_serve
 from nietzsche_tui.text import visible
@@ -63,6 +64,13 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def _bounds(text: str) -> TrainingBounds:
+    try:
+        return TrainingBounds.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -136,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Set by `nietzsche-tui serve` for each browser tab's app; not for people to type.
     parser.add_argument("--served", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--allow-training", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--training-bounds", type=_bounds, default=TrainingBounds(), help=argparse.SUPPRESS)
     commands = parser.add_subparsers(
         dest="command", metavar="{generate,score,cells,history,export,serve}", parser_class=OneLineParser
     )
@@ -304,6 +313,7 @@ def run_app(args: argparse.Namespace) -> int:
         max_history=args.max_history,
         served=args.served,
         allow_training=args.allow_training or not args.served,
+        training_bounds=args.training_bounds,
     )
     app.run()
     # Textual sets 1 when an unhandled exception ended the app: the shell must see the failure.

@@ -169,9 +169,13 @@ def weights_sha256(path: str | Path) -> str | None:
 class HistoryStore:
     """A connection to one history database, safe to use from the app's threads (one lock)."""
 
-    def __init__(self, path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES) -> None:
+    def __init__(
+        self, path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES, evict_own_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.max_exchanges = max_exchanges
+        # Served, one database holds many visitors: the cap counts and evicts this session's alone.
+        self.evict_own_only = evict_own_only
         self._lock = threading.Lock()
         self._connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
         self._connection.row_factory = sqlite3.Row
@@ -279,9 +283,12 @@ class HistoryStore:
         return exchange_id
 
     def _trim(self) -> None:
-        excess = self._connection.execute("SELECT count(*) FROM exchanges").fetchone()[0] - self.max_exchanges
+        mine = "WHERE session_id = ?" if self.evict_own_only else ""
+        scope = (self.session_id,) if self.evict_own_only else ()
+        count = self._connection.execute(f"SELECT count(*) FROM exchanges {mine}", scope).fetchone()[0]
+        excess = count - self.max_exchanges
         if excess > 0:
-            rows = self._connection.execute("SELECT id FROM exchanges ORDER BY id LIMIT ?", (excess,))
+            rows = self._connection.execute(f"SELECT id FROM exchanges {mine} ORDER BY id LIMIT ?", (*scope, excess))
             old = [row[0] for row in rows]
             self._delete_ids(old)
 
@@ -372,7 +379,7 @@ def _from_row(row: sqlite3.Row) -> StoredExchange:
 
 
 def open_history(
-    path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES
+    path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES, evict_own_only: bool = False
 ) -> tuple[HistoryStore | None, str | None]:
     """Open (or create) the store; return it and a notice for the user, or (None, why not).
 
@@ -386,7 +393,7 @@ def open_history(
     notice = None
     for attempt in range(2):
         try:
-            return HistoryStore(target, max_exchanges), notice
+            return HistoryStore(target, max_exchanges, evict_own_only), notice
         except HistoryError as error:
             return None, f"history is off: {error}"
         except sqlite3.DatabaseError as error:
@@ -414,6 +421,12 @@ def _unwritable(error: sqlite3.OperationalError) -> bool:
 # Export
 
 
+def shown_name(path: str | Path) -> str:
+    """A path as a served app shows it: its folder's name and its own (``model/epoch_0080.json``)."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def _fence(text: str) -> str:
     """A code fence longer than any run of backticks in ``text``."""
     longest = max((len(run) for run in text.split("\n") for run in _backtick_runs(run)), default=0)
@@ -431,8 +444,11 @@ def _backtick_runs(line: str) -> list[str]:
     return runs + ([current] if current else [])
 
 
-def to_markdown(exchanges: list[StoredExchange], title: str) -> str:
-    """Exchanges as Markdown that reads well on GitHub: the prompt, then a section per column."""
+def to_markdown(exchanges: list[StoredExchange], title: str, full_paths: bool = True) -> str:
+    """Exchanges as Markdown that reads well on GitHub: the prompt, then a section per column.
+
+    ``full_paths=False`` (a served app's export) names each checkpoint by its folder and file
+    only: where it lives on the operator's disk is not the visitor's business."""
     lines = [f"# {title}", ""]
     for number, exchange in enumerate(exchanges, 1):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(exchange.created))
@@ -440,7 +456,8 @@ def to_markdown(exchanges: list[StoredExchange], title: str) -> str:
         fence = _fence(exchange.prompt)
         lines += [f"Prompt ({when}):", "", fence, exchange.prompt, fence, ""]
         sha = f", weights sha256 `{exchange.weights_sha256[:12]}…`" if exchange.weights_sha256 else ""
-        details = f"{exchange.kind} · checkpoint `{exchange.checkpoint_path}` (epoch {exchange.epoch}{sha})"
+        where = exchange.checkpoint_path if full_paths else shown_name(exchange.checkpoint_path)
+        details = f"{exchange.kind} · checkpoint `{where}` (epoch {exchange.epoch}{sha})"
         if exchange.kind != "score":
             details += f" · seed {exchange.seed} · {exchange.mode} · {exchange.length} characters"
         if exchange.dropped:

@@ -201,5 +201,5 @@ class HistoryScreen(SubScreen):
             return
         session = self.selected.session_id
         exchanges = list(reversed(self.store.exchanges(session=session, limit=None)))
-        markdown = to_markdown(exchanges, f"nietzsche-tui session {session}")
+        markdown = to_markdown(exchanges, f"nietzsche-tui session {session}", full_paths=self.only_session is None)
         self.app.deliver_export(markdown, Path(f"nietzsche-session-{session}.md"))

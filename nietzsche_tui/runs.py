@@ -13,7 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
 from nietzsche_tui.checkpoint import Checkpoint, complete_checkpoints
@@ -48,15 +48,75 @@ class StartSettings:
         return args
 
 
+@dataclass(frozen=True)
+class TrainingBounds:
+    """Upper bounds on what the start form accepts. Unbounded for the owner at a terminal; a served
+    app gets the operator's (``serve --max-epochs`` …), so a visitor cannot start a run of days."""
+
+    epochs: int | None = None
+    layers: int | None = None
+    units: int | None = None
+    steps_per_epoch: int | None = None  # batches per epoch; bounded, "all" is refused
+
+    @classmethod
+    def served(cls) -> TrainingBounds:
+        """The defaults of ``nietzsche-tui serve``: minutes of training, not days."""
+        return cls(epochs=50, layers=3, units=512, steps_per_epoch=1000)
+
+    def flag(self) -> str:
+        """As the served app's ``--training-bounds`` value: ``epochs,layers,units,batches``."""
+        return ",".join("" if value is None else str(value) for value in astuple(self))
+
+    @classmethod
+    def parse(cls, text: str) -> TrainingBounds:
+        """The inverse of ``flag`` (raises ValueError)."""
+        parts = text.split(",")
+        if len(parts) != 4:
+            raise ValueError("four comma-separated numbers are needed")
+        return cls(*(int(part) if part.strip() else None for part in parts))
+
+    def problem(self, settings: StartSettings) -> str | None:
+        """Why these settings go beyond the bounds, naming the field as the form labels it."""
+        for name, label in (("epochs", "Epochs"), ("layers", "Recurrent layers"), ("units", "Units per layer")):
+            bound, value = getattr(self, name), getattr(settings, name)
+            if bound is not None and value > bound:
+                return f"{label}: at most {bound} on this server"
+        if self.steps_per_epoch is not None and (
+            settings.steps_per_epoch is None or settings.steps_per_epoch > self.steps_per_epoch
+        ):
+            return f"Batches per epoch: at most {self.steps_per_epoch} on this server"
+        return None
+
+
 def trainer_command(settings: StartSettings, folder: str | Path) -> list[str]:
     """``python -m trainer.cli …`` with this interpreter: the same environment as the app."""
     return [sys.executable, "-m", "trainer.cli", *settings.arguments(folder)]
 
 
-class TrainerProcess:
-    """A trainer the app started. Stopping sends SIGINT: finished epochs stay, as with Ctrl-C."""
+def signal_on_parent_death(sig: int) -> None:  # pragma: no cover - runs in a child between fork and exec
+    """Linux: the calling process gets ``sig`` when its parent dies, however the parent dies."""
+    try:
+        import ctypes
 
-    def __init__(self, settings: StartSettings, folder: str | Path) -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _stop_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """SIGINT (a graceful stop, as Ctrl-C) when the app that started the trainer dies."""
+    signal_on_parent_death(signal.SIGINT)
+
+
+class TrainerProcess:
+    """A trainer the app started. Stopping sends SIGINT: finished epochs stay, as with Ctrl-C.
+
+    ``owned``: the run belongs to the app (a served tab's): it stops gracefully when the app ends,
+    however the app ends. Otherwise it may outlive the app, as the user chooses when quitting.
+    """
+
+    def __init__(self, settings: StartSettings, folder: str | Path, owned: bool = False) -> None:
+        self.owned = owned
         self.folder = Path(folder)
         self.command = trainer_command(settings, self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -69,6 +129,7 @@ class TrainerProcess:
                 stderr=stderr,
                 env=env,
                 start_new_session=True,  # the terminal's signals and the app's exit do not reach it
+                preexec_fn=_stop_with_parent if owned and sys.platform.startswith("linux") else None,
             )
 
     @property
@@ -158,9 +219,10 @@ class TrainingControl:
     A run started elsewhere is followed through the folder and never signalled.
     """
 
-    def __init__(self, folder: str | Path, corpus: str | None = None) -> None:
+    def __init__(self, folder: str | Path, corpus: str | None = None, owned_runs: bool = False) -> None:
         self.folder = Path(folder)
         self.corpus = corpus
+        self.owned_runs = owned_runs  # served: a run started here ends with the app
         self.watch = FolderWatch(self.folder)
         self.trainer: TrainerProcess | None = None
         self._reported_failure = False
@@ -209,7 +271,7 @@ class TrainingControl:
         self.poll()
         if self.watch.state.live:
             raise RuntimeError("a run is already training into this folder")
-        self.trainer = TrainerProcess(settings, self.folder)
+        self.trainer = TrainerProcess(settings, self.folder, owned=self.owned_runs)
         self._reported_failure = False
         return self.trainer
 

@@ -3,9 +3,10 @@ asked to do on the command line. No widgets here, so any screen can take them.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nietzsche_tui.engine import DEFAULT_TEMPERATURES, Engine
+from nietzsche_tui.runs import TrainingBounds
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Settings:
     max_history: int = 10_000  # exchanges kept; the oldest go first
     served: bool = False  # running in a browser tab for `nietzsche-tui serve`: the user is not the owner
     allow_training: bool = True  # served: only when the operator passed --allow-training
+    training_bounds: TrainingBounds = field(default_factory=TrainingBounds)  # served: the operator's bounds
 
 
 @dataclass

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Select
 
 from nietzsche_tui.checkpoint import Checkpoint
 from nietzsche_tui.events import RunState
-from nietzsche_tui.runs import FolderWatch, StartSettings
+from nietzsche_tui.runs import FolderWatch, StartSettings, TrainingBounds
 from nietzsche_tui.screens import SubScreen
 from nietzsche_tui.text import visible
 
@@ -65,9 +65,10 @@ class TrainingScreen(SubScreen):
         Binding("t", "toggle_axis", "Epoch/time axis", id="training-axis"),
     ]
 
-    def __init__(self, watch: FolderWatch) -> None:
+    def __init__(self, watch: FolderWatch, shown_folder: str | None = None) -> None:
         super().__init__()
         self.watch = watch
+        self.shown_folder = shown_folder or str(watch.folder)  # served: the folder's name, not its path
         self.against_time = False
         self.selected_epoch: int | None = None
         self._rows: list[int] = []
@@ -104,7 +105,7 @@ class TrainingScreen(SubScreen):
     def show(self) -> None:
         """Bring every part of the screen up to date with the folder (UI thread)."""
         state, checkpoints = self.watch.state, self.watch.checkpoints
-        self.query_one("#run-status", Static).update(Text(run_summary(str(self.watch.folder), state, checkpoints)))
+        self.query_one("#run-status", Static).update(Text(run_summary(self.shown_folder, state, checkpoints)))
         bar = self.query_one("#epoch-progress", ProgressBar)
         bar.display = state.live
         if state.live and state.batches:
@@ -206,12 +207,20 @@ class StartForm(ModalScreen[StartSettings | None]):
         ("seed", "Seed"),
     )
 
-    def __init__(self, defaults: StartSettings, folder: str, resumes: bool, corpus_fixed: bool = False) -> None:
+    def __init__(
+        self,
+        defaults: StartSettings,
+        folder: str,
+        resumes: bool,
+        corpus_fixed: bool = False,
+        bounds: TrainingBounds | None = None,
+    ) -> None:
         super().__init__()
         self.defaults = defaults
         self.folder = folder
         self.resumes = resumes
         self.corpus_fixed = corpus_fixed  # served in a browser: the operator's corpus, not editable
+        self.bounds = bounds or TrainingBounds()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="start-box"):
@@ -242,11 +251,21 @@ class StartForm(ModalScreen[StartSettings | None]):
     def on_mount(self) -> None:
         self.query_one("#field-epochs" if self.corpus_fixed else "#field-corpus", Input).focus()
 
+    # What each field takes: its type and the smallest value (dropout also stays below 1).
+    KINDS = {
+        "epochs": (int, 1),
+        "layers": (int, 1),
+        "units": (int, 1),
+        "maxlen": (int, 1),
+        "learning_rate": (float, 0.0),
+        "dropout": (float, 0.0),
+        "steps_per_epoch": (int, 1),
+        "seed": (int, 0),
+    }
+
     def settings(self) -> StartSettings:
         """The form's values as settings; raises ValueError naming the first bad field."""
         values: dict = {name: self.query_one(f"#field-{name}", Select).value for name in ("recipe", "cell")}
-        kinds = {"epochs": int, "layers": int, "units": int, "maxlen": int, "learning_rate": float, "dropout": float}
-        kinds |= {"steps_per_epoch": int, "seed": int}
         for name, label in self.FIELDS:
             text = self.query_one(f"#field-{name}", Input).value.strip()
             if name == "corpus":
@@ -257,11 +276,22 @@ class StartForm(ModalScreen[StartSettings | None]):
                     values[name] = None
                     continue
                 raise ValueError(f"{label}: a value is needed")
+            kind, smallest = self.KINDS[name]
             try:
-                values[name] = kinds[name](text)
+                value = kind(text)
             except ValueError:
-                raise ValueError(f"{label}: {text!r} is not a {kinds[name].__name__} number") from None
+                what = "a whole number" if kind is int else "a number"
+                raise ValueError(f"{label}: {what} is needed, not {text!r}") from None
+            if not math.isfinite(value) or value < smallest or (name == "learning_rate" and value == 0):
+                least = "more than 0" if name == "learning_rate" else f"at least {smallest:g}"
+                raise ValueError(f"{label}: {least} is needed")
+            if name == "dropout" and value >= 1:
+                raise ValueError(f"{label}: less than 1 is needed (it is the fraction of units dropped)")
+            values[name] = value
         settings = replace(self.defaults, **values)
+        problem = self.bounds.problem(settings)
+        if problem:
+            raise ValueError(problem)
         if settings.corpus and not self.corpus_fixed:
             from pathlib import Path
 

@@ -4,12 +4,14 @@ real browser tests are in test_browser.py)."""
 import argparse
 from pathlib import Path
 
-from textual.widgets import Input
+import pytest
+from textual.widgets import Input, Static
 
 from nietzsche_tui.app import make_app
 from nietzsche_tui.cli import build_parser
 from nietzsche_tui.history import open_history
 from nietzsche_tui.history_screen import HistoryScreen
+from nietzsche_tui.runs import TrainingBounds
 from nietzsche_tui.serve import app_command
 from nietzsche_tui.training_screen import StartForm
 from tests.app.test_app import WIDE, ready, settle
@@ -132,3 +134,156 @@ def test_a_port_in_use_is_one_line_before_anything_is_printed(capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in captured.err
+
+
+async def _start_form(app, pilot) -> StartForm:
+    await ready(app, pilot)
+    await pilot.press("f5")
+    await pilot.pause()
+    await pilot.press("s")
+    await pilot.pause()
+    assert isinstance(app.screen, StartForm)
+    return app.screen
+
+
+def _fill(form: StartForm, **values: str) -> None:
+    for name, value in values.items():
+        form.query_one(f"#field-{name}", Input).value = value
+
+
+async def test_a_served_start_form_keeps_to_the_operators_bounds(run_folder, tmp_path):
+    corpus = tmp_path / "operator.txt"
+    corpus.write_text("the operator's text " * 50)
+    bounds = TrainingBounds(epochs=12, layers=2, units=256, steps_per_epoch=100)
+    app = make_app(checkpoint="run", served=True, allow_training=True, corpus=str(corpus), training_bounds=bounds)
+    async with app.run_test(size=WIDE) as pilot:
+        form = await _start_form(app, pilot)
+        # Prefilled within the bounds (the folder's own settings would ask for all batches).
+        assert form.query_one("#field-steps_per_epoch", Input).value == "100"
+        assert int(form.query_one("#field-epochs", Input).value) <= 12
+        for field, value, said in (
+            ("epochs", "13", "Epochs: at most 12 on this server"),
+            ("layers", "3", "Recurrent layers: at most 2 on this server"),
+            ("units", "100000", "Units per layer: at most 256 on this server"),
+            ("steps_per_epoch", "", "Batches per epoch: at most 100 on this server"),
+            ("steps_per_epoch", "101", "Batches per epoch: at most 100 on this server"),
+        ):
+            _fill(form, epochs="10", layers="1", units="128", steps_per_epoch="50")
+            _fill(form, **{field: value})
+            with pytest.raises(ValueError, match=said):
+                form.settings()
+        _fill(form, epochs="12", layers="2", units="256", steps_per_epoch="100")
+        assert form.settings().epochs == 12
+        assert "/" not in str(form.query_one(".dialog-title", Static).render())  # the folder's name, not its path
+
+
+async def test_the_start_form_says_what_each_field_takes(run_folder):
+    app = make_app(checkpoint="run")
+    async with app.run_test(size=WIDE) as pilot:
+        form = await _start_form(app, pilot)
+        for field, value, said in (
+            ("epochs", "X", r"Epochs \(train up to\): a whole number is needed, not 'X'"),
+            ("epochs", "0", r"Epochs \(train up to\): at least 1 is needed"),
+            ("dropout", "1", "Dropout after each layer: less than 1 is needed"),
+            ("dropout", "-0.1", "Dropout after each layer: at least 0 is needed"),
+            ("learning_rate", "0", r"Learning rate \(empty: the recipe's\): more than 0 is needed"),
+            ("learning_rate", "nan", "more than 0 is needed"),
+            ("units", "-5", "Units per layer: at least 1 is needed"),
+        ):
+            _fill(form, epochs="10", dropout="0", learning_rate="", units="128")
+            _fill(form, **{field: value})
+            with pytest.raises(ValueError, match=said):
+                form.settings()
+
+
+async def test_quitting_a_served_app_stops_its_run_and_never_asks_to_leave_it(app_model):
+    app = make_app(checkpoint=str(app_model), served=True, allow_training=True)
+
+    class Running:  # a trainer of this tab's, still going
+        stopped = False
+
+        def running(self):
+            return not self.stopped
+
+        def stop(self):
+            self.stopped = True
+
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        app.training.trainer = trainer = Running()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert trainer.stopped and app.return_code == 0
+
+
+async def test_the_served_palette_draws_its_search_icon_in_the_pages_font(app_model):
+    from textual.command import SearchIcon
+
+    app = make_app(checkpoint=str(app_model), served=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.pause()
+        assert [icon.icon for icon in app.screen.query(SearchIcon)] == [">"]
+
+
+def test_a_served_export_names_the_checkpoint_not_where_it_lives(app_model):
+    from nietzsche_tui.history import Column, StoredExchange, to_markdown
+
+    exchange = StoredExchange(
+        kind="generate",
+        prompt="p",
+        prompt_read="p",
+        dropped=[],
+        checkpoint_path="/srv/operator/secret/model/epoch_0080.json",
+        epoch=80,
+        weights_sha256=None,
+        mode="window",
+        temperatures=[0.5],
+        length=3,
+        seed=1,
+        top_k=None,
+        top_p=None,
+        columns=[Column(label="0.5", temperature=0.5, text="abc", state="done")],
+    )
+    assert "/srv/operator" in to_markdown([exchange], "t")
+    served = to_markdown([exchange], "t", full_paths=False)
+    assert "/srv/operator" not in served and "`model/epoch_0080.json`" in served
+
+
+def test_one_visitor_evicts_only_their_own_exchanges(tmp_path):
+    from tests.engine.test_history import stored
+
+    database = tmp_path / "visits.db"
+    operator, _ = open_history(database, max_exchanges=3)
+    operator.start_session("test")
+    for number in range(3):
+        operator.add(stored(f"operator {number}"))
+    visitor, _ = open_history(database, max_exchanges=3, evict_own_only=True)
+    visitor.start_session("test")
+    for number in range(10):
+        visitor.add(stored(f"visitor {number}"))
+    prompts = [e.prompt for e in visitor.exchanges(limit=None)]
+    assert sorted(p for p in prompts if p.startswith("operator")) == ["operator 0", "operator 1", "operator 2"]
+    assert sorted(p for p in prompts if p.startswith("visitor")) == ["visitor 7", "visitor 8", "visitor 9"]
+
+
+def test_serve_refuses_training_without_a_corpus_and_the_owners_history(capsys, monkeypatch, tmp_path):
+    from nietzsche_tui.cli import main
+    from nietzsche_tui.history import default_history_path
+
+    assert main(["serve", "--allow-training"]) == 2
+    assert "--allow-training needs --corpus" in capsys.readouterr().err
+    assert main(["serve", "--history", str(default_history_path())]) == 2
+    err = capsys.readouterr().err
+    assert "--history names your own history database" in err and err.count("\n") == 1
+
+
+def test_each_served_app_gets_the_operators_training_bounds(app_model, tmp_path):
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("abc")
+    command = app_command(serve_args("--allow-training", "--corpus", str(corpus), "--max-epochs", "7"))
+    bounds = TrainingBounds.parse(command[command.index("--training-bounds") + 1])
+    assert bounds == TrainingBounds(epochs=7, layers=3, units=512, steps_per_epoch=1000)
+    assert build_parser().parse_args(["--training-bounds", bounds.flag()]).training_bounds == bounds

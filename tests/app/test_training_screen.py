@@ -80,7 +80,7 @@ def started(monkeypatch):
     calls = []
 
     class FakeTrainer:
-        def __init__(self, settings, folder):
+        def __init__(self, settings, folder, owned=False):
             calls.append((settings, folder))
 
         def describe(self):
@@ -112,7 +112,7 @@ async def test_the_start_form_resumes_with_the_folders_settings(run_folder, star
         form.query_one("#field-corpus").value = "mine.txt"
         form.query_one("#field-units").value = "many"
         await pilot.press("enter")
-        assert "not a int number" in str(form.query_one("#start-problem").render())
+        assert "a whole number is needed, not 'many'" in str(form.query_one("#start-problem").render())
         form.query_one("#field-units").value = "16"
         await pilot.press("enter")
         await pilot.pause()

@@ -88,12 +88,13 @@ def press_until(page, key: str, condition, what: str, terminal: Terminal) -> Non
     until(page, condition, 0, what, terminal)
 
 
-def open_app(browser, served, accept_downloads=False):
-    """A new tab on the server; ``browser`` is a Browser or (over CDP) a BrowserContext."""
+def open_app(browser, served, accept_downloads=False, address=None):
+    """A new tab on the server (at ``address``, default its URL); ``browser`` is a Browser or (over
+    CDP) a BrowserContext."""
     page = browser.new_page(accept_downloads=True) if accept_downloads else browser.new_page()
     page.set_viewport_size({"width": 1400, "height": 800})
     terminal = Terminal(page)
-    page.goto(served.url)
+    page.goto(address or served.url)
     page.wait_for_function("document.body.classList.contains('-first-byte')", timeout=30_000)
     until(page, lambda: "F1" in terminal.text(), 30, "the chat to draw")
     page.focus(".xterm-helper-textarea")  # keys go to the terminal; a click would move Textual's focus
@@ -235,3 +236,60 @@ def test_allowed_training_offers_only_the_operators_corpus(browser, serve, tmp_p
     page.wait_for_timeout(300)
     assert "/etc/passwd" not in terminal.text()
     page.keyboard.press("Escape")
+
+
+def test_a_token_server_opens_with_the_printed_address_only(browser, serve, tmp_path):
+    served = serve("--token", "the-operators-token")
+    refused = browser.new_page().goto(served.url)
+    assert refused.status == 403 and "no token" in refused.text()
+    printed = next(
+        line.split("serving on ")[1].split()[0]
+        for line in (tmp_path / f"serve-{served.port}.log").read_text().splitlines()
+        if "serving on" in line
+    )
+    assert printed == f"{served.url}/?token=the-operators-token"
+    page, terminal = open_app(browser, served, address=printed)
+    page.keyboard.type("truth is")
+    page.keyboard.press("Enter")
+    until(page, lambda: "generating" in terminal.text() or "ready" in terminal.text(), 20, "the chat", terminal)
+    # The cookie carries the token now: the address without it opens the chat in this browser.
+    page.goto(served.url)
+    until(page, lambda: "ready·" in terminal.flat(), 30, "the chat again, without the token", terminal)
+
+
+def test_a_page_on_another_origin_cannot_open_a_session(browser, serve, tmp_path):
+    """The attack of the issue: a page elsewhere, opened in the operator's own browser, connects to
+    the server's websocket. Chromium sends that page's Origin; the server refuses it."""
+    import http.server
+    import threading
+
+    served = serve()
+    attack = tmp_path / "attack"
+    attack.mkdir()
+    (attack / "index.html").write_text(
+        f"<script>const ws = new WebSocket('ws://127.0.0.1:{served.port}/ws?width=80&height=24');"
+        "ws.onopen = () => { document.title = 'opened'; ws.send(JSON.stringify(['stdin', 'hello'])); };"
+        "ws.onerror = () => { document.title = 'refused'; };</script>"
+    )
+    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(attack))  # noqa: E731
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://localhost:{other.server_address[1]}/index.html")
+        until(page, lambda: page.title() in ("opened", "refused"), 20, "the attack's outcome")
+        assert page.title() == "refused"
+        assert served.apps() == []
+        log = (tmp_path / f"serve-{served.port}.log").read_text()
+        assert f"Origin 'http://localhost:{other.server_address[1]}' is another site's page" in log
+    finally:
+        other.shutdown()
+
+
+def test_the_visitor_sees_why_the_session_ended(browser, serve):
+    served = serve("--idle-timeout", "4")
+    page, _ = open_app(browser, served)
+    page.wait_for_selector("body.-closed", timeout=30_000)
+    message = page.text_content(".closed-dialog .message")
+    assert "Session ended after 4 seconds without input" in message
+    assert page.is_visible(".closed-dialog .message")

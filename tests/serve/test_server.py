@@ -53,7 +53,7 @@ def test_a_full_server_says_so_and_a_later_tab_gets_a_session(serve):
     assert first.stdout.readline().strip() == "frame"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(served.url)
-    assert refused.value.code == 503 and b"All 1 sessions are in use" in refused.value.read()
+    assert refused.value.code == 503 and b"The one session is in use" in refused.value.read()
 
     async def second_tab():
         async with aiohttp.ClientSession() as session, session.ws_connect(served.ws_url) as ws:
@@ -61,7 +61,7 @@ def test_a_full_server_says_so_and_a_later_tab_gets_a_session(serve):
             return b"".join(m.data for m in frames if m.type == aiohttp.WSMsgType.BINARY), ws.close_code
 
     shown, code = asyncio.run(second_tab())
-    assert code == 1013 and b"All 1 sessions are in use" in shown
+    assert code == 1013 and b"The one session is in use" in shown
     first.kill()
     first.wait()
     wait_for(lambda: not served.apps(), 10, "the first session to end")
@@ -115,17 +115,18 @@ async def test_an_app_that_ignores_quit_and_sigterm_is_killed():
     """The failure seen with plain textual-serve: an app stuck after a disconnect, deaf to SIGTERM."""
     from textual_serve.download_manager import DownloadManager
 
-    from nietzsche_tui.serve import QUIT_GRACE, TERM_GRACE, _make_classes
+    from nietzsche_tui.serve.sessions import QUIT_GRACE, TERM_GRACE, Session
 
-    session_class, _ = _make_classes()
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('__GANGLION__', flush=True)"
     stubborn += "; [time.sleep(1) for _ in range(100)]"
 
     async def ignore(data):
         pass
 
-    session = session_class(
+    session = Session(
         [sys.executable, "-c", stubborn],
+        2048,
+        "127.0.0.1",
         write_bytes=ignore,
         write_str=ignore,
         close=ignore,
@@ -141,18 +142,28 @@ async def test_an_app_that_ignores_quit_and_sigterm_is_killed():
     assert time.monotonic() - started < QUIT_GRACE + TERM_GRACE + 2
 
 
-def test_listening_beyond_loopback_warns_and_prints_the_address(app_model, tmp_path):
+def _first_lines(command: list[str]) -> tuple[str, str]:
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        return server.stderr.readline(), server.stdout.readline()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+
+
+def test_listening_beyond_loopback_warns_and_prints_an_address_with_a_token(app_model, tmp_path):
     from tests.serve.conftest import free_port
 
     port = free_port()
     command = [sys.executable, "-m", "nietzsche_tui.cli", "serve", "--host", "0.0.0.0", "--port", str(port)]
-    command += ["--checkpoint", str(app_model), "--public-url", f"http://127.0.0.1:{port}"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        warning = server.stderr.readline()
-        address = server.stdout.readline()
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=20)
-    assert warning.startswith("Warning: listening on 0.0.0.0: anyone who can reach")
-    assert address.startswith(f"nietzsche-tui serving on http://127.0.0.1:{port}")
+    command += ["--checkpoint", str(app_model)]
+    warning, address = _first_lines([*command, "--public-url", f"http://127.0.0.1:{port}"])
+    assert warning.startswith("Warning: listening on 0.0.0.0: anyone with the printed address (it holds the token)")
+    assert "--public-url" not in warning
+    assert address.startswith(f"nietzsche-tui serving on http://127.0.0.1:{port}/?token=")
+    assert len(address.split("token=")[1].split()[0]) >= 32
+    # Without --public-url the warning says it is needed; --no-token is said plainly.
+    warning, address = _first_lines([*command, "--no-token"])
+    assert "ANYONE who can reach this address" in warning and "--no-token" in warning
+    assert "Pass --public-url with the address browsers use" in warning
+    assert "0.0.0.0" not in address and "token=" not in address
