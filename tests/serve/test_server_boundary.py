@@ -176,8 +176,15 @@ def test_one_address_cannot_take_every_slot(serve):
     assert code == 1013 and "Your address already has 1 session" in reason
 
 
+def _masked_text_frame(text: str) -> bytes:
+    """One websocket text frame as a browser sends it (masked), for a client written by hand."""
+    payload, mask = text.encode(), b"\x01\x02\x03\x04"
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 def test_sigterm_ends_the_server_quickly_even_with_a_client_that_never_reads(serve):
-    served = serve()
+    served = serve("--length", "5000")
     reader = socket.create_connection(("127.0.0.1", served.port))
     reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     handshake = (
@@ -186,10 +193,12 @@ def test_sigterm_ends_the_server_quickly_even_with_a_client_that_never_reads(ser
     )
     reader.sendall(handshake.encode())
     (app,) = wait_for(served.apps, 20, "the session's app")
-    time.sleep(3)  # the app draws; nobody reads
+    time.sleep(2)
+    reader.sendall(_masked_text_frame(json.dumps(["stdin", "what is truth\r"])))
+    time.sleep(4)  # four columns stream 5,000 characters each; nobody reads
     started = time.monotonic()
     served.process.send_signal(signal.SIGTERM)
-    assert served.process.wait(timeout=30) == 0
+    assert served.process.wait(timeout=60) == 0
     assert time.monotonic() - started < 10
     wait_for(lambda: not alive(app), 10, "the app to end")
     reader.close()
