@@ -209,7 +209,12 @@ class NietzscheApp(App[None]):
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def open_history(self) -> None:
         location = self.settings.history or default_history_path()
-        store, notice = open_history(location, self.settings.max_history, evict_own_only=self.settings.served)
+        store, notice = open_history(
+            location,
+            self.settings.max_history,
+            evict_own_only=self.settings.served,
+            default_location=self.settings.history is None,
+        )
         if store is not None:
             store.start_session(nietzsche_tui.__version__)
         self.post_message(self.HistoryOpened(store, notice))

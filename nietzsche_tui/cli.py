@@ -6,6 +6,7 @@ Neither path imports TensorFlow: checkpoints are read with the NumPy engine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import secrets
@@ -342,11 +343,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": run_serve,
         }
         runner = runners.get(args.command, run_app)
-        return runner(args)
+        code = runner(args)
+        sys.stdout.flush()  # a full disk shows here, while one line can still say so
+        return code
     except BrokenPipeError:  # `nietzsche-tui generate | head` closes the pipe early
+        _silence_stdout()
         return 0
+    except OSError as error:  # standard output full (`> /dev/full`) or closed
+        _silence_stdout()
+        print(f"nietzsche-tui: cannot write the output ({error.strerror or error})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Standard output failed: send what is left in its buffer nowhere, so Python's own flush at
+    exit adds no "Exception ignored" traceback."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ characters it dropped); the kind (temperatures side by side, epochs side by side
 checkpoint (path, epoch, sha256 of its weights); mode, temperatures, length, seed, top-k, top-p;
 and each column's label, temperature, epoch, text and state (done, stopped or failed).
 
-A store that cannot be used never stops the app: ``open_history`` moves a corrupt file aside
-(``history.db.corrupt-<time>``) and starts a fresh one, and returns None, with the reason, for a
-location that cannot be written.
+A store that cannot be used never stops the app: ``open_history`` moves a damaged file of ours
+aside (``history.db.corrupt-<time>``, with its ``-wal`` and ``-shm``) and starts a fresh one, and
+returns None, with the reason, for a location that cannot be written or a database of another
+program, which is never touched. ``read_history`` (the ``history`` and ``export`` commands) opens
+read-only: it never moves, creates or writes anything.
 """
 
 from __future__ import annotations
@@ -166,48 +168,79 @@ def weights_sha256(path: str | Path) -> str | None:
         return None
 
 
+class ForeignDatabase(HistoryError):
+    """A SQLite database that is not a nietzsche-tui history: refused, never touched."""
+
+
 class HistoryStore:
-    """A connection to one history database, safe to use from the app's threads (one lock)."""
+    """A connection to one history database, safe to use from the app's threads (one lock).
+
+    ``read_only``: opened with SQLite's ``mode=ro`` (the listing commands): no schema is written,
+    no migration run, no journal mode changed; a file that is not ours raises, untouched.
+    """
 
     def __init__(
-        self, path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES, evict_own_only: bool = False
+        self,
+        path: str | Path,
+        max_exchanges: int = DEFAULT_MAX_EXCHANGES,
+        evict_own_only: bool = False,
+        read_only: bool = False,
+        busy_seconds: float = 10.0,
     ) -> None:
         self.path = Path(path)
         self.max_exchanges = max_exchanges
         # Served, one database holds many visitors: the cap counts and evicts this session's alone.
         self.evict_own_only = evict_own_only
+        self.read_only = read_only
+        self.skipped = 0  # rows that could not be read (a damaged row is counted, never fatal)
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+        target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
+        self._connection = sqlite3.connect(
+            target, timeout=busy_seconds, check_same_thread=False, isolation_level=None, uri=read_only
+        )
         self._connection.row_factory = sqlite3.Row
         try:
-            self._prepare()
+            self._prepare(busy_seconds)
         except BaseException:
             self._connection.close()
             raise
         self.session_id: int | None = None
 
-    def _prepare(self) -> None:
+    def _prepare(self, busy_seconds: float) -> None:
         db = self._connection
-        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000)}")
         application_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if application_id != APPLICATION_ID and tables:
-            raise sqlite3.DatabaseError(f"{self.path} is a database of another program")
+            raise ForeignDatabase(
+                f"{self.path} is a database of another program (left as it is); name another file with --history"
+            )
+        if self.read_only:
+            if not tables:
+                raise HistoryError(f"{self.path} holds no history yet (the app writes it as you chat)")
+            self._check_version()
+            return
         if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError(f"{self.path} failed SQLite's integrity check")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA foreign_keys = ON")
         self.migrate()
 
-    def migrate(self) -> int:
-        """Apply every migration after the database's version, each in its own transaction."""
-        db = self._connection
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+    def _check_version(self) -> int:
+        version = self._connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise HistoryError(
                 f"{self.path} was written by a newer nietzsche-tui (schema {version}, this one reads "
                 f"{SCHEMA_VERSION}); upgrade, or use another file with --history"
             )
+        if self.read_only and version < SCHEMA_VERSION:
+            raise HistoryError(f"{self.path} has an older schema ({version}); open the app on it once to upgrade it")
+        return version
+
+    def migrate(self) -> int:
+        """Apply every migration after the database's version, each in its own transaction."""
+        db = self._connection
+        version = self._check_version()
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self._transaction():
                 current = db.execute("PRAGMA user_version").fetchone()[0]
@@ -325,7 +358,17 @@ class HistoryStore:
             values.append(limit)
         with self._lock:
             rows = self._connection.execute(sql, values).fetchall()
-        return [_from_row(row) for row in rows]
+        return self._readable(rows)
+
+    def _readable(self, rows: list[sqlite3.Row]) -> list[StoredExchange]:
+        """The rows as exchanges; a malformed row (bad JSON, a wrong field) is skipped and counted."""
+        exchanges = []
+        for row in rows:
+            try:
+                exchanges.append(_from_row(row))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.skipped += 1
+        return exchanges
 
     def sessions(self) -> list[dict[str, Any]]:
         """Sessions newest first, with how many exchanges each kept."""
@@ -356,17 +399,23 @@ def fts_query(words: str) -> str:
 
 
 def _from_row(row: sqlite3.Row) -> StoredExchange:
-    columns = [Column(**column) for column in json.loads(row["columns"])]
+    """One row as an exchange; ValueError or TypeError when a field is not what we write."""
+    columns, dropped, temperatures = (json.loads(row[name]) for name in ("columns", "dropped", "temperatures"))
+    if not all(isinstance(value, list) for value in (columns, dropped, temperatures)):
+        raise ValueError("a list field that is not a list")
+    columns = [Column(**column) for column in columns]
+    if not all(isinstance(column.text, str) and isinstance(column.label, str) for column in columns):
+        raise ValueError("a column without text")
     return StoredExchange(
         kind=row["kind"],
         prompt=row["prompt"],
         prompt_read=row["prompt_read"],
-        dropped=json.loads(row["dropped"]),
+        dropped=dropped,
         checkpoint_path=row["checkpoint_path"],
         epoch=row["epoch"],
         weights_sha256=row["weights_sha256"],
         mode=row["mode"],
-        temperatures=json.loads(row["temperatures"]),
+        temperatures=temperatures,
         length=row["length"],
         seed=row["seed"],
         top_k=row["top_k"],
@@ -379,17 +428,26 @@ def _from_row(row: sqlite3.Row) -> StoredExchange:
 
 
 def open_history(
-    path: str | Path, max_exchanges: int = DEFAULT_MAX_EXCHANGES, evict_own_only: bool = False
+    path: str | Path,
+    max_exchanges: int = DEFAULT_MAX_EXCHANGES,
+    evict_own_only: bool = False,
+    default_location: bool = False,
 ) -> tuple[HistoryStore | None, str | None]:
-    """Open (or create) the store; return it and a notice for the user, or (None, why not).
+    """Open (or create) the app's store; return it and a notice for the user, or (None, why not).
 
-    A corrupt file, or a database of another program, is moved aside and a fresh one started.
+    A damaged file of ours (our application id in its header, or anything at the app's own
+    ``default_location``) is moved aside with its ``-wal`` and ``-shm`` and a fresh one started.
+    Anything else that is not a history of ours (another program's database, a file that is not
+    SQLite at a path the user named) is refused and never touched.
     """
     target = Path(path).expanduser()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         return None, f"history is off: cannot create {target.parent} ({error.strerror or error})"
+    refusal = _not_ours(target, default_location)
+    if refusal:
+        return None, f"history is off: {refusal}"
     notice = None
     for attempt in range(2):
         try:
@@ -399,17 +457,105 @@ def open_history(
         except sqlite3.DatabaseError as error:
             if attempt or (isinstance(error, sqlite3.OperationalError) and _unwritable(error)):
                 return None, f"history is off: {target} cannot be used ({error})"
+            if not (default_location or _has_our_header(target)):
+                return None, f"history is off: {target} is not a nietzsche-tui history ({error}; left as it is)"
             aside = target.with_name(f"{target.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
             try:
                 target.replace(aside)
-                for suffix in ("-wal", "-shm"):
-                    Path(str(target) + suffix).unlink(missing_ok=True)
+                for suffix in ("-wal", "-shm"):  # kept beside it: the WAL may hold its newest rows
+                    companion = Path(str(target) + suffix)
+                    if companion.exists():
+                        companion.replace(Path(str(aside) + suffix))
             except OSError as move_error:
                 return None, f"history is off: {target} is damaged and cannot be moved aside ({move_error})"
             notice = f"The history file was damaged ({error}); it was moved to {aside} and a new one started."
         except OSError as error:
             return None, f"history is off: {target} cannot be used ({error})"
     return None, "history is off"
+
+
+def read_history(path: str | Path, busy_seconds: float = 2.0) -> HistoryStore:
+    """The store, read-only, for the listing commands: raises HistoryError with one line for a
+    missing, empty, foreign, newer, locked or damaged file, and never writes, moves or creates."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise HistoryError(f"{target} is a folder, not a history database")
+    if not target.exists():
+        raise HistoryError(f"no history at {target} yet (the app writes it as you chat)")
+    if target.stat().st_size == 0:
+        raise HistoryError(f"{target} holds no history yet (the app writes it as you chat)")
+    if not _has_our_header(target):
+        raise ForeignDatabase(f"{target} is not a nietzsche-tui history (left as it is); name another with --history")
+    try:
+        return HistoryStore(target, read_only=True, busy_seconds=busy_seconds)
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error).lower() or "busy" in str(error).lower():
+            raise HistoryError(f"{target} is locked by another program; try again when it is done") from None
+        raise HistoryError(f"{target} cannot be read ({error})") from None
+    except sqlite3.DatabaseError as error:
+        raise HistoryError(f"{target} is damaged ({error}); open the app on it to set it aside") from None
+
+
+def _not_ours(path: Path, default_location: bool) -> str | None:
+    """Why the file at ``path`` is not a history of ours, judged from its header alone (even a
+    read-only connection would write to another program's ``-shm``); None when it may be ours."""
+    try:
+        with open(path, "rb") as stream:
+            header = stream.read(100)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"{path} cannot be read ({error.strerror or error})"
+    if not header or _has_our_header(path):
+        return None
+    if header.startswith(b"SQLite format 3\0"):
+        pages = int.from_bytes(header[28:32], "big")
+        if pages <= 1 and not Path(f"{path}-wal").exists():
+            return None  # an SQLite file with no table yet: ours to start
+        return f"{path} is a database of another program (left as it is); name another file with --history"
+    if default_location:
+        return None  # garbage where only we write: a damaged history of ours, set aside below
+    return f"{path} is not a nietzsche-tui history (left as it is); name another file with --history"
+
+
+def _has_our_header(path: Path) -> bool:
+    """Whether the database's first page carries our application id (bytes 68-71), read as bytes
+    (a database too damaged for SQLite to open can still be recognised as ours): in the main file,
+    or, for a WAL database not yet checkpointed, in the newest copy of page 1 in its ``-wal``."""
+    try:
+        with open(path, "rb") as stream:
+            header = stream.read(100)
+    except OSError:
+        return False
+    if not header.startswith(b"SQLite format 3\0"):
+        return False
+    if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return True
+    page_one = _newest_wal_page_one(Path(f"{path}-wal"))
+    return page_one is not None and int.from_bytes(page_one[68:72], "big") == APPLICATION_ID
+
+
+def _newest_wal_page_one(wal: Path) -> bytes | None:
+    """The first 100 bytes of the newest page-1 frame in a WAL file (a 32-byte header, then frames
+    of a 24-byte header, whose first 4 bytes are the page number, and one page), or None."""
+    try:
+        with open(wal, "rb") as stream:
+            header = stream.read(32)
+            if len(header) < 32:
+                return None
+            page_size = int.from_bytes(header[8:12], "big")
+            if not 512 <= page_size <= 65536:
+                return None
+            newest = None
+            while len(frame := stream.read(24)) == 24:
+                page = stream.read(page_size)
+                if len(page) < 100:
+                    break
+                if int.from_bytes(frame[:4], "big") == 1:
+                    newest = page[:100]
+            return newest
+    except OSError:
+        return None
 
 
 def _unwritable(error: sqlite3.OperationalError) -> bool:

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from nietzsche_tui.history import default_history_path, open_history, to_markdown
-from nietzsche_tui.text import visible_one_line
+from nietzsche_tui.history import HistoryError, default_history_path, read_history, to_markdown
+from nietzsche_tui.text import visible, visible_one_line
 
 EXIT_USAGE = 2
 
@@ -20,24 +20,47 @@ def add_commands(commands) -> None:
     location.add_argument("--history", default=None, help=f"the history database (default: {default_history_path()})")
     listing = commands.add_parser("history", parents=[location], help="list stored exchanges, newest first")
     listing.add_argument("--search", default=None, help="only exchanges whose prompt or output has every word")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
-    listing.add_argument("--json", action="store_true", help="one JSON object per exchange")
+    listing.add_argument("--limit", type=_count, default=50, help="at most this many (0: all)")
+    listing.add_argument("--json", action="store_true", help="JSON Lines: one JSON object per line, one per exchange")
     export = commands.add_parser("export", parents=[location], help="write sessions as Markdown or JSON")
     which = export.add_mutually_exclusive_group()
     which.add_argument("--session", type=int, default=None, help="this session (default: the newest)")
     which.add_argument("--all", action="store_true", help="every stored exchange")
     export.add_argument("--format", choices=("md", "json"), default="md", help="Markdown for reading, JSON for tools")
-    export.add_argument("-o", "--output", default=None, help="write to this file (default: standard output)")
+    export.add_argument(
+        "-o", "--output", type=_file_name, default=None, help="write to this file (default: standard output)"
+    )
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all) or more, got {value}")
+    return value
+
+
+def _file_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a file name (leave -o out to write to standard output)")
+    return text
 
 
 def _store(args: argparse.Namespace):
+    """The database, read-only: (store, None), or (None, the one line saying why not)."""
     path = Path(args.history).expanduser() if args.history else default_history_path()
-    if not path.exists():
-        return None, f"no history at {path} yet (the app writes it as you chat)"
-    store, notice = open_history(path)
-    if notice:
-        print(f"nietzsche-tui: {notice}", file=sys.stderr)
-    return store, None if store else notice
+    try:
+        return read_history(path), None
+    except HistoryError as error:
+        return None, str(error)
+
+
+def _say_skipped(store) -> None:
+    if store.skipped:
+        rows = "row" if store.skipped == 1 else "rows"
+        print(f"nietzsche-tui: skipped {store.skipped} damaged {rows} of {store.path}", file=sys.stderr)
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -46,6 +69,7 @@ def run_history(args: argparse.Namespace) -> int:
         print(f"nietzsche-tui: {problem}", file=sys.stderr)
         return EXIT_USAGE
     found = store.exchanges(search=args.search, limit=args.limit or None)
+    _say_skipped(store)
     for exchange in found:
         if args.json:
             print(json.dumps(exchange.to_json(), ensure_ascii=False))
@@ -63,16 +87,23 @@ def run_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.all:
         exchanges, title = store.exchanges(limit=None), "nietzsche-tui: every stored exchange"
+        if not exchanges:
+            print(f"nietzsche-tui: {store.path} has no stored exchanges", file=sys.stderr)
+            return EXIT_USAGE
     else:
         session = args.session
         if session is None:
             sessions = [s for s in store.sessions() if s["exchanges"]]
-            session = sessions[0]["id"] if sessions else None
-        exchanges = store.exchanges(session=session, limit=None) if session is not None else []
+            if not sessions:
+                print(f"nietzsche-tui: {store.path} has no stored exchanges", file=sys.stderr)
+                return EXIT_USAGE
+            session = sessions[0]["id"]
+        exchanges = store.exchanges(session=session, limit=None)
         title = f"nietzsche-tui session {session}"
         if not exchanges:
             print(f"nietzsche-tui: session {session} has no stored exchanges", file=sys.stderr)
             return EXIT_USAGE
+    _say_skipped(store)
     exchanges = list(reversed(exchanges))  # oldest first, as they happened
     if args.format == "json":
         text = json.dumps({"title": title, "exchanges": [e.to_json() for e in exchanges]}, ensure_ascii=False, indent=1)
@@ -84,7 +115,10 @@ def run_export(args: argparse.Namespace) -> int:
         except OSError as error:
             print(f"nietzsche-tui: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
             return 1
-        print(f"wrote {len(exchanges)} exchanges to {args.output}", file=sys.stderr)
+        count = f"{len(exchanges)} exchange" + ("" if len(exchanges) == 1 else "s")
+        print(f"wrote {count} to {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text + "\n")
+        # On a terminal, stored control characters (ESC, BEL) are shown, not obeyed; a pipe or a
+        # file gets the text exactly.
+        sys.stdout.write((visible(text) if sys.stdout.isatty() else text) + "\n")
     return 0

@@ -120,6 +120,7 @@ class HistoryScreen(SubScreen):
         self.store = store
         self.why_off = why_off
         self.only_session = only_session  # served in a browser: this visitor's session alone
+        self._told_skipped = False
         self.selected: StoredExchange | None = None
         self.column = 0
         self._shown: dict[int, StoredExchange] = {}
@@ -145,7 +146,11 @@ class HistoryScreen(SubScreen):
         """List the newest exchanges (or those matching ``search``)."""
         table = self.query_one("#history-list", DataTable)
         table.clear()
+        skipped = self.store.skipped if self.store else 0
         found = self.store.exchanges(search=search, session=self.only_session, limit=500) if self.store else []
+        if self.store and self.store.skipped > skipped and not self._told_skipped:
+            self._told_skipped = True  # once a screen: the count grows with every search
+            self.notify(f"Skipped {self.store.skipped - skipped} damaged rows of the history.", severity="warning")
         self._shown = {exchange.id: exchange for exchange in found}
         for exchange in found:
             when = time.strftime("%m-%d %H:%M", time.localtime(exchange.created))
