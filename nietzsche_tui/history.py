@@ -497,8 +497,8 @@ def read_history(path: str | Path, busy_seconds: float = 2.0) -> HistoryStore:
 
 
 def _not_ours(path: Path, default_location: bool) -> str | None:
-    """Why the file at ``path`` is not a history of ours, judged from its header alone (even a
-    read-only connection would write to another program's ``-shm``); None when it may be ours."""
+    """Why the file at ``path`` is not a history of ours, or None when it may be: judged from its
+    header where that says so, else from a read-only look at its tables (nothing written)."""
     try:
         with open(path, "rb") as stream:
             header = stream.read(100)
@@ -509,10 +509,18 @@ def _not_ours(path: Path, default_location: bool) -> str | None:
     if not header or _has_our_header(path):
         return None
     if header.startswith(b"SQLite format 3\0"):
-        pages = int.from_bytes(header[28:32], "big")
-        if pages <= 1 and not Path(f"{path}-wal").exists():
-            return None  # an SQLite file with no table yet: ours to start
-        return f"{path} is a database of another program (left as it is); name another file with --history"
+        try:
+            look = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+            try:
+                tables = look.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                ours = look.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            finally:
+                look.close()
+        except sqlite3.DatabaseError:
+            return None  # too damaged to tell: the open below decides (and sets aside only ours)
+        if tables and not ours:
+            return f"{path} is a database of another program (left as it is); name another file with --history"
+        return None  # ours, or an SQLite file with no table yet (another instance may be creating it)
     if default_location:
         return None  # garbage where only we write: a damaged history of ours, set aside below
     return f"{path} is not a nietzsche-tui history (left as it is); name another file with --history"
