@@ -209,8 +209,7 @@ class HistoryStore:
     def _prepare(self, busy_seconds: float) -> None:
         db = self._connection
         db.execute(f"PRAGMA busy_timeout = {int(busy_seconds * 1000)}")
-        application_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        tables, application_id = _tables_and_id(db)
         if application_id != APPLICATION_ID and tables:
             raise ForeignDatabase(
                 f"{self.path} is a database of another program (left as it is); name another file with --history"
@@ -512,8 +511,8 @@ def _not_ours(path: Path, default_location: bool) -> str | None:
         try:
             look = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
             try:
-                tables = look.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                ours = look.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+                tables, application_id = _tables_and_id(look)
+                ours = application_id == APPLICATION_ID
             finally:
                 look.close()
         except sqlite3.DatabaseError:
@@ -524,6 +523,16 @@ def _not_ours(path: Path, default_location: bool) -> str | None:
     if default_location:
         return None  # garbage where only we write: a damaged history of ours, set aside below
     return f"{path} is not a nietzsche-tui history (left as it is); name another file with --history"
+
+
+def _tables_and_id(db: sqlite3.Connection) -> tuple[int, int]:
+    """How many schema entries the database has and its application id, read in one statement (one
+    read transaction): two statements could straddle another instance's first migration and see
+    its tables without its id, taking our own new database for another program's."""
+    row = db.execute(
+        "SELECT (SELECT count(*) FROM sqlite_master), (SELECT application_id FROM pragma_application_id())"
+    ).fetchone()
+    return int(row[0]), int(row[1])
 
 
 def _has_our_header(path: Path) -> bool:
