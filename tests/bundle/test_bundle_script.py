@@ -45,12 +45,14 @@ def test_out_equal_to_source_is_refused_and_keeps_the_checkpoints(trained_folder
 @pytest.mark.parametrize("epochs", ["2", "1-2"])
 def test_one_epoch_or_a_range_bundles_into_a_loadable_checkpoint(trained_folder, tiny_corpus, tmp_path, capsys, epochs):
     out = tmp_path / "bundled"
-    out.mkdir()
-    (out / "epoch_0009.json").write_text("{}")  # an older bundle's files are replaced, not mixed in
+    # An earlier bundle of the same source, of another epoch: replaced, not mixed in.
+    assert run(capsys, "--source", trained_folder, "--epochs", "1", "--corpus", tiny_corpus, "--out", out)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ["epoch_0001.json", "epoch_0001.keras"]
     code, printed, _ = run(
         capsys, "--source", trained_folder, "--epochs", epochs, "--corpus", tiny_corpus, "--out", out
     )
     assert code == 0 and "held-out" in printed
+    assert ("bundled epoch 2 (1)" if epochs == "2" else "bundled epochs 1-2 (2)") in printed
     checkpoints = complete_checkpoints(out)
     assert [c.epoch for c in checkpoints] == [2] and sorted(p.name for p in out.iterdir()) == [
         "epoch_0002.json",
@@ -99,4 +101,51 @@ def test_float16_bundles_are_smaller_and_generate_within_1e3(trained_folder, tin
     assert 0 < difference.max() < 1e-3
     import keras
 
-    assert keras.models.load_model(engines[1].checkpoint.weights_path).count_params() > 0  # plain Keras loads it
+    # Plain Keras computes what the engine computes: float16 on disk, float32 in the model.
+    model = keras.models.load_model(engines[1].checkpoint.weights_path)
+    assert model.layers[0].dtype_policy.name == "float32"
+    one_hot = np.eye(len(engines[1].vocabulary), dtype=np.float32)[windows]
+    assert np.abs(model.predict(one_hot, verbose=0) - engines[1].window_probabilities(windows)).max() < 1e-5
+
+
+def test_out_with_anything_but_an_earlier_bundle_is_refused_and_kept(trained_folder, tiny_corpus, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "used"
+    shutil.copytree(trained_folder, out)  # another run's checkpoints, log and events
+    (out / "epoch_notes.txt").write_text("what I saw at epoch 2")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, err = run(capsys, "--source", trained_folder, "--epochs", "1-2", "--corpus", tiny_corpus, "--out", out)
+    assert code == 2 and "not only an earlier bundle of" in err and "\n" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_corpus_of_several_files_bundles_as_the_trainer_read_it(tiny_corpus, tmp_path, capsys):
+    first, second = tmp_path / "one.txt", tmp_path / "two.txt"
+    text = tiny_corpus.read_text(encoding="utf-8")
+    first.write_text(text[: len(text) // 2], encoding="utf-8")
+    second.write_text(text[len(text) // 2 :], encoding="utf-8")
+    source = tmp_path / "two-files"
+    from dataclasses import replace
+
+    train(replace(tiny_config(tiny_corpus, source, epochs=1, sample_length=0), corpus=(str(first), str(second))))
+    code, _, err = run(capsys, "--source", source, "--epochs", "1", "--corpus", first, "--out", tmp_path / "b1")
+    assert code == 2 and "same order" in err
+    code, printed, err = run(
+        capsys, "--source", source, "--epochs", "1", "--corpus", first, second, "--out", tmp_path / "b2"
+    )
+    assert code == 0, err
+
+
+def test_epochs_of_different_shapes_are_refused_in_one_line(trained_folder, tiny_corpus, tmp_path, capsys):
+    import shutil
+
+    wider = tmp_path / "wider"
+    train(tiny_config(tiny_corpus, wider, epochs=2, sample_length=0, units=24))
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for folder, epoch in ((trained_folder, 1), (wider, 2)):
+        for suffix in (".json", ".keras"):
+            shutil.copy(folder / f"epoch_{epoch:04d}{suffix}", mixed)
+    code, _, err = run(capsys, "--source", mixed, "--epochs", "1-2", "--corpus", tiny_corpus, "--out", tmp_path / "b")
+    assert code == 2 and "not all one architecture and vocabulary" in err and "\n" not in err

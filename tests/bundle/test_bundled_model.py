@@ -123,3 +123,16 @@ def test_the_installed_wheel_finds_the_model_and_stylesheet(tmp_path):
     )
     assert generate.returncode == 0, generate.stderr
     assert len(generate.stdout.strip().splitlines()) == 4
+
+
+@pytest.mark.slow  # loads TensorFlow and both models
+@pytest.mark.parametrize("name", sorted(BUNDLED_MODELS))
+def test_plain_keras_computes_what_the_engine_computes_for_every_bundled_model(name):
+    import keras
+    import numpy as np
+
+    engine = Engine.load(BUNDLED_MODELS[name])
+    model = keras.models.load_model(engine.checkpoint.weights_path)
+    windows = np.random.default_rng(3).integers(0, len(engine.vocabulary), size=(16, engine.checkpoint.maxlen))
+    one_hot = np.eye(len(engine.vocabulary), dtype=np.float32)[windows]
+    assert np.abs(model.predict(one_hot, verbose=0) - engine.window_probabilities(windows)).max() < 1e-5
