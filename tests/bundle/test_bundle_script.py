@@ -131,9 +131,7 @@ def test_a_corpus_of_several_files_bundles_as_the_trainer_read_it(tiny_corpus, t
     train(replace(tiny_config(tiny_corpus, source, epochs=1, sample_length=0), corpus=(str(first), str(second))))
     code, _, err = run(capsys, "--source", source, "--epochs", "1", "--corpus", first, "--out", tmp_path / "b1")
     assert code == 2 and "same order" in err
-    code, printed, err = run(
-        capsys, "--source", source, "--epochs", "1", "--corpus", first, second, "--out", tmp_path / "b2"
-    )
+    code, _, err = run(capsys, "--source", source, "--epochs", "1", "--corpus", first, second, "--out", tmp_path / "b2")
     assert code == 0, err
 
 
