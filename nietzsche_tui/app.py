@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -85,6 +86,7 @@ class NietzscheApp(App[None]):
         Binding("question_mark", "help", "Help", show=False, id="help-question"),
     ]
     FOLDER_POLL_SECONDS = 1.0  # two stat() calls a second: what watching a folder costs when idle
+    QUIT_SAVE_SECONDS = 10.0  # quitting mid-stream waits this long at most for the stop and the save
 
     class ModelLoaded(Message):
         def __init__(self, engine: Engine) -> None:
@@ -114,6 +116,8 @@ class NietzscheApp(App[None]):
         self.history: HistoryStore | None = None
         off = "the history is off on this server" if settings.served else "history is off (--no-history)"
         self.history_off: str | None = None if settings.keep_history else off
+        self._quitting = False  # Ctrl+Q arrived mid-stream: quit once the stopped exchange is saved
+        self._awaiting_finish = False  # quitting waits for the stopped generation's Finished message
 
     def get_default_screen(self) -> Screen:
         return self.chat_screen
@@ -235,6 +239,7 @@ class NietzscheApp(App[None]):
                 self.notify(f"Reopened session {last}.", timeout=3)
 
     def on_chat_view_finished(self, message: ChatView.Finished) -> None:
+        self._awaiting_finish = False
         if self.history is not None:
             self._store(message.exchange, message.state)
 
@@ -242,6 +247,9 @@ class NietzscheApp(App[None]):
     def _store(self, exchange: Exchange, state: str) -> None:
         """Save one exchange in a thread (hashing the weights included): the UI never waits for the disk."""
         self._save(stored_from_exchange(exchange, state, self.models.engine))
+
+    def _saving(self) -> bool:
+        return any(not worker.is_finished for worker in self.workers if worker.group == "history-save")
 
     def record_score(self, text: str, summary: str, engine: Engine) -> None:
         """Keep a /score exchange too (its column is the scored text)."""
@@ -389,6 +397,23 @@ class NietzscheApp(App[None]):
         self._show_follow()
 
     async def action_quit(self) -> None:
+        if not self._quitting and (self.chat.is_generating or self._saving()):
+            # Stop, keep the exchange as stopped (the README's promise), wait for its save, then
+            # quit. A stop or a save that never lands still quits, QUIT_SAVE_SECONDS later.
+            self._quitting = True
+            self._awaiting_finish = self.chat.is_generating
+            self.chat.stop()
+            self.notify("Stopping and saving the generation…", timeout=self.QUIT_SAVE_SECONDS)
+            deadline = time.monotonic() + self.QUIT_SAVE_SECONDS
+
+            def saved_or_late() -> None:
+                if (self._awaiting_finish or self._saving()) and time.monotonic() < deadline:
+                    return
+                waiting.stop()
+                self.call_later(self.action_quit)
+
+            waiting = self.set_interval(0.05, saved_or_late)
+            return
         if not self.training.ours_running:
             self.exit()
             return

@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from nietzsche_tui.app import make_app
 from nietzsche_tui.checkpoint import CheckpointMetadata, latest_checkpoint, write_metadata
 from nietzsche_tui.cli import main as cli_main
@@ -222,3 +224,32 @@ def test_two_app_instances_on_one_database_keep_every_exchange(app_model, tmp_pa
     prompts = sorted(e.prompt for e in store.exchanges(limit=None))
     assert prompts == sorted(f"{name} {i}" for name in ("left", "right") for i in range(8))
     assert len({e.session_id for e in store.exchanges(limit=None)}) == 2
+
+
+@pytest.mark.parametrize("keys", [("ctrl+q",), ("escape", "ctrl+q")], ids=["quit", "stop-then-quit"])
+async def test_quitting_while_a_generation_streams_keeps_it_as_stopped(app_model, tmp_path, keys):
+    """Ctrl+Q mid-stream (or right after Esc): the generation stops, is saved as stopped, and only
+    then the app exits."""
+    import asyncio
+
+    database = tmp_path / "h.db"
+    app = make_app(checkpoint=str(app_model), seed=3, length=100_000, history=str(database), keep_history=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await history_ready(app, pilot)
+        app.prompt_input.value = "the free spirit"
+        await pilot.press("enter")
+        for _ in range(200):
+            if app.chat.active is not None and len(app.chat.active.texts()[0]) > 20:
+                break
+            await pilot.pause(0.02)
+        assert app.chat.is_generating
+        await pilot.press(*keys)
+        for _ in range(200):
+            if not app.is_running:
+                break
+            await asyncio.sleep(0.05)
+    assert not app.is_running
+    store, _ = open_history(database)
+    (kept,) = store.exchanges(limit=None)
+    assert kept.prompt == "the free spirit" and {c.state for c in kept.columns} == {"stopped"}
+    assert all(len(c.text) > 0 for c in kept.columns)
