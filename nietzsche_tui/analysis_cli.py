@@ -84,9 +84,17 @@ def read_text_argument(location: str) -> str:
         raise ScoreError(f"{location} is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})") from None
 
 
+def load_engine(location: str | None) -> Engine:
+    """``Engine.load``, with a warning line when damaged newer checkpoints were passed over."""
+    engine = Engine.load(location)
+    if engine.passed_over:
+        print(f"nietzsche-tui: warning: {engine.passed_over}", file=sys.stderr)
+    return engine
+
+
 def run_score(args: argparse.Namespace) -> int:
     try:
-        engine = Engine.load(args.checkpoint)
+        engine = load_engine(args.checkpoint)
     except CheckpointError as error:
         return _fail(str(error), EXIT_CHECKPOINT)
     try:
@@ -133,7 +141,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_cells(args: argparse.Namespace) -> int:
     try:
-        engine = Engine.load(args.checkpoint)
+        engine = load_engine(args.checkpoint)
     except CheckpointError as error:
         return _fail(str(error), EXIT_CHECKPOINT)
     try:

@@ -116,6 +116,7 @@ class NietzscheApp(App[None]):
         self.history: HistoryStore | None = None
         off = "the history is off on this server" if settings.served else "history is off (--no-history)"
         self.history_off: str | None = None if settings.keep_history else off
+        self._followed_up_to = 0  # epochs up to this one were damaged or tried: follow mode skips them
         self._quitting = False  # Ctrl+Q arrived mid-stream: quit once the stopped exchange is saved
         self._awaiting_finish = False  # quitting waits for the stopped generation's Finished message
 
@@ -178,6 +179,10 @@ class NietzscheApp(App[None]):
                 self.notify(f"Already the latest: {described}", title="Nothing new", markup=False)
             else:
                 self.notify(f"Now using {described}", title="Model reloaded", markup=False)
+        if message.engine.passed_over:
+            # Damaged newer files: say so once, and do not reload them every second when following.
+            self._followed_up_to = max([self._followed_up_to, *(c.epoch for c in self.training.watch.checkpoints)])
+            self.notify(message.engine.passed_over, severity="warning", timeout=10, markup=False)
         self.chat_screen.refresh_status()
 
     def on_nietzsche_app_model_failed(self, message: ModelFailed) -> None:
@@ -323,7 +328,7 @@ class NietzscheApp(App[None]):
         A generation that is streaming keeps the model it started with; the next prompt uses the new one.
         """
         latest = self.training.watch.latest
-        if not self.follow or latest is None:
+        if not self.follow or latest is None or latest.epoch <= self._followed_up_to:
             return
         current = self.models.engine.checkpoint if self.models.engine else None
         ours = current is None or current.metadata_path.parent.resolve() == self.training.folder.resolve()

@@ -337,6 +337,33 @@ def complete_checkpoints(folder: str | Path) -> list[Checkpoint]:
     return sorted(found, key=lambda c: c.epoch)
 
 
+def epoch_of_file(name: str) -> int | None:
+    """The epoch of a checkpoint's ``.json`` or ``.keras`` file name, or None."""
+    return epoch_from_name(name[: -len(WEIGHTS_SUFFIX)] + METADATA_SUFFIX if name.endswith(WEIGHTS_SUFFIX) else name)
+
+
+def damaged_checkpoints(folder: str | Path) -> list[tuple[Path, str]]:
+    """Metadata files named like a checkpoint that do not read as one, with the reason, by name.
+
+    Weights without metadata are not listed: the trainer writes the metadata last, so they are
+    what an interrupted write leaves. A ``.json`` that is there but unreadable, or whose weights
+    are gone, is damage a reader should be told about, never a checkpoint to skip silently.
+    """
+    try:
+        entries = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    damaged = []
+    for name in entries:
+        if epoch_from_name(name) is None:
+            continue
+        try:
+            read_checkpoint(Path(folder) / name)
+        except CheckpointError as error:
+            damaged.append((Path(folder) / name, str(error)))
+    return damaged
+
+
 def latest_checkpoint(folder: str | Path) -> Checkpoint | None:
     """The complete checkpoint with the highest epoch in the folder, or None."""
     found = complete_checkpoints(folder)

@@ -17,13 +17,12 @@ import numpy as np
 
 from nietzsche_tui.analysis import top_alternatives
 from nietzsche_tui.analysis_cli import add_commands as add_analysis_commands
-from nietzsche_tui.analysis_cli import run_cells, run_score
+from nietzsche_tui.analysis_cli import load_engine, run_cells, run_score
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.engine import (
     BUNDLED_MODELS,
     DEFAULT_TEMPERATURES,
     MODES,
-    Engine,
     GenerationRequest,
     PromptError,
     describe_characters,
@@ -208,7 +207,7 @@ def run_generate(args: argparse.Namespace) -> int:
             temperatures = temperatures if len(temperatures) == 1 else (EPOCHS_TEMPERATURE,)
             engines = load_epochs(args.checkpoint, args.epochs)
         else:
-            engines = [Engine.load(args.checkpoint)]
+            engines = [load_engine(args.checkpoint)]
     except CheckpointError as error:
         return _fail(str(error), EXIT_CHECKPOINT)
     except ValueError as error:

@@ -33,6 +33,8 @@ from nietzsche_tui.checkpoint import (
     CheckpointMetadata,
     MissingCheckpoint,
     complete_checkpoints,
+    damaged_checkpoints,
+    epoch_of_file,
     latest_checkpoint,
     resolve_checkpoint,
 )
@@ -333,6 +335,7 @@ class Engine:
         self.cell = weights.cell
         self.weights = weights
         self.network = _Network.of(weights)
+        self.passed_over: str | None = None  # damaged newer checkpoints of its folder, in one line
 
     @classmethod
     def from_weights(
@@ -345,8 +348,33 @@ class Engine:
 
     @classmethod
     def load(cls, location: str | Path | None = None) -> Engine:
-        """Load a checkpoint file or folder (its latest); None means the default location."""
-        checkpoint = resolve_checkpoint(location) if location is not None else default_checkpoint()
+        """Load a checkpoint file, or a folder's newest checkpoint that loads; None means the
+        default location. Damaged newer files of a folder are passed over and named in
+        ``passed_over`` (one line, for a warning); a file named outright must load."""
+        target = Path(location).expanduser() if location is not None else default_checkpoint().metadata_path.parent
+        if not target.is_dir():
+            checkpoint = resolve_checkpoint(target)
+            return cls(checkpoint, load_weights(checkpoint))
+        damaged = [path.name for path, _ in damaged_checkpoints(target)]
+        failure: CheckpointError | None = None
+        for checkpoint in reversed(complete_checkpoints(target)):
+            try:
+                weights = load_weights(checkpoint)
+            except CheckpointError as error:
+                failure = failure or error
+                damaged.append(checkpoint.weights_path.name)
+                continue
+            engine = cls(checkpoint, weights)
+            newer = sorted(name for name in damaged if (epoch_of_file(name) or 0) > checkpoint.epoch)
+            if newer:
+                engine.passed_over = (
+                    f"{target.name}: {', '.join(newer)} {'is' if len(newer) == 1 else 'are'} damaged; "
+                    f"using epoch {checkpoint.epoch}, the newest that loads"
+                )
+            return engine
+        if failure is not None:
+            raise failure
+        checkpoint = resolve_checkpoint(target)  # an empty folder: MissingCheckpoint, saying how to train
         return cls(checkpoint, load_weights(checkpoint))
 
     # -- the network ------------------------------------------------------------------------

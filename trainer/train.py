@@ -17,11 +17,18 @@ import keras
 import numpy as np
 
 import nietzsche_tui
-from nietzsche_tui.checkpoint import Checkpoint, CheckpointMetadata, complete_checkpoints
+from nietzsche_tui.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointMetadata,
+    complete_checkpoints,
+    damaged_checkpoints,
+    epoch_of_file,
+)
 from nietzsche_tui.engine import Engine, describe_characters
 from nietzsche_tui.events import EventWriter
 from nietzsche_tui.text import control_characters
-from nietzsche_tui.weights import MAX_MEMBER_BYTES
+from nietzsche_tui.weights import MAX_MEMBER_BYTES, load_weights
 from trainer.callbacks import (
     CheckpointWriter,
     DivergenceGuard,
@@ -51,6 +58,39 @@ class TrainingError(Exception):
 
 class TrainingStopped(TrainingError):
     """The divergence guard stopped the run; the checkpoints before it are kept."""
+
+
+def check_undamaged(out: Path, checkpoints: list[Checkpoint]) -> None:
+    """Refuse to resume past damage: a damaged checkpoint would be overwritten by the epoch it
+    stands for (and resuming from an older one loses the epochs after it), so the user moves it.
+    Weights without metadata after the newest checkpoint (an interrupted write) are replaced,
+    and said so."""
+    damaged = damaged_checkpoints(out) if out.is_dir() else []
+    if not damaged and checkpoints:
+        try:
+            load_weights(checkpoints[-1])  # our reader names a truncated archive (Keras says "File not found")
+        except CheckpointError as error:
+            damaged = [(checkpoints[-1].weights_path, str(error))]
+    if damaged:
+        path, reason = damaged[-1]
+        epoch = epoch_of_file(path.name)
+        older = [c.epoch for c in checkpoints if epoch is None or c.epoch < epoch]
+        then = f"to resume from epoch {older[-1]}" if older else "to start afresh"
+        stem = path.name.rsplit(".", 1)[0]
+        raise TrainingError(
+            f"cannot resume from {out}: {path} is damaged or not a checkpoint of ours "
+            f"({reason.removeprefix(str(path) + ': ')}); move {stem}.json and {stem}.keras out of the folder "
+            f"{then}, or choose another --out folder."
+        )
+    newest = checkpoints[-1].epoch if checkpoints else 0
+    for leftover in sorted(out.glob("epoch_*.keras")) if out.is_dir() else []:
+        if (epoch_of_file(leftover.name) or 0) > newest:
+            print(
+                f"Warning: {leftover} has no metadata (an interrupted write); epoch "
+                f"{epoch_of_file(leftover.name)} will replace it.",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Checkpoint]) -> None:
@@ -158,6 +198,7 @@ def train(
         )
     check_trainable(config, corpus)
     checkpoints = complete_checkpoints(out) if out.is_dir() else []
+    check_undamaged(out, checkpoints)
     check_resumable(config, corpus, checkpoints)
     prepare_output(out)
     placement = place(config.distribute, config.cpu_devices)  # before any TensorFlow op

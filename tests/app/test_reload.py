@@ -79,9 +79,12 @@ async def test_a_failed_reload_tells_one_story_and_ctrl_l_works_in_the_dialog(ap
         await pilot.press(*"truth", "enter")
         await settle(app, pilot)
         good = app.engine.checkpoint.describe()
-        # A newer epoch whose weights are damaged: the reload fails, the old model stays.
+        # A newer epoch whose weights are damaged, and the one in use damaged on disk too: nothing
+        # in the folder loads, so the reload fails and the old model (in memory) stays. (A damaged
+        # newest epoch alone falls back to the one before: tests/app/test_damaged_checkpoint.py.)
         copy_model(app_model, folder, epoch=4)
         (folder / "epoch_0004.keras").write_bytes(b"PK\x03\x04 damaged")
+        (folder / "epoch_0003.keras").write_bytes(b"PK\x03\x04 damaged")
         await pilot.press("ctrl+l")
         await settle(app, pilot)
         assert isinstance(app.screen, ProblemScreen)

@@ -188,3 +188,32 @@ def test_export_of_an_empty_history_and_to_a_terminal(tmp_path, capsys, monkeypa
     assert main(["export", "--history", str(path)]) == 0
     shown = capsys.readouterr().out
     assert "\x1b" not in shown and "\x07" not in shown and "␛[2J" in shown
+
+
+# -- a damaged newest checkpoint -----------------------------------------------------------
+
+
+def _damage(path, how):
+    if how == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_text("{ not json")
+
+
+@pytest.mark.parametrize(("damaged", "how"), [("epoch_0002.keras", "truncated"), ("epoch_0002.json", "garbled")])
+def test_the_trainer_names_the_damaged_file_and_overwrites_nothing(trained_folder, tiny_corpus, tmp_path, damaged, how):
+    import shutil
+
+    from tests.conftest import tiny_config
+    from trainer.train import TrainingError, train
+
+    folder = tmp_path / "run"
+    shutil.copytree(trained_folder, folder)
+    _damage(folder / damaged, how)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(TrainingError) as refused:
+        train(tiny_config(tiny_corpus, folder, epochs=3))
+    message = str(refused.value)
+    assert f"{folder / damaged} is damaged" in message and "to resume from epoch 1" in message
+    assert "File not found" not in message and "\n" not in message
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
