@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from nietzsche_tui.analysis import MAX_SCORE_CHARS, PROPERTIES, ScoreError, rank_cells, score_text
+from nietzsche_tui.analysis import MAX_CELLS_CHARS, MAX_SCORE_CHARS, PROPERTIES, ScoreError, rank_cells, score_text
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.engine import Engine, describe_characters
 from nietzsche_tui.text import visible_one_line
@@ -48,15 +48,26 @@ def add_commands(commands) -> None:
     )
     score.add_argument("file", nargs="?", default="-", help="a UTF-8 text file, or - for standard input")
     score.add_argument("--json", action="store_true", help="one JSON object with every character's bits")
-    score.add_argument("--spans", type=int, default=5, help="how many surprising places to list")
+    score.add_argument("--spans", type=_count, default=5, help="how many surprising places to list")
     cells = commands.add_parser(
         "cells", parents=[shared], help="which LSTM cells track quotes, words, lines", description=CELLS_HELP
     )
     cells.add_argument(
         "--text", default=None, help="UTF-8 text to read (default: the checkpoint's stored held-out passages)"
     )
-    cells.add_argument("--top", type=int, default=5, help="cells listed per property")
+    cells.add_argument("--top", type=_count, default=5, help="cells listed per property (at least 1)")
     cells.add_argument("--json", action="store_true", help="one JSON object")
+
+
+def _count(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _fail(message: str, code: int) -> int:
@@ -64,20 +75,24 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def read_text_argument(location: str) -> str:
-    """A file's text, or standard input's for "-"; raises ScoreError with one readable line."""
+def read_text_argument(location: str, limit: int = MAX_SCORE_CHARS, what: str = "score") -> str:
+    """A file's text, or standard input's for "-", read with a bound (a device or a pipe has no
+    size to check first: ``score /dev/zero`` must end); raises ScoreError with one readable line.
+
+    ``limit`` characters take at most 4 bytes each, so more than ``4 * limit`` bytes is more than
+    ``limit`` characters, whatever the text: that is said without reading further."""
+    cap = 4 * limit
     try:
         if location == "-":
-            data = sys.stdin.buffer.read(4 * MAX_SCORE_CHARS + 1)
+            data = sys.stdin.buffer.read(cap + 1)
         else:
-            path = Path(location).expanduser()
-            if path.stat().st_size > 4 * MAX_SCORE_CHARS:
-                raise ScoreError(
-                    f"{path} is {path.stat().st_size:,} bytes; score at most {MAX_SCORE_CHARS:,} characters"
-                )
-            data = path.read_bytes()
+            with open(Path(location).expanduser(), "rb") as stream:
+                data = stream.read(cap + 1)
     except OSError as error:
         raise ScoreError(f"cannot read {location}: {error.strerror or error}") from None
+    if len(data) > cap:
+        given = "standard input" if location == "-" else location
+        raise ScoreError(f"{given} holds more than {limit:,} characters; {what} takes at most {limit:,} (split it)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -146,11 +161,11 @@ def run_cells(args: argparse.Namespace) -> int:
         return _fail(str(error), EXIT_CHECKPOINT)
     try:
         if args.text is not None:
-            text, source = read_text_argument(args.text), args.text
+            text, source = read_text_argument(args.text, MAX_CELLS_CHARS, "cells"), args.text
         else:
             text = "\n".join(engine.checkpoint.seed_passages)
             source = f"the {len(engine.checkpoint.seed_passages)} held-out passages stored in the checkpoint"
-        ranked = rank_cells(engine, text, max(1, args.top))
+        ranked = rank_cells(engine, text, args.top)
     except ScoreError as error:
         return _fail(str(error), EXIT_USAGE)
     if args.json:

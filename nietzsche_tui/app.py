@@ -282,8 +282,12 @@ class NietzscheApp(App[None]):
         self.chat_screen.replay(stored)
 
     def continue_from(self, stored: StoredExchange, column: int) -> None:
-        """A new exchange whose prompt is the stored prompt followed by one column's text."""
+        """A new exchange whose prompt is the stored prompt followed by one column's text; for a
+        stored /score, the scored text itself (its column is that text, its prompt the command)."""
         self.switch_to_chat()
+        if stored.kind == "score":
+            self.chat_screen.send(stored.prompt_read)
+            return
         self.chat_screen.send(stored.prompt + stored.columns[column].text)
 
     def switch_to_chat(self) -> None:

@@ -102,29 +102,38 @@ class ChatScreen(Screen[None]):
         self.notify(f"Unknown command {command}; the commands are {known}.", severity="warning", markup=False)
         return False
 
-    def score(self, text: str) -> bool:
-        """Show ``text`` painted by the model's surprise at each character, with its bits per character."""
-        engine = self.models.engine
+    def score(self, text: str, engine: Engine | None = None) -> bool:
+        """Show ``text`` painted by the model's surprise at each character, with its bits per
+        character: all of it, up to MAX_PROMPT_CHARS (beyond, one line says the limit)."""
+        engine = engine or self.models.engine
         if engine is None:
             self.notify("No model is loaded yet.", severity="error")
             return False
-        try:
-            scored = score_text(engine, text[-MAX_PROMPT_CHARS:])
-        except ScoreError as error:
-            self.notify(str(error), severity="warning", markup=False)
+        if not text.strip():
+            self.notify("Type some text after /score: /score TEXT shows how surprised the model is by it.")
             return False
-        summary = f"{scored.bits_per_char:.2f} bits/char over {len(scored.bits)} characters"
+        try:
+            scored = score_text(engine, text, MAX_PROMPT_CHARS, "/score")
+        except ScoreError as error:
+            longer = " (`nietzsche-tui score FILE` takes longer texts)" if len(text) > MAX_PROMPT_CHARS else ""
+            self.notify(f"{error}{longer}", severity="warning", markup=False)
+            return False
+        count = len(scored.bits)
+        summary = f"{scored.bits_per_char:.2f} bits/char over {count} character{'' if count == 1 else 's'}"
         if scored.skipped:
             summary += f" · skipped {len(scored.skipped)} unknown character(s)"
-        shown = text[-MAX_PROMPT_CHARS:]
-        self.chat.add_score(ScoreView(f"/score {shown[:SHOWN_PROMPT_CHARS]}", shown, scored.per_position(), summary))
-        self.app.record_score(shown, summary, engine)
+        self.chat.add_score(ScoreView(f"/score {text[:SHOWN_PROMPT_CHARS]}", text, scored.per_position(), summary))
+        self.app.record_score(text, summary, engine)
         return True
 
     def replay(self, stored: StoredExchange) -> None:
         """Generate a stored exchange again with its stored settings and say whether the text is
-        the same (it must be, when the checkpoint file is the same)."""
+        the same (it must be, when the checkpoint file is the same); a stored /score scores its
+        text again with its checkpoint."""
         try:
+            if stored.kind == "score":
+                self.score(stored.prompt_read, Engine.load(stored.checkpoint_path))
+                return
             if stored.kind == "epochs":
                 folder = Path(stored.checkpoint_path).parent
                 engines = [Engine.load(folder / f"epoch_{c.epoch:04d}.json") for c in stored.columns]

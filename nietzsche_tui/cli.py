@@ -197,6 +197,8 @@ def run_generate(args: argparse.Namespace) -> int:
     temperature.
     """
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    if args.alternatives and not args.json:
+        return _fail("--alternatives lists characters in the JSON output: add --json", EXIT_USAGE)
     temperatures = args.temperatures
     try:
         if args.epochs is not None:

@@ -66,13 +66,29 @@ class Prompt:
     dropped: tuple[str, ...]  # distinct dropped characters, in order of first appearance
 
 
+def as_read(text: str, lowercase: bool) -> list[str]:
+    """The characters the model reads, one per character of ``text`` (prompts and scored text alike).
+
+    Lowercased as the trainer lowercased its corpus (``str.lower`` of the whole text) when that
+    keeps every position; where lowering changes a length (U+0130 "İ" becomes "i" and a combining
+    dot), each character is lowered on its own and keeps the first character of its lower case:
+    the leftover mark is not a character of the text, never a "dropped" one.
+    """
+    if not lowercase:
+        return list(text)
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return list(lowered)
+    return [char.lower()[0] if char.lower() else char for char in text]
+
+
 def encode_prompt(text: str, vocabulary: Sequence[str], lowercase: bool = True) -> Prompt:
     """Map ``text`` (lowercased, for a model trained on lowercased text) to vocabulary indices,
     dropping (and reporting) unknown characters."""
     index_of = {char: i for i, char in enumerate(vocabulary)}
     kept: list[str] = []
     dropped: dict[str, None] = {}
-    for char in text.lower() if lowercase else text:
+    for char in as_read(text, lowercase):
         if char in index_of:
             kept.append(char)
         else:
@@ -498,7 +514,7 @@ def pick_epochs(available: Sequence[int], spec: str | None = None) -> list[int]:
     if spec is None or not spec.strip():
         picks = [epochs[0], epochs[len(epochs) // 4], epochs[len(epochs) // 2], epochs[-1]]
         return sorted(set(picks))
-    if spec.strip() == "all":
+    if spec.strip().lower() == "all":
         return epochs
     chosen: list[int] = []
     for part in spec.split(","):

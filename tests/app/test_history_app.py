@@ -253,3 +253,36 @@ async def test_quitting_while_a_generation_streams_keeps_it_as_stopped(app_model
     (kept,) = store.exchanges(limit=None)
     assert kept.prompt == "the free spirit" and {c.state for c in kept.columns} == {"stopped"}
     assert all(len(c.text) > 0 for c in kept.columns)
+
+
+async def test_every_kind_of_stored_exchange_replays_and_continues(run_folder):
+    """Temperatures, epochs side by side and /score: each replays as itself and continues from its
+    text (a stored /score once crashed the app on Ctrl+R and continued from "/score …")."""
+    from nietzsche_tui.widgets import ScoreView
+
+    app = make_app(checkpoint="run", seed=5, length=20, history="h.db", keep_history=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await history_ready(app, pilot)
+        await prompt(app, pilot, "truth is")
+        await pilot.press("f7")
+        await prompt(app, pilot, "the free spirit")
+        await pilot.press("f7")
+        await prompt(app, pilot, "/score hello world")
+        await saved(app, pilot, 3)
+        stored = {e.kind: e for e in app.history.exchanges(limit=None)}
+        assert set(stored) == {"temperatures", "epochs", "score"}
+        for kind, exchange in stored.items():
+            before = len(app.chat.query(".exchange"))
+            app.replay(exchange)
+            await settle(app, pilot)
+            assert app.return_code is None and len(app.chat.query(".exchange")) == before + 1
+            newest = list(app.chat.query(".exchange"))[-1]
+            if kind == "score":
+                assert isinstance(newest, ScoreView) and newest.text == "hello world"
+            else:
+                assert isinstance(newest, Exchange) and newest.texts() == [c.text for c in exchange.columns]
+            app.continue_from(exchange, 0)
+            await settle(app, pilot)
+            continued = list(app.chat.query(Exchange))[-1]
+            expected = "hello world" if kind == "score" else exchange.prompt + exchange.columns[0].text
+            assert continued.prompt_typed == expected

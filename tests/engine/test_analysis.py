@@ -77,7 +77,7 @@ def test_score_of_the_real_held_out_text_matches_the_bundled_model(real_corpus, 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "no character"),
+        ("", "the input is empty"),
         ("a", "only one character"),
         ("🎉🎉🎉", "no character"),
     ],
@@ -182,3 +182,60 @@ def test_scoring_needs_no_tensorflow():
         "print('tensorflow' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_one_capital_i_with_a_dot_no_longer_stops_the_whole_text_from_lowercasing(app_model):
+    from nietzsche_tui.analysis import score_text
+    from nietzsche_tui.engine import encode_prompt
+
+    engine = Engine.load(app_model)
+    text = "The Philosopher, as We Free Spirits understand Him."
+    plain, dotted = score_text(engine, text), score_text(engine, text + " İ")
+    assert dotted.bits[: len(plain.bits)].tolist() == pytest.approx(plain.bits.tolist())
+    assert "\u0307" not in dotted.skipped  # the mark lowercasing adds is not a character of the text
+    prompt = encode_prompt("İstanbul, ẞ and the Philosopher", engine.vocabulary)
+    assert prompt.text.startswith("istanbul") and "\u0307" not in prompt.dropped
+    # Prompts and scored text are read by one encoder: the same characters known.
+    scored = score_text(engine, "İstanbul, ẞ and the Philosopher")
+    assert "".join(scored.text[p] for p in scored.positions).lower() in prompt.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["score", "/dev/zero"], "/dev/zero holds more than 1,000,000 characters; score takes at most"),
+        (["cells", "--text", "/dev/urandom"], "/dev/urandom holds more than 50,000 characters; cells takes at most"),
+    ],
+)
+def test_devices_as_input_end_with_one_line_naming_the_command(app_model, capsys, argv, said):
+    import time
+
+    started = time.monotonic()
+    assert cli_main([*argv, "--checkpoint", str(app_model)]) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1 and time.monotonic() - started < 10
+
+
+def test_every_scorer_states_its_limit_and_what_was_given(app_model, tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    accents = io.TextIOWrapper(io.BytesIO(("é" * 2_500_000).encode()))  # 5 MB: the cap must not split a character
+    monkeypatch.setattr(sys, "stdin", accents)
+    assert cli_main(["score", "-", "--checkpoint", str(app_model)]) == 2
+    err = capsys.readouterr().err
+    assert "standard input holds more than 1,000,000 characters" in err and "UTF-8" not in err
+    long_text = tmp_path / "long.txt"
+    long_text.write_text("the free spirit " * 4000)
+    assert cli_main(["cells", "--text", str(long_text), "--checkpoint", str(app_model)]) == 2
+    assert "the text has 64,000 characters; cells takes at most 50,000" in capsys.readouterr().err
+
+
+def test_the_most_surprising_places_are_listed_most_surprising_first(app_model):
+    from nietzsche_tui.analysis import score_text
+
+    from nietzsche_tui.engine import BUNDLED_MODELS
+
+    scored = score_text(Engine.load(BUNDLED_MODELS["book"]), TINY_TEXT[:2000])
+    means = [bits for _, _, bits in scored.surprising_spans(20)]
+    assert means == sorted(means, reverse=True)

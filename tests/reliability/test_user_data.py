@@ -142,6 +142,8 @@ def test_a_full_standard_output_is_one_line(app_model, tmp_path, argv):
     [
         (["history", "--limit", "-1"], "must be 0 (all) or more"),
         (["export", "-o", ""], "needs a file name"),
+        (["cells", "--top", "-5"], "must be at least 1"),
+        (["score", "--spans", "0"], "must be at least 1"),
     ],
 )
 def test_options_that_would_be_ignored_are_refused(capsys, argv, said):
@@ -217,3 +219,13 @@ def test_the_trainer_names_the_damaged_file_and_overwrites_nothing(trained_folde
     assert f"{folder / damaged} is damaged" in message and "to resume from epoch 1" in message
     assert "File not found" not in message and "\n" not in message
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_alternatives_without_json_is_refused_and_all_is_any_case(app_model, capsys):
+    from nietzsche_tui.engine import pick_epochs
+
+    argv = ["generate", "--alternatives", "3", "--prompt", "truth", "--checkpoint", str(app_model)]
+    assert main(argv) == 2
+    assert "--alternatives lists characters in the JSON output: add --json" in capsys.readouterr().err
+    assert pick_epochs([1, 2, 3], "ALL") == pick_epochs([1, 2, 3], "all") == [1, 2, 3]
+    assert pick_epochs([1, 2, 3], "1,LAST") == [1, 3]
