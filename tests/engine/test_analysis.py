@@ -233,7 +233,6 @@ def test_every_scorer_states_its_limit_and_what_was_given(app_model, tmp_path, m
 
 def test_the_most_surprising_places_are_listed_most_surprising_first(app_model):
     from nietzsche_tui.analysis import score_text
-
     from nietzsche_tui.engine import BUNDLED_MODELS
 
     scored = score_text(Engine.load(BUNDLED_MODELS["book"]), TINY_TEXT[:2000])
