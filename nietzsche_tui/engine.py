@@ -157,6 +157,22 @@ class Step:
     distributions: np.ndarray | None = None
 
 
+_BLAS = None  # threadpoolctl's controller, made on first use (it inspects the loaded libraries once)
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS uses one thread: a generation step multiplies a few rows
+    by a small matrix, where more threads only fight the UI and the generation thread for the
+    cores (the large model ran 3-5× slower with OpenBLAS's default on a busy 2-core machine). Set
+    here, per call site, never through an environment variable a user may have set for other work."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 @dataclass
 class Generation:
     """A prepared generation: the encoded prompt plus a lazy stream of steps.
@@ -171,7 +187,14 @@ class Generation:
     make_steps: Callable[[bool], Iterator[Step]] | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[Step]:
-        return self.steps
+        """The steps, each computed with one BLAS thread (``one_blas_thread``); between steps the
+        library's own setting is back, for whoever else multiplies matrices."""
+        while True:
+            with one_blas_thread():
+                step = next(self.steps, None)
+            if step is None:
+                return
+            yield step
 
     def with_distributions(self) -> Generation:
         """The same generation (call before iterating) with every step's distributions kept."""

@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="split the CPU into N logical devices for --distribute mirrored (for trying it without GPUs)",
     )
+    add(
+        "--worker-timeout",
+        type=float,
+        default=d.worker_timeout,
+        help="with --distribute multiworker: seconds to wait for every worker of TF_CONFIG before giving up",
+    )
     return parser
 
 

@@ -51,6 +51,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # cap batches per epoch for quick runs
     distribute: str = "none"  # none | mirrored | multiworker (trainer/devices.py); not a resume key
     cpu_devices: int | None = None  # mirrored on a machine without GPUs: split the CPU in N devices
+    worker_timeout: float = 300.0  # multiworker: seconds to wait for the other workers; not a resume key
     explode_factor: float = 3.0  # stop when the epoch loss exceeds this × the best so far
 
     def __post_init__(self) -> None:
@@ -88,6 +89,8 @@ class TrainConfig:
             raise ValueError("--dropout must be in [0, 1)")
         if not self.learning_rate > 0 or not 0 < self.lr_decay <= 1:
             raise ValueError("--learning-rate must be > 0 and --lr-decay in (0, 1]")
+        if not self.worker_timeout > 0:
+            raise ValueError("--worker-timeout must be a positive number of seconds")
         if self.cpu_devices is not None and self.cpu_devices < 1:
             raise ValueError("--cpu-devices must be at least 1")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:

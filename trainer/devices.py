@@ -87,7 +87,65 @@ def _check_tf_config() -> None:
         ) from None
 
 
-def place(distribute: str, cpu_devices: int | None) -> Placement:
+# A separate process watches the wait: TensorFlow's constructor holds the interpreter lock in its
+# C++ wait, so no Python code of this process (a timer, a signal handler) runs until it returns.
+_WATCHDOG = """
+import os, select, signal, sys, time
+parent, timeout, others = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+def stop(code, why):
+    print("nietzsche-train: " + why, file=sys.stderr, flush=True)
+    os.kill(parent, signal.SIGKILL)
+    sys.exit(code)
+signal.signal(signal.SIGINT, lambda *a: stop(130, "stopped (Ctrl-C) while waiting for the other workers"))
+signal.signal(signal.SIGTERM, lambda *a: stop(143, "stopped (SIGTERM) while waiting for the other workers"))
+started, told = time.monotonic(), False
+while True:
+    if select.select([sys.stdin], [], [], 0.25)[0] and not os.read(sys.stdin.fileno(), 1):
+        sys.exit(0)  # the strategy is made (or the trainer ended): nothing to watch
+    waited = time.monotonic() - started
+    if not told and waited > 2:
+        told = True
+        print(f"Waiting for the other workers of TF_CONFIG: {others} (at most {timeout:g} s; Ctrl-C stops)",
+              file=sys.stderr, flush=True)
+    if waited > timeout:
+        stop(1, f"the workers {others} did not all join within {timeout:g} s (--worker-timeout); start the "
+                "same command on each of them, or fix TF_CONFIG")
+"""
+
+
+def _wait_for_workers(make_strategy, timeout: float):
+    """``make_strategy()`` for a multi-worker run, given up after ``timeout`` seconds.
+
+    TensorFlow's constructor waits for every worker of TF_CONFIG without a word, and inside that
+    wait neither Ctrl-C nor SIGTERM reached Python: a worker that never came made the run hang
+    until SIGKILL. A watchdog process (in the same process group, so it hears Ctrl-C) says whom
+    this worker waits for, and ends it with one line at the timeout or on Ctrl-C (SIGTERM sent to
+    the watchdog's process group ends it too). SIGTERM sent to the trainer's pid alone is still
+    swallowed by TensorFlow during this wait (blocking it, or restoring its default, did not help):
+    the timeout bounds that case.
+    """
+    import subprocess
+    import sys
+
+    config = json.loads(os.environ["TF_CONFIG"])
+    task = config["task"]
+    others = ", ".join(
+        address
+        for kind, addresses in config["cluster"].items()
+        for index, address in enumerate(addresses)
+        if (kind, index) != (task["type"], int(task["index"]))
+    )
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(timeout), others or "(none)"], stdin=subprocess.PIPE
+    )
+    try:
+        return make_strategy()
+    finally:
+        watchdog.stdin.close()
+        watchdog.wait()
+
+
+def place(distribute: str, cpu_devices: int | None, worker_timeout: float = 300.0) -> Placement:
     """Create the strategy (before any TensorFlow op, so logical devices can still be configured)."""
     import tensorflow as tf
 
@@ -110,7 +168,7 @@ def place(distribute: str, cpu_devices: int | None) -> Placement:
     _check_tf_config()
     if cpu_devices is not None:
         _configure_cpu_devices(cpu_devices)
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    strategy = _wait_for_workers(tf.distribute.MultiWorkerMirroredStrategy, worker_timeout)
     resolver = strategy.cluster_resolver
     is_chief = writes_files(distribute)
     workers = len(resolver.cluster_spec().as_dict().get("worker", []))

@@ -201,7 +201,7 @@ def train(
     check_undamaged(out, checkpoints)
     check_resumable(config, corpus, checkpoints)
     prepare_output(out)
-    placement = place(config.distribute, config.cpu_devices)  # before any TensorFlow op
+    placement = place(config.distribute, config.cpu_devices, config.worker_timeout)  # before any TensorFlow op
     if not placement.is_chief:
         events = SilentEvents(out)  # only the chief writes the run's files
     # Same seed, same machine, same losses: Keras seeds Python, NumPy and TensorFlow (weight

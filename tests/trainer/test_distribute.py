@@ -114,3 +114,46 @@ def test_bad_distribution_settings_are_one_line(tiny_corpus, tmp_path):
     )
     assert result.returncode == 2 and "needs TF_CONFIG" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("ending", ["timeout", "ctrl-c", "sigterm to the group"])
+def test_a_worker_that_never_comes_is_named_and_the_wait_ends(tiny_corpus, tmp_path, ending):
+    """The README's TF_CONFIG with the second worker never started: the first says whom it waits
+    for, and gives up at --worker-timeout, on Ctrl-C (SIGINT to its process group) or SIGTERM."""
+    import signal
+    import time
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    config = {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": 0}}
+    timeout = "6" if ending == "timeout" else "120"
+    args = [*tiny_train_args(tiny_corpus, tmp_path / "run", epochs=1), "--distribute", "multiworker"]
+    process = trainer([*args, "--worker-timeout", timeout], env={"TF_CONFIG": json.dumps(config)})
+    lines = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if line.startswith("Waiting for the other workers of TF_CONFIG"):
+            break
+    assert f"127.0.0.1:{ports[1]}" in lines[-1], "".join(lines)
+    started = time.monotonic()
+    if ending == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    elif ending == "sigterm to the group":
+        os.killpg(process.pid, signal.SIGTERM)  # what a service manager sends
+    try:
+        rest, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    assert time.monotonic() - started < (12 if ending == "timeout" else 8)
+    said = {
+        "timeout": "did not all join within 6 s (--worker-timeout)",
+        "ctrl-c": "stopped (Ctrl-C) while waiting for the other workers",
+        "sigterm to the group": "stopped (SIGTERM) while waiting for the other workers",
+    }[ending]
+    assert said in rest and "Traceback" not in rest
