@@ -116,6 +116,7 @@ class NietzscheApp(App[None]):
         self.history: HistoryStore | None = None
         off = "the history is off on this server" if settings.served else "history is off (--no-history)"
         self.history_off: str | None = None if settings.keep_history else off
+        self.start_form_typed: dict[str, str] = {}  # the start form's fields when it last closed
         self._followed_up_to = 0  # epochs up to this one were damaged or tried: follow mode skips them
         self._quitting = False  # Ctrl+Q arrived mid-stream: quit once the stopped exchange is saved
         self._awaiting_finish = False  # quitting waits for the stopped generation's Finished message
@@ -375,8 +376,22 @@ class NietzscheApp(App[None]):
             defaults = replace(defaults, steps_per_epoch=bounds.steps_per_epoch)
         if bounds.epochs is not None and defaults.epochs > bounds.epochs:
             defaults = replace(defaults, epochs=bounds.epochs)
-        form = StartForm(defaults, self.shown_folder, resumes, corpus_fixed=self.settings.served, bounds=bounds)
-        self.push_screen(form, self._start_training)
+        saved = self.training.watch.latest.epoch if resumes else 0
+        form = StartForm(
+            defaults,
+            self.shown_folder,
+            resumes,
+            corpus_fixed=self.settings.served,
+            bounds=bounds,
+            saved_epoch=saved,
+            typed=self.start_form_typed,
+        )
+
+        def closed(settings: StartSettings | None) -> None:
+            self.start_form_typed = form.closed_with  # the next form opens with what was typed
+            self._start_training(settings)
+
+        self.push_screen(form, closed)
 
     def _start_training(self, settings: StartSettings | None) -> None:
         if settings is None:

@@ -273,6 +273,8 @@ class TrainingControl:
             raise RuntimeError("a run is already training into this folder")
         self.trainer = TrainerProcess(settings, self.folder, owned=self.owned_runs)
         self._reported_failure = False
+        if self.watch.state.status in ("failed", "stopped"):  # the last run's ending is not this one's
+            self.watch.state.status, self.watch.state.message = "starting", ""
         return self.trainer
 
     def stop(self) -> str:

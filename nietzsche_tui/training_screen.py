@@ -50,6 +50,7 @@ def run_summary(folder: str, state: RunState, checkpoints: list[Checkpoint]) -> 
         "finished": "the run finished",
         "stopped": "the run was stopped",
         "failed": "the run failed",
+        "starting": "a run is starting",
     }
     message = f": {state.message}" if state.message else ""
     return f"{folder} · {words.get(state.status, state.status)}{message} · {latest}"
@@ -214,6 +215,8 @@ class StartForm(ModalScreen[StartSettings | None]):
         resumes: bool,
         corpus_fixed: bool = False,
         bounds: TrainingBounds | None = None,
+        saved_epoch: int = 0,
+        typed: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.defaults = defaults
@@ -221,30 +224,36 @@ class StartForm(ModalScreen[StartSettings | None]):
         self.resumes = resumes
         self.corpus_fixed = corpus_fixed  # served in a browser: the operator's corpus, not editable
         self.bounds = bounds or TrainingBounds()
+        self.saved_epoch = saved_epoch  # the folder's newest epoch: asking for no more is nothing to do
+        self.typed = typed or {}  # what the user typed the last time the form closed, shown again
+        self.closed_with: dict[str, str] = {}  # what is in the fields when the form closes
 
     def compose(self) -> ComposeResult:
+        # One row per field (label left, field right): the form fits a 45-row terminal.
         with Vertical(id="start-box"):
             action = "Resume training in" if self.resumes else "Train a new model into"
             yield Static(Text(f"{action} {self.folder}"), classes="dialog-title")
-            yield Label("Recipe")
-            yield Select(
-                [("fast: every position, clipping, decay (minutes)", "fast"), ("book: as printed (hours)", "book")],
-                value=self.defaults.recipe,
-                allow_blank=False,
-                id="field-recipe",
-            )
-            yield Label("Cell")
-            yield Select(
-                [("LSTM (the book's)", "lstm"), ("GRU", "gru")],
-                value=self.defaults.cell,
-                allow_blank=False,
-                id="field-cell",
-            )
+            choices = {
+                "recipe": [
+                    ("fast: every position, clipping, decay (minutes)", "fast"),
+                    ("book: as printed (hours)", "book"),
+                ],
+                "cell": [("LSTM (the book's)", "lstm"), ("GRU", "gru")],
+            }
+            for name, options in choices.items():
+                value = self.typed.get(name, getattr(self.defaults, name))
+                with Horizontal(classes="form-row"):
+                    yield Label(name.capitalize())
+                    yield Select(options, value=value, allow_blank=False, id=f"field-{name}")
             for name, label in self.FIELDS:
                 value = getattr(self.defaults, name)
-                yield Label(label)
                 fixed = name == "corpus" and self.corpus_fixed
-                yield Input("" if value is None else str(value), id=f"field-{name}", disabled=fixed)
+                shown = "" if value is None else str(value)
+                if not fixed and name in self.typed:
+                    shown = self.typed[name]
+                with Horizontal(classes="form-row"):
+                    yield Label(label)
+                    yield Input(shown, id=f"field-{name}", disabled=fixed)
             yield Static("", id="start-problem", classes="dialog-problem")
             yield Static("Enter to start · Esc to cancel", classes="dialog-hint")
 
@@ -292,6 +301,11 @@ class StartForm(ModalScreen[StartSettings | None]):
         problem = self.bounds.problem(settings)
         if problem:
             raise ValueError(problem)
+        if self.resumes and settings.epochs <= self.saved_epoch:
+            raise ValueError(
+                f"Nothing to do: the folder already holds epoch {self.saved_epoch}; "
+                f"ask for more epochs (Epochs {self.saved_epoch + 10}, say)"
+            )
         if settings.corpus and not self.corpus_fixed:
             from pathlib import Path
 
@@ -301,12 +315,20 @@ class StartForm(ModalScreen[StartSettings | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:
-            self.dismiss(self.settings())
+            settings = self.settings()
         except ValueError as error:
             self.query_one("#start-problem", Static).update(Text(str(error)))
+            return
+        self._remember()
+        self.dismiss(settings)
 
     def action_cancel(self) -> None:
+        self._remember()
         self.dismiss(None)
+
+    def _remember(self) -> None:
+        self.closed_with = {name: str(self.query_one(f"#field-{name}", Select).value) for name in ("recipe", "cell")}
+        self.closed_with |= {name: self.query_one(f"#field-{name}", Input).value for name, _ in self.FIELDS}
 
 
 class QuitDialog(ModalScreen[str | None]):

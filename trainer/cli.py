@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from nietzsche_tui.events import EventWriter
     from trainer.corpus import CorpusError
     from trainer.devices import DeviceError, writes_files
-    from trainer.train import SilentEvents, TrainingError, TrainingStopped, train
+    from trainer.train import NotATrainingFolder, SilentEvents, TrainingError, TrainingStopped, train
 
     # Whatever ends the run is also written to the folder's events file, for the app to show
     # (by the chief alone, in a multi-worker run).
@@ -149,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             "run_stopped",
             reason="interrupted",
         )
-    except TrainingStopped as error:
-        print(f"nietzsche-train: {error}", file=sys.stderr)  # the event was written by train()
-        return 3
+    except (TrainingStopped, NotATrainingFolder) as error:
+        # Stopped: train() wrote the event. Not a training folder: nothing is written there.
+        print(f"nietzsche-train: {error}", file=sys.stderr)
+        return 3 if isinstance(error, TrainingStopped) else 2
     except (CorpusError, TrainingError, DeviceError) as error:
         return fail(str(error), 2)
     except OSError as error:

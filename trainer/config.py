@@ -13,6 +13,7 @@ their checkpoints alike:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -95,6 +96,12 @@ class TrainConfig:
             raise ValueError("--cpu-devices must be at least 1")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError("--steps-per-epoch must be at least 1")
+        if self.clipnorm is not None and not (math.isfinite(self.clipnorm) and self.clipnorm > 0):
+            raise ValueError(
+                f"--clipnorm must be a positive number (leave it out for no clipping), got {self.clipnorm}"
+            )
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"--seed must be from 0 to {2**32 - 1}, got {self.seed}")
         if self.sample_length < 0 or any(t < 0 for t in self.temperatures):
             raise ValueError("--sample-length and --temperatures must not be negative")
         return self
@@ -143,9 +150,37 @@ RESUME_KEYS = (
     "steps_per_epoch",
     "val_fraction",
     "val_step",
+    "seed",  # the shuffling order continues from it: another seed would not be the run the metadata names
 )
 
 
 def flag(key: str) -> str:
     """The command-line flag of a config field."""
     return "--" + key.replace("_", "-")
+
+
+# Settings one recipe never reads: comparing them on resume would refuse what makes no difference.
+_UNUSED_BY = {"book": {"sequence_length"}, "fast": {"step"}}
+
+
+def recipe_keys(recipe: str) -> tuple[str, ...]:
+    """The resume keys that mean something for ``recipe``."""
+    return tuple(key for key in RESUME_KEYS if key not in _UNUSED_BY.get(recipe, set()))
+
+
+def shown(key: str, value: Any) -> str:
+    """A setting as a person reads it in a message: ``--maxlen 60``, ``no --clipnorm``, ``--keep-case``."""
+    if value is None:
+        return f"no {flag(key)}"
+    if isinstance(value, bool):
+        return flag(key) if value else f"no {flag(key)}"
+    return f"{flag(key)} {value}"
+
+
+def typed(key: str, value: Any) -> str:
+    """What to type to ask for ``value`` (argparse takes no "False" or "None")."""
+    if value is None or value is False:
+        return f"no {flag(key)} (leave it out)"
+    if value is True:
+        return flag(key)
+    return f"{flag(key)} {value}"

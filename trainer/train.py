@@ -38,7 +38,7 @@ from trainer.callbacks import (
     TrainingLog,
     weights_of,
 )
-from trainer.config import RESUME_KEYS, TrainConfig, flag
+from trainer.config import TrainConfig, recipe_keys, shown, typed
 from trainer.corpus import Corpus, CorpusError, load_corpus
 from trainer.data import SequenceBatches, WindowBatches, as_dataset
 from trainer.devices import place, work_around_keras_multiworker
@@ -54,6 +54,11 @@ class SilentEvents(EventWriter):
 
 class TrainingError(Exception):
     """A run that cannot start or continue; the message says why and what to do."""
+
+
+class NotATrainingFolder(TrainingError):
+    """``--out`` is a folder the trainer must not write into at all (a bundled model's): no event is
+    written there either."""
 
 
 class TrainingStopped(TrainingError):
@@ -99,12 +104,18 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
         return
     latest = checkpoints[-1]
     where = latest.metadata_path.parent
+    if "bundle" in latest.metadata:
+        raise NotATrainingFolder(
+            f"{where} holds a bundled model (made by trainer.bundle, without the optimizer's state): it cannot "
+            "be resumed; train into another --out folder."
+        )
     saved = latest.metadata.get("training", {})
-    for key in RESUME_KEYS:
+    for key in recipe_keys(config.recipe):  # not what the recipe never uses (the book's has no --sequence-length)
         if key in saved and saved[key] != getattr(config, key):
             raise TrainingError(
-                f"{where} was trained with {flag(key)} {saved[key]} but this run asks for "
-                f"{getattr(config, key)}; resume with {flag(key)} {saved[key]}, or choose another --out folder."
+                f"{where} was trained with {shown(key, saved[key])} but this run asks for "
+                f"{shown(key, getattr(config, key))}; resume with {typed(key, saved[key])}, or choose another "
+                "--out folder."
             )
     if latest.vocabulary != corpus.vocabulary:
         raise TrainingError(
@@ -317,7 +328,9 @@ def train(
         start = int(np.random.default_rng([config.seed, epoch]).integers(len(held_text) - config.maxlen))
         return held_text[start : start + config.maxlen]
 
-    best = min((c.metadata["metrics"]["train_loss"] for c in checkpoints), default=None)
+    # The contract lets a checkpoint leave train_loss out (a bundle, an older writer): skip those.
+    recorded = (c.metadata.get("metrics", {}).get("train_loss") for c in checkpoints)
+    best = min((loss for loss in recorded if isinstance(loss, int | float)), default=None)
     guard = DivergenceGuard(config.explode_factor, best_loss=best)
     events = events or EventWriter(out)
     writer = CheckpointWriter(out, metadata, guard)

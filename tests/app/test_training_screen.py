@@ -329,3 +329,51 @@ async def test_the_start_form_resumes_a_gru_stack_with_its_own_shape(tmp_path, m
         "--layers",
         "3",
     ]
+
+
+async def test_the_start_form_fits_45_rows_keeps_what_was_typed_and_says_when_nothing_is_left(run_folder):
+    from textual.widgets import Input, Static
+
+    from nietzsche_tui.training_screen import StartForm
+
+    app = make_app(checkpoint="run")
+    async with app.run_test(size=(100, 45)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, StartForm)
+        box = form.query_one("#start-box")
+        assert box.max_scroll_y == 0 and box.region.bottom <= 45  # every field on screen at once
+        epochs = form.query_one("#field-epochs", Input)
+        epochs.value = "4"  # the folder holds epoch 4 already
+        await pilot.press("enter")
+        await pilot.pause()
+        problem = str(form.query_one("#start-problem", Static).render())
+        assert "Nothing to do: the folder already holds epoch 4" in problem
+        form.query_one("#field-units", Input).value = "96"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, StartForm) and again is not form
+        assert again.query_one("#field-units", Input).value == "96"
+        assert again.query_one("#field-epochs", Input).value == "4"
+
+
+def test_a_new_run_replaces_the_last_ones_failure(run_folder, monkeypatch):
+    from nietzsche_tui import runs
+
+    class Started:
+        def __init__(self, settings, folder, owned=False):
+            self.folder = folder
+
+    monkeypatch.setattr(runs, "TrainerProcess", Started)
+    control = runs.TrainingControl(run_folder)
+    control.poll()
+    control.watch.state.status, control.watch.state.message = "failed", "the last run's reason"
+    control.start(runs.StartSettings())
+    assert control.watch.state.status == "starting" and control.watch.state.message == ""

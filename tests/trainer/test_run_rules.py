@@ -25,6 +25,7 @@ from trainer.train import TrainingError, TrainingStopped, train
         ({"val_step": 2}, "--val-step"),
         ({"cell": "gru"}, "--cell"),
         ({"layers": 2}, "--layers"),
+        ({"seed": 7}, "--seed"),
     ],
 )
 def test_resume_refuses_settings_the_saved_state_fixes(trained_folder, tiny_corpus, change, flag):
@@ -139,3 +140,68 @@ def test_control_characters_in_the_corpus_are_warned_about(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "control characters" in captured.err and "'\\x07'" in captured.err
     assert "\x07" not in captured.out and "\x1b" not in captured.out  # samples print safely
+
+
+@pytest.mark.parametrize(
+    ("change", "suggested"),
+    [
+        ({"keep_case": True}, "resume with no --keep-case (leave it out)"),
+        ({"clipnorm": 2.0}, "resume with no --clipnorm (leave it out)"),
+        ({"dropout": 0.1}, "resume with --dropout 0.0"),
+    ],
+)
+def test_a_resume_refusal_suggests_flags_that_can_be_typed(trained_folder, tiny_corpus, change, suggested):
+    with pytest.raises(TrainingError) as refused:
+        train(tiny_config(tiny_corpus, trained_folder, epochs=3, **change))
+    assert suggested in str(refused.value) and "False" not in str(refused.value) and "None" not in str(refused.value)
+
+
+def test_the_book_recipe_ignores_a_setting_it_never_uses_on_resume(trained_folder, tiny_corpus, tmp_path):
+    import shutil
+
+    folder = tmp_path / "book"
+    shutil.copytree(trained_folder, folder)
+    assert tiny_config(tiny_corpus, folder).recipe == "book"
+    train(tiny_config(tiny_corpus, folder, epochs=3, sequence_length=80))
+    assert [c.epoch for c in complete_checkpoints(folder)][-1] == 3
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--clipnorm", "-1"], "--clipnorm must be a positive number"),
+        (["--clipnorm", "0"], "--clipnorm must be a positive number"),
+        (["--clipnorm", "nan"], "--clipnorm must be a positive number"),
+        (["--seed", "-1"], "--seed must be from 0 to 4294967295"),
+        (["--seed", str(2**33)], "--seed must be from 0 to 4294967295"),
+    ],
+)
+def test_bad_numbers_are_refused_naming_the_flag_before_tensorflow_works(tiny_corpus, tmp_path, capsys, flags, said):
+    assert train_main([*tiny_train_args(tiny_corpus, tmp_path / "run", 1), *flags]) != 0
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_bundled_model_folder_is_not_resumed(tiny_corpus, capsys):
+    from nietzsche_tui.engine import BUNDLED_MODEL_DIR
+
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in BUNDLED_MODEL_DIR.iterdir())
+    assert train_main([*tiny_train_args(tiny_corpus, BUNDLED_MODEL_DIR, 99)]) != 0
+    err = capsys.readouterr().err
+    assert "holds a bundled model" in err and "compile()" not in err
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in BUNDLED_MODEL_DIR.iterdir()) == before
+
+
+def test_a_resume_from_metadata_without_a_train_loss_works(trained_folder, tiny_corpus, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "no-train-loss"
+    shutil.copytree(trained_folder, folder)
+    for metadata in folder.glob("epoch_*.json"):
+        record = json.loads(metadata.read_text())
+        del record["metrics"]["train_loss"]
+        metadata.write_text(json.dumps(record))
+    train(tiny_config(tiny_corpus, folder, epochs=3))
+    assert [c.epoch for c in complete_checkpoints(folder)][-1] == 3
