@@ -61,8 +61,11 @@ class ChatScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         self.chat = ChatView(self.settings.temperatures, id="chat")
         self.status = StatusBar(id="status")
+        # Coming back to the prompt keeps what is in it: no select-all that the next key would replace.
         self.prompt_input = PromptInput(
-            placeholder="Seed the model with a few words and press Enter  (F1: help)", id="prompt-input"
+            placeholder="Seed the model with a few words and press Enter  (F1: help)",
+            id="prompt-input",
+            select_on_focus=False,
         )
         with self.chat:
             yield Static(Text("Loading the model…"), id="welcome")

@@ -113,7 +113,11 @@ class HistoryScreen(SubScreen):
         Binding("ctrl+e", "export", "Export session", priority=True, id="history-export"),
         Binding("ctrl+left", "column(-1)", "◀ Col", priority=True, id="history-column-left"),
         Binding("ctrl+right", "column(1)", "Col ▶", priority=True, id="history-column-right"),
+        # With the search field focused (as the screen opens), the arrows still move the list.
+        Binding("up", "move(-1)", "Up", show=False, id="history-up"),
+        Binding("down", "move(1)", "Down", show=False, id="history-down"),
     ]
+    DELETE_CONFIRM_SECONDS = 3.0
 
     def __init__(self, store: HistoryStore | None, why_off: str | None, only_session: int | None = None) -> None:
         super().__init__()
@@ -121,6 +125,7 @@ class HistoryScreen(SubScreen):
         self.why_off = why_off
         self.only_session = only_session  # served in a browser: this visitor's session alone
         self._told_skipped = False
+        self._delete_asked: tuple[int, float] | None = None  # (exchange id, when Ctrl+D was first pressed)
         self.selected: StoredExchange | None = None
         self.column = 0
         self._shown: dict[int, StoredExchange] = {}
@@ -140,7 +145,7 @@ class HistoryScreen(SubScreen):
             self.query_one("#history-detail").mount(Static(Text(self.why_off or "The history is off.")))
             return
         self.refresh_list()
-        table.focus()
+        self.query_one("#history-search", Input).focus()  # typing searches at once
 
     def refresh_list(self, search: str | None = None) -> None:
         """List the newest exchanges (or those matching ``search``)."""
@@ -194,8 +199,20 @@ class HistoryScreen(SubScreen):
         if self.selected is not None:
             self.app.continue_from(self.selected, self.column)
 
+    def action_move(self, rows: int) -> None:
+        table = self.query_one("#history-list", DataTable)
+        (table.action_cursor_down if rows > 0 else table.action_cursor_up)()
+
     def action_delete(self) -> None:
+        """Ctrl+D asks once: a second Ctrl+D within a few seconds deletes."""
         if self.selected is None or self.store is None:
+            return
+        asked, self._delete_asked = self._delete_asked, None
+        if asked is None or asked[0] != self.selected.id or time.monotonic() - asked[1] > self.DELETE_CONFIRM_SECONDS:
+            self._delete_asked = (self.selected.id, time.monotonic())
+            self.notify(
+                f"Press Ctrl+D again to delete exchange {self.selected.id}.", timeout=self.DELETE_CONFIRM_SECONDS
+            )
             return
         self.store.delete(self.selected.id)
         self.notify(f"Deleted exchange {self.selected.id}.", timeout=2)

@@ -172,6 +172,7 @@ class CellScreen(SubScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#cell-number", Input).focus()  # a cell number is what one types here
         self.compute()
 
     @work(thread=True, exclusive=True)

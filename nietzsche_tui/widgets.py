@@ -243,6 +243,30 @@ class ChatView(VerticalScroll, can_focus=True):
         self.active: Exchange | None = None
         self._draining: set[Exchange] = set()
 
+    def on_key(self, event: events.Key) -> None:
+        """A key the chat has no binding for goes back to the prompt: a printable one is typed
+        there (after Tab, or Esc out of inspect, "What IS Truth?" lost every other letter to the
+        chat's one-letter keys), and Esc returns focus to it (the app's Esc still stops)."""
+        if event.key == "escape":
+            self._to_prompt()
+            return
+        bound = {key for binding in self.BINDINGS for key in binding.key.split(",")}
+        if event.key in bound or not event.is_printable or not event.character:
+            return
+        prompt = self._to_prompt()
+        if prompt is not None:
+            prompt.cursor_position = len(prompt.value)
+            prompt.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
+
+    def _to_prompt(self) -> PromptInput | None:
+        prompts = self.screen.query(PromptInput)
+        if not prompts:
+            return None
+        prompts.first().focus()
+        return prompts.first()
+
     def on_mount(self) -> None:
         self.anchor()
         # Runs only while something streams: an idle app wakes for nothing.

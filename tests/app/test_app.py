@@ -278,8 +278,12 @@ async def test_typing_a_question_mark_or_q_in_the_prompt_stays_text(app_model):
         await pilot.press(*"what? q 0 1", "question_mark")
         assert app.query_one(Input).value == "what? q 0 1?"
         assert not isinstance(app.screen, HelpScreen)
+        # Outside the prompt (Tab: the chat), ? is typed into the prompt too (issue 19: "What IS
+        # Truth?" opened the help); F1 opens the help from anywhere.
         await pilot.press("tab", "question_mark")
-        assert isinstance(app.screen, HelpScreen)  # outside the prompt, ? opens the help
+        assert app.query_one(Input).value == "what? q 0 1??" and not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
 
 
 def test_every_key_is_in_the_help_screen_and_the_readme():
@@ -301,3 +305,24 @@ def test_every_key_is_in_the_help_screen_and_the_readme():
             shown = {"Left": "←", "Right": "→"}.get(shown, shown)
             assert shown in help_keys or shown[0] in "1234", f"{key} is missing from the help screen"
             assert shown in readme or shown[0] in "1234", f"{key} is missing from the README"
+
+
+async def test_typing_while_the_chat_has_focus_goes_to_the_prompt(app_model):
+    """After Tab (or Esc out of a view) the chat has focus; its one-letter keys (p, i, n, ?,
+    digits) must not eat a sentence typed there."""
+    from nietzsche_tui.widgets import ChatView
+
+    app = make_app(checkpoint=str(app_model), seed=1, length=10)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        app.chat.focus()
+        await pilot.pause()
+        assert isinstance(app.focused, ChatView)
+        await pilot.press(*"What IS Truth?")
+        await pilot.pause()
+        assert app.prompt_input.value == "What IS Truth?"
+        assert app.focused is app.prompt_input and app.screen is app.chat_screen  # no help opened
+        app.chat.focus()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.prompt_input

@@ -80,6 +80,10 @@ async def test_exchanges_are_kept_found_replayed_and_exported(app_model, tmp_pat
         table.move_cursor(row=1)  # the older one: the original
         await pilot.pause()
         assert history.selected.id == first.id
+        await pilot.press("ctrl+d")  # asks once
+        await pilot.pause(0.1)
+        assert first.id in {e.id for e in app.history.exchanges(limit=None)}
+        assert f"Press Ctrl+D again to delete exchange {first.id}." in [n.message for n in app._notifications]
         await pilot.press("ctrl+d")
         await pilot.pause(0.1)
         assert first.id not in {e.id for e in app.history.exchanges(limit=None)} and table.row_count == 1
@@ -286,3 +290,23 @@ async def test_every_kind_of_stored_exchange_replays_and_continues(run_folder):
             continued = list(app.chat.query(Exchange))[-1]
             expected = "hello world" if kind == "score" else exchange.prompt + exchange.columns[0].text
             assert continued.prompt_typed == expected
+
+
+async def test_f6_opens_on_the_search_field_and_the_arrows_move_the_list(app_model, tmp_path):
+    from textual.widgets import DataTable, Input
+
+    app = make_app(checkpoint=str(app_model), seed=3, length=10, history=str(tmp_path / "h.db"), keep_history=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await history_ready(app, pilot)
+        await prompt(app, pilot, "one")
+        await prompt(app, pilot, "two")
+        await saved(app, pilot, 2)
+        await pilot.press("f6")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(app.focused, Input) and app.focused.id == "history-search"
+        table = screen.query_one("#history-list", DataTable)
+        assert table.cursor_row == 0
+        await pilot.press("down")
+        await pilot.pause()
+        assert table.cursor_row == 1 and app.focused.id == "history-search"

@@ -70,8 +70,10 @@ async def test_inspect_waits_for_a_streaming_column(app_model):
         await pilot.press("i")
         assert not isinstance(app.screen, InspectScreen)
         assert any("Esc to stop" in n.message for n in app._notifications)
-        await pilot.press("escape")
+        await pilot.press("escape")  # stops, and (issue 19) takes focus back to the prompt
         await settle(app, pilot)
+        assert app.focused is app.prompt_input
+        app.chat.focus()
         await pilot.press("i")
         assert isinstance(app.screen, InspectScreen)
 
@@ -87,8 +89,8 @@ async def test_the_cell_view_colours_the_text_by_the_chosen_cell(app_model):
         await settle(app, pilot)
         await pilot.pause(0.1)
         assert screen.query_one("#cell-ranking").option_count > 0
+        assert app.focused is screen.query_one("#cell-number")  # the number field, as the view opens
         screen.query_one("#cell-number").value = "7"
-        screen.query_one("#cell-number").focus()
         await pilot.press("enter")
         assert screen.cell == 7
         assert len(screen.query_one("#cells-text").render().spans) > 10
