@@ -240,8 +240,12 @@ class NietzscheApp(App[None]):
         if self.settings.resume:
             last = message.store.last_session(before=message.store.session_id)
             if last is not None:
-                for stored in reversed(message.store.exchanges(session=last, limit=None)):
+                reopened = list(reversed(message.store.exchanges(session=last, limit=None)))
+                for stored in reopened:
                     self.chat_screen.chat.add_score(StoredView(stored))
+                prompts = [stored.prompt for stored in reopened if stored.kind != "score"]
+                if prompts and self.chat_screen.last_prompt is None:
+                    self.chat_screen.last_prompt = prompts[-1]  # Ctrl+R regenerates the last one reopened
                 self.notify(f"Reopened session {last}.", timeout=3)
 
     def on_chat_view_finished(self, message: ChatView.Finished) -> None:
@@ -479,8 +483,12 @@ class NietzscheApp(App[None]):
         for icon in self.screen.query(SearchIcon):
             icon.icon = ">"
 
+    # Textual's built-ins that do not work here: "Screenshot" failed to save, the "Keys" panel could
+    # not be closed, "Maximize" on the prompt filled the screen with hatching. F1 lists the keys.
+    UNWORKING_BUILT_INS = frozenset({"Screenshot", "Keys", "Maximize", "Minimize"})
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        yield from (c for c in super().get_system_commands(screen) if c.title not in self.UNWORKING_BUILT_INS)
         chat = self.chat_screen
         commands = [
             ("Stop generating", "Stop the running generation (Esc)", chat.action_stop),

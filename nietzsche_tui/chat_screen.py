@@ -159,6 +159,8 @@ class ChatScreen(Screen[None]):
         exchange = self.chat.start(stored.prompt[-SHOWN_PROMPT_CHARS:], generation, note)
         exchange.engines, exchange.prompt_typed = engines, stored.prompt
         exchange.replay_of, exchange.replay_same_weights = stored, same
+        # The status line shows the replay's seed, and Ctrl+R regenerates its prompt.
+        self.seed, self.last_prompt = stored.seed, stored.prompt
         self._status_timer.resume()
 
     def _report_replay(self, exchange: Exchange, state: str) -> None:

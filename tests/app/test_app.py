@@ -326,3 +326,12 @@ async def test_typing_while_the_chat_has_focus_goes_to_the_prompt(app_model):
         await pilot.press("escape")
         await pilot.pause()
         assert app.focused is app.prompt_input
+
+
+async def test_the_palette_offers_only_commands_that_work(app_model):
+    app = make_app(checkpoint=str(app_model))
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert not titles & {"Screenshot", "Keys", "Maximize", "Minimize"}
+        assert {"Quit", "Theme", "Regenerate", "History"} <= titles

@@ -124,6 +124,15 @@ async def test_resume_reopens_the_last_session(app_model, tmp_path):
         await pilot.pause(0.2)
         views = list(again.query(StoredView))
         assert [v.stored.prompt for v in views] == ["first words", "second words"]
+        await pilot.press("ctrl+r")  # regenerates the last reopened exchange, with a new seed
+        await settle(again, pilot)
+        assert again.query(Exchange).last().prompt_typed == "second words"
+        # An F6 replay puts its own seed on the status line.
+        stored = views[0].stored
+        again.replay(stored)
+        await settle(again, pilot)
+        assert again.chat_screen.seed == stored.seed == 1
+        assert f"seed {stored.seed}" in str(again.chat_screen.status.render())
 
 
 async def test_no_history_keeps_nothing_and_an_unusable_location_says_so_once(app_model, tmp_path):
