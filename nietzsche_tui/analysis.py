@@ -129,7 +129,7 @@ class Alternatives:
 
     context: str  # the characters it read (window mode: the last maxlen)
     chosen: str
-    top: list[tuple[str, float, float]]  # (character, untempered p, p after temperature/top-k/top-p)
+    top: list[tuple[str, float, float]]  # (char, untempered p, p after T/top-k/top-p); the chosen one last if lower
     entropy_bits: float  # of the untempered distribution
     chosen_rank: int  # 1 = the model's most likely character
     chosen_probability: float
@@ -163,6 +163,8 @@ def alternatives(
     entropy = float(-(nonzero * np.log2(nonzero)).sum())
     chosen_index = vocabulary.index(chosen) if chosen in vocabulary else int(order[0])
     rank = int(np.nonzero(order == chosen_index)[0][0]) + 1
+    if rank > count:  # the sampled character is always listed, last, whatever its rank
+        top.append((vocabulary[chosen_index], float(probabilities[chosen_index]), float(tempered[chosen_index])))
     shown_context = "".join(vocabulary[i] for i in read)
     return Alternatives(shown_context, chosen, top, entropy, rank, float(probabilities[chosen_index]))
 

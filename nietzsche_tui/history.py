@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 APPLICATION_ID = 0x4E5A5448  # "NZTH": marks the file as ours
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_MAX_EXCHANGES = 10_000
 KINDS = ("temperatures", "epochs", "score")
 
@@ -43,7 +43,9 @@ def default_history_path() -> Path:
 
 
 # Each migration takes the database from the version before it to its own number. Version 1 is
-# the first release of the store; version 2 added full-text search over prompts and outputs.
+# the first release of the store; version 2 added full-text search over prompts and outputs;
+# version 3 indexes every character (FTS5's trigram tokenizer: unicode61 dropped symbols such as
+# "☃", so a search for one found nothing).
 MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE sessions (
@@ -74,6 +76,14 @@ MIGRATIONS: dict[int, str] = {
     """,
     2: """
         CREATE VIRTUAL TABLE exchanges_text USING fts5(prompt, output, tokenize = 'unicode61');
+        INSERT INTO exchanges_text(rowid, prompt, output)
+            SELECT id, prompt, (SELECT group_concat(json_extract(value, '$.text'), ' ')
+                                FROM json_each(exchanges.columns))
+            FROM exchanges;
+    """,
+    3: """
+        DROP TABLE exchanges_text;
+        CREATE VIRTUAL TABLE exchanges_text USING fts5(prompt, output, tokenize = 'trigram');
         INSERT INTO exchanges_text(rowid, prompt, output)
             SELECT id, prompt, (SELECT group_concat(json_extract(value, '$.text'), ' ')
                                 FROM json_each(exchanges.columns))
@@ -192,6 +202,7 @@ class HistoryStore:
         # Served, one database holds many visitors: the cap counts and evicts this session's alone.
         self.evict_own_only = evict_own_only
         self.read_only = read_only
+        self.trigram = True  # set from the schema version when opened
         self.skipped = 0  # rows that could not be read (a damaged row is counted, never fatal)
         self._lock = threading.Lock()
         target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
@@ -232,8 +243,9 @@ class HistoryStore:
                 f"{self.path} was written by a newer nietzsche-tui (schema {version}, this one reads "
                 f"{SCHEMA_VERSION}); upgrade, or use another file with --history"
             )
-        if self.read_only and version < SCHEMA_VERSION:
+        if self.read_only and version < 2:
             raise HistoryError(f"{self.path} has an older schema ({version}); open the app on it once to upgrade it")
+        self.trigram = version >= 3  # read-only on schema 2: searched with LIKE (no migration is written)
         return version
 
     def migrate(self) -> int:
@@ -345,9 +357,17 @@ class HistoryStore:
         """Exchanges newest first: all, one session's, or those matching ``search`` (every word,
         in the prompt or any output)."""
         where, values = [], []
-        if search and search.strip():
-            where.append("id IN (SELECT rowid FROM exchanges_text WHERE exchanges_text MATCH ?)")
-            values.append(fts_query(search))
+        for word in (search or "").split():
+            # Every word, anywhere in the prompt or an output, any case: a trigram MATCH for three
+            # characters or more, LIKE below that (a trigram index holds no shorter terms).
+            if self.trigram and len(word) >= 3:
+                where.append("id IN (SELECT rowid FROM exchanges_text WHERE exchanges_text MATCH ?)")
+                values.append(fts_query(word))
+            else:
+                like = "prompt LIKE ? ESCAPE '!' OR output LIKE ? ESCAPE '!'"
+                where.append(f"id IN (SELECT rowid FROM exchanges_text WHERE {like})")
+                pattern = "%" + word.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+                values += [pattern, pattern]
         if session is not None:
             where.append("session_id = ?")
             values.append(session)

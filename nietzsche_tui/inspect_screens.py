@@ -115,8 +115,10 @@ class InspectScreen(SubScreen):
         table.add_column("p", justify="right")
         table.add_column(f"after T={self.temperature:g}", no_wrap=True)
         table.add_column("p", justify="right")
-        for char, before, after in seen.top:
+        for row, (char, before, after) in enumerate(seen.top, 1):
             mark = " ◀" if char == seen.chosen else ""
+            if row > 10 and mark:  # listed although it is not among the 10 likeliest
+                mark = f" ◀ (rank {seen.chosen_rank})"
             table.add_row(shown_char(char) + mark, bar(before), f"{before:.3f}", bar(after), f"{after:.3f}")
         return table
 

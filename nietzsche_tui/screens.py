@@ -25,26 +25,36 @@ KEYS = [
     ("F2 / F3", "anywhere", "previous / next temperature column"),
     ("F4", "anywhere", "one column ↔ all side by side"),
     ("F5", "anywhere", "the training screen: epochs, loss plot, samples; s start · x stop · t time axis"),
-    ("F6", "anywhere", "history: search, then Ctrl+R replay · Ctrl+O continue · Ctrl+D delete · Ctrl+E export"),
+    (
+        "F6",
+        "anywhere",
+        "history: type to search, ↑ ↓ pick · Ctrl+R replay · Ctrl+O continue · Ctrl+D delete (asks once) · "
+        "Ctrl+E export · Ctrl+← Ctrl+→ columns",
+    ),
     ("F7", "anywhere", "the next prompt compares epochs (at T=0.5) instead of temperatures, and back"),
     ("Ctrl+F", "anywhere", "follow a live training run: load each new checkpoint (on by default)"),
     ("Tab", "anywhere", "move between the prompt and the chat"),
     ("1-4", "chat", "show that temperature alone"),
-    ("P", "chat", "colour every character by the model's probability of it (legend below the chat)"),
-    ("I", "chat", "inspect the column: ← → (Ctrl: words) Home End move; the 10 likeliest characters there"),
-    ("N", "chat", "the column's text coloured by one LSTM cell; cells ranked by what they track"),
+    ("p", "chat", "colour every character by the model's probability of it (legend below the chat)"),
+    (
+        "i",
+        "chat",
+        "inspect the column: ← → move, Ctrl+← Ctrl+→ by word, Home End; the 10 likeliest characters there",
+    ),
+    ("n", "chat", "the column's text coloured by one LSTM cell; cells ranked by what they track"),
     ("/score TEXT", "prompt", "how surprised the model is by TEXT, coloured character by character"),
     ("/help", "prompt", "this help"),
     ("0", "chat", "all temperatures side by side"),
     ("← / →", "chat", "previous / next column"),
     ("↑ ↓ PgUp PgDn", "chat", "scroll"),
-    ("F1 or ?", "", "this help"),
+    ("F1", "anywhere", "this help (Esc, F1, q or ? close it; ? opens it where nothing is typed)"),
     ("Ctrl+P", "anywhere", "command palette"),
     ("Ctrl+Q", "anywhere", "quit"),
 ]
 
 FOOTNOTE = (
-    "Digits and arrows act on the chat only when it has focus (Tab), so typing never triggers them. "
+    "Digits, arrows and p i n act on the chat only when it has focus (Tab); any other key typed there "
+    "goes to the prompt, so typing never triggers them. Keys are written as you press them. "
     "A terminal too narrow for every column shows one at a time; the same keys switch between them."
 )
 

@@ -238,3 +238,16 @@ def test_the_most_surprising_places_are_listed_most_surprising_first(app_model):
     scored = score_text(Engine.load(BUNDLED_MODELS["book"]), TINY_TEXT[:2000])
     means = [bits for _, _, bits in scored.surprising_spans(20)]
     assert means == sorted(means, reverse=True)
+
+
+def test_the_chosen_character_is_listed_whatever_its_rank(app_model):
+    from nietzsche_tui.analysis import alternatives
+
+    engine = Engine.load(app_model)
+    context = "the free spirit "
+    probabilities = engine.window_probabilities(engine.prepare_prompt(context).indices[None, -engine.maxlen :])[0]
+    rarest = engine.vocabulary[int(np.argmin(probabilities))]
+    seen = alternatives(engine, context, rarest, 1.0)
+    assert seen.chosen_rank > 10 and len(seen.top) == 11 and seen.top[-1][0] == rarest
+    common = alternatives(engine, context, engine.vocabulary[int(np.argmax(probabilities))], 1.0)
+    assert len(common.top) == 10

@@ -76,7 +76,7 @@ def test_migrations_from_the_first_version(tmp_path):
     db.commit()
     db.close()
     store = new_store(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert [e.prompt for e in store.exchanges(search="nietzsche")] == ["old prompt"]  # the old row is searchable
 
 
@@ -153,3 +153,12 @@ def test_saving_is_quick(tmp_path):
     for i in range(50):
         store.add(stored(prompt=f"p{i}"))
     assert time.perf_counter() - started < 30  # a sanity bound, not a benchmark (see benchmarks/history.py)
+
+
+@pytest.mark.parametrize("query", ["☃", "雪", "🎉 ", "ünd", "ow", "SNOW", "50%", "a_b"])
+def test_search_finds_any_character_symbols_and_non_latin_text_included(tmp_path, query):
+    store = new_store(tmp_path / "h.db")
+    store.add(stored(prompt="the snowman ☃ and 雪 in a_b", texts=("Wünder 🎉 at 50%", "plain")))
+    store.add(stored(prompt="nothing of that", texts=("here", "either")))
+    found = [e.prompt for e in store.exchanges(search=query)]
+    assert found == ["the snowman ☃ and 雪 in a_b"], query
