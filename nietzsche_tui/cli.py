@@ -160,7 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with no usable prompt, start from a held-out passage stored in the checkpoint",
     )
-    generate.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely characters")
+    generate.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="sample only among the k most likely characters (exactly k: ties go to the earlier character)",
+    )
     generate.add_argument("--top-p", type=float, default=None, help="sample only within this probability mass")
     generate.add_argument(
         "--epochs",

@@ -304,7 +304,8 @@ class _Recurrent:
             return _gates(z, state[1], self.units)
         u = self.units
         r = _project(h, self.recurrent) + self.recurrent_bias
-        gates = 1.0 / (1.0 + np.exp(-(x[:, : 2 * u] + r[:, : 2 * u])))
+        # sigmoid as (1 + tanh(x / 2)) / 2, as the LSTM: 1 / (1 + exp(-x)) overflows float32 for x < -88
+        gates = 0.5 * (1.0 + np.tanh(0.5 * (x[:, : 2 * u] + r[:, : 2 * u])))
         update, reset = gates[:, :u], gates[:, u:]
         candidate = np.tanh(x[:, 2 * u :] + reset * r[:, 2 * u :])
         return ((update * h + (1.0 - update) * candidate).astype(np.float32),)

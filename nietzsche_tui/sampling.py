@@ -48,7 +48,8 @@ def reweight_distribution(
     """The book's reweighting (listing 8-1) with optional top-k and top-p truncation.
 
     Returns a float64 distribution that sums to 1. Temperature 0 puts all mass on the most
-    probable character (the first one on ties). top-k keeps the k most probable characters;
+    probable character (the first one on ties). top-k keeps exactly the k most probable characters
+    (on ties at the k-th, the ones earlier in the vocabulary);
     top-p keeps the smallest set of most probable characters whose reweighted mass reaches p.
     """
     temperature = check_temperature(temperature)
@@ -65,8 +66,9 @@ def reweight_distribution(
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         if top_k < scaled.size:
-            threshold = np.partition(scaled, -top_k)[-top_k]
-            scaled = np.where(scaled >= threshold, scaled, -np.inf)
+            kept = np.zeros(scaled.shape, dtype=bool)
+            kept[np.argsort(-scaled, kind="stable")[:top_k]] = True
+            scaled = np.where(kept, scaled, -np.inf)
     weights = np.exp(scaled - scaled.max())  # max is 0 unless top-k removed it
     distribution = weights / weights.sum()
     if top_p is not None:

@@ -82,3 +82,26 @@ def test_top_k_and_top_p_truncate():
         reweight_distribution(p, 1.0, top_p=0)
     with pytest.raises(ValueError):
         reweight_distribution(p, 1.0, top_k=0)
+
+
+def test_top_k_keeps_exactly_k_even_with_ties():
+    from nietzsche_tui.sampling import reweight_distribution
+
+    tied = np.array([0.25, 0.25, 0.25, 0.25])
+    kept = reweight_distribution(tied, 1.0, top_k=2)
+    assert np.count_nonzero(kept) == 2 and kept[:2].tolist() == [0.5, 0.5]
+
+
+def test_the_gru_gates_do_not_overflow_with_large_weights():
+    import warnings
+
+    from nietzsche_tui.engine import Engine
+    from tests.checkpoints import random_weights
+
+    vocabulary = list("abcdefgh")
+    weights = random_weights(len(vocabulary), 8, seed=3, scale=400.0, cell="gru")
+    engine = Engine.from_weights(weights, vocabulary, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow in np.exp is a RuntimeWarning
+        probabilities = engine.window_probabilities(np.arange(8)[None, :] % len(vocabulary))
+    assert np.isfinite(probabilities).all()
