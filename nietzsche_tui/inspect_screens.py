@@ -163,6 +163,7 @@ class CellScreen(SubScreen):
         self.activations: list[float | None] = []
         self._states = None
         self._positions = None
+        self.painted: Text | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="cells-body"):
@@ -204,7 +205,8 @@ class CellScreen(SubScreen):
         for position, value in zip(self._positions.tolist(), self._states[:, cell].tolist(), strict=True):
             values[position] = value
         body = Text(f"column {self.label} · cell {cell} (blue −1 · white 0 · red +1)\n\n", style="bold")
-        body.append(painted_activations(self.full_text, values))
+        self.painted = painted_activations(self.full_text, values)  # the text as this cell paints it
+        body.append(self.painted)
         body.stylize("underline", len(body) - len(self.full_text), len(body) - len(self.full_text) + self.prompt_length)
         self.query_one("#cells-text", Static).update(body)
 

@@ -93,7 +93,24 @@ async def test_the_cell_view_colours_the_text_by_the_chosen_cell(app_model):
         screen.query_one("#cell-number").value = "7"
         await pilot.press("enter")
         assert screen.cell == 7
-        assert len(screen.query_one("#cells-text").render().spans) > 10
+        # The painting is cell 7's: the text as painted from cell 7's activations, and not cell 8's.
+        from nietzsche_tui.analysis import cell_activations
+        from nietzsche_tui.colours import painted_activations
+
+        positions, states = cell_activations(screen.engine, screen.full_text)
+
+        def painted(cell):
+            values = [None] * len(screen.full_text)
+            for position, value in zip(positions.tolist(), states[:, cell].tolist(), strict=True):
+                values[position] = value
+            return painted_activations(screen.full_text, values).spans
+
+        def spans(found):
+            return [(s.start, s.end, str(s.style)) for s in found]
+
+        expected = spans(painted(7))
+        assert len(expected) > 10 and spans(screen.painted.spans) == expected
+        assert spans(painted(8)) != expected  # another cell would paint it differently
 
 
 async def test_slash_score_paints_the_users_own_text(app_model):

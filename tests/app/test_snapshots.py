@@ -12,7 +12,10 @@ def app_for(folder, **settings):
     return make_app(checkpoint=str(folder), seed=7, length=240, show_speed=False, **settings)
 
 
-def before(*keys, prompt=None, first=()):
+def before(*keys, prompt=None, first=(), no_toasts=False):
+    """Drive the app to the picture: ``first`` keys, a ``prompt``, then ``keys``; ``no_toasts``
+    clears the notifications (a 2-second toast is in the picture or not by the machine's speed)."""
+
     async def run_before(pilot):
         app = pilot.app
         app.prompt_input.cursor_blink = False
@@ -25,6 +28,8 @@ def before(*keys, prompt=None, first=()):
             await settle(app, pilot)
         if keys:
             await pilot.press(*keys)
+        if no_toasts:
+            app.clear_notifications()
         await pilot.pause()
 
     return run_before
@@ -76,7 +81,9 @@ def test_training_screen(run_folder, snap_compare):
 def test_epochs_side_by_side(run_folder, snap_compare):
     app = make_app(checkpoint="run", seed=7, length=160, show_speed=False)
     assert snap_compare(
-        app, terminal_size=SIZE, run_before=before(first=["f7"], prompt="what then? is there not ground")
+        app,
+        terminal_size=SIZE,
+        run_before=before(first=["f7"], prompt="what then? is there not ground", no_toasts=True),
     )
 
 
@@ -103,13 +110,26 @@ def test_cell_view(app_model, snap_compare):
     assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)
 
 
-def test_history_screen(app_model, tmp_path, monkeypatch, snap_compare):
+@pytest.fixture
+def utc():
+    """The local zone is UTC for one test, and what it was afterwards (time.tzset both ways: a
+    monkeypatched TZ alone left the rest of the worker in UTC)."""
+    import os
     import time
 
-    from nietzsche_tui.history import open_history
-
-    monkeypatch.setenv("TZ", "UTC")  # the screen shows local times: fix the zone for the picture
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
     time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_history_screen(app_model, tmp_path, utc, snap_compare):
+    from nietzsche_tui.history import open_history
     from tests.engine.test_history import stored
 
     store, _ = open_history(tmp_path / "h.db")
@@ -123,7 +143,9 @@ def test_history_screen(app_model, tmp_path, monkeypatch, snap_compare):
 
     async def run_before(pilot):
         await before()(pilot)
-        while pilot.app.history is None:
+        for _ in range(500):  # at most 10 s
+            if pilot.app.history is not None:
+                break
             await pilot.pause(0.02)
         await pilot.press("f6")
         await pilot.pause(0.2)
