@@ -117,6 +117,7 @@ class TrainerProcess:
 
     def __init__(self, settings: StartSettings, folder: str | Path, owned: bool = False) -> None:
         self.owned = owned
+        self.stopping = False
         self.folder = Path(folder)
         self.command = trainer_command(settings, self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -140,8 +141,10 @@ class TrainerProcess:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        """Ask the trainer to stop after (never during) a checkpoint write."""
-        if self.running():
+        """Ask the trainer to stop after (never during) a checkpoint write: once (a second SIGINT
+        while it shuts down left "Exception ignored … KeyboardInterrupt" in its log)."""
+        if self.running() and not self.stopping:
+            self.stopping = True
             self.process.send_signal(signal.SIGINT)
 
     def wait(self, timeout: float | None = None) -> int | None:

@@ -242,6 +242,7 @@ class ChatView(VerticalScroll, can_focus=True):
         self.temperatures = tuple(temperatures)
         self.active: Exchange | None = None
         self._draining: set[Exchange] = set()
+        self._told_trim = False
 
     def on_key(self, event: events.Key) -> None:
         """A key the chat has no binding for goes back to the prompt: a printable one is typed
@@ -307,9 +308,13 @@ class ChatView(VerticalScroll, can_focus=True):
         self.anchor()
 
     def _trim(self) -> None:
-        for old in list(self.query(".exchange"))[:-MAX_EXCHANGES]:
+        older = list(self.query(".exchange"))[:-MAX_EXCHANGES]
+        for old in older:
             self._draining.discard(old)
             old.remove()
+        if older and not self._told_trim:
+            self._told_trim = True  # once: the chat keeps the newest, the history keeps them all
+            self.notify(f"The chat shows the last {MAX_EXCHANGES} exchanges; older ones are in the history (F6).")
 
     @work(thread=True, exclusive=True, group="generation", exit_on_error=False)
     def _stream(self, exchange: Exchange) -> None:
@@ -427,6 +432,8 @@ class ChatView(VerticalScroll, can_focus=True):
             self.current = index
 
     def action_show_all(self) -> None:
+        if self.narrow:
+            self.notify("Too narrow for every column side by side: F2/F3 switch columns; widen the terminal for all.")
         self.solo = None
 
     def action_step_column(self, delta: int) -> None:
@@ -435,6 +442,8 @@ class ChatView(VerticalScroll, can_focus=True):
             self.solo = self.current
 
     def toggle_solo(self) -> None:
+        if self.narrow:
+            self.notify("Too narrow for every column side by side: one shows at a time (F2/F3 switch).")
         self.solo = None if self.solo is not None else self.current
 
 

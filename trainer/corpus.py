@@ -106,7 +106,8 @@ def read_text(path: str | Path) -> str:
     except OSError as error:
         raise CorpusError(f"cannot read corpus {target}: {error.strerror or error}.") from None
     try:
-        return data.decode("utf-8")
+        # utf-8-sig: a byte-order mark some editors put first is not text to learn (U+FEFF).
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise CorpusError(

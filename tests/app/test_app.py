@@ -370,3 +370,19 @@ async def test_the_palette_offers_only_commands_that_work(app_model):
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert not titles & {"Screenshot", "Keys", "Maximize", "Minimize"}
         assert {"Quit", "Theme", "Regenerate", "History"} <= titles
+
+
+async def test_the_chat_says_when_it_drops_old_exchanges_and_why_narrow_keys_do_nothing(app_model):
+    from nietzsche_tui.widgets import MAX_EXCHANGES
+
+    app = make_app(checkpoint=str(app_model), seed=1, length=2)
+    async with app.run_test(size=(60, 30)) as pilot:  # narrow: one column at a time
+        await ready(app, pilot)
+        for number in range(MAX_EXCHANGES + 1):
+            app.send(f"prompt {number}")
+            await settle(app, pilot)
+        messages = [n.message for n in app._notifications]
+        assert sum("older ones are in the history (F6)" in m for m in messages) == 1
+        await pilot.press("f4")
+        await pilot.pause()
+        assert any("Too narrow for every column" in n.message for n in app._notifications)

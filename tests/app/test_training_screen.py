@@ -377,3 +377,24 @@ def test_a_new_run_replaces_the_last_ones_failure(run_folder, monkeypatch):
     control.watch.state.status, control.watch.state.message = "failed", "the last run's reason"
     control.start(runs.StartSettings())
     assert control.watch.state.status == "starting" and control.watch.state.message == ""
+
+
+def test_stopping_twice_sends_one_sigint(tmp_path, monkeypatch):
+    from nietzsche_tui import runs
+
+    sent = []
+
+    class Process:
+        pid = 1
+
+        def poll(self):
+            return None
+
+        def send_signal(self, sig):
+            sent.append(sig)
+
+    monkeypatch.setattr(runs.subprocess, "Popen", lambda *args, **kwargs: Process())
+    trainer = runs.TrainerProcess(runs.StartSettings(), tmp_path / "run")
+    trainer.stop()
+    trainer.stop()
+    assert len(sent) == 1

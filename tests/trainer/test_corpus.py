@@ -78,3 +78,11 @@ def test_real_corpus_matches_the_book(real_corpus):
     assert len(corpus.text) == 600_893
     assert len(corpus.vocabulary) == 57
     assert corpus.sha256 == "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647"
+
+
+def test_a_byte_order_mark_at_the_start_is_not_text(tmp_path):
+    from trainer.corpus import read_text
+
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffthe free spirit".encode())
+    assert read_text(path) == "the free spirit"
