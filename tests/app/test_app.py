@@ -372,9 +372,11 @@ async def test_the_palette_offers_only_commands_that_work(app_model):
         assert {"Quit", "Theme", "Regenerate", "History"} <= titles
 
 
-async def test_the_chat_says_when_it_drops_old_exchanges_and_why_narrow_keys_do_nothing(app_model):
-    from nietzsche_tui.widgets import MAX_EXCHANGES
+async def test_the_chat_says_when_it_drops_old_exchanges_and_why_narrow_keys_do_nothing(app_model, monkeypatch):
+    from nietzsche_tui import widgets
 
+    monkeypatch.setattr(widgets, "MAX_EXCHANGES", 3)  # the rule, not the number: four prompts, not 21
+    MAX_EXCHANGES = widgets.MAX_EXCHANGES
     app = make_app(checkpoint=str(app_model), seed=1, length=2)
     async with app.run_test(size=(60, 30)) as pilot:  # narrow: one column at a time
         await ready(app, pilot)
