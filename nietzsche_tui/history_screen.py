@@ -138,6 +138,7 @@ class HistoryScreen(SubScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_class(self.size.width < self.NARROW, "-narrow")
         table = self.query_one("#history-list", DataTable)
         for label in ("when", "session", "kind", "prompt"):
             table.add_column(label, key=label)
@@ -174,6 +175,11 @@ class HistoryScreen(SubScreen):
         if event.row_key is not None and event.row_key.value is not None:
             self.column = 0
             self.show(self._shown.get(int(event.row_key.value)))
+
+    NARROW = 110  # columns below which the preview shows one column (Ctrl+← Ctrl+→ switch)
+
+    def on_resize(self, event) -> None:
+        self.set_class(self.size.width < self.NARROW, "-narrow")
 
     def show(self, exchange: StoredExchange | None) -> None:
         self.selected = exchange

@@ -56,6 +56,14 @@ def run_summary(folder: str, state: RunState, checkpoints: list[Checkpoint]) -> 
     return f"{folder} · {words.get(state.status, state.status)}{message} · {latest}"
 
 
+def loss_axis(losses: list[float]) -> tuple[float, float]:
+    """The loss axis's range: the curves start high at the left, where plotext draws its legend,
+    so the axis reaches a third above the highest loss and the legend sits over empty space."""
+    low, high = min(losses), max(losses)
+    span = (high - low) or max(abs(high) * 0.1, 0.1)
+    return low - 0.05 * span, high + 0.35 * span
+
+
 class TrainingScreen(SubScreen):
     """Every complete epoch of the folder, the loss curve, the samples of the selected epoch."""
 
@@ -157,6 +165,9 @@ class TrainingScreen(SubScreen):
             points = [(x, y) for x, y in points if y is not None]
             if points:
                 plt.plot([x for x, _ in points], [y for _, y in points], label=label, marker=marker)
+        losses = [y for _, y in train + held if y is not None]
+        if losses:
+            plt.ylim(*loss_axis(losses))
         plt.title("loss (nats/char)" if checkpoints else "no epochs yet: press s to start training")
         plot.refresh()
 
@@ -194,7 +205,11 @@ class TrainingScreen(SubScreen):
 class StartForm(ModalScreen[StartSettings | None]):
     """The settings of a new (or resumed) run, pre-filled; Enter starts, Esc cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "start", "Start", id="start-form-start"),  # shown; a field's Enter does the same
+        Binding("tab", "app.focus_next", "Next field", id="start-form-next"),
+    ]
 
     FIELDS = (
         ("corpus", "Corpus file or folder of .txt (empty: download the book's text)"),
@@ -256,6 +271,7 @@ class StartForm(ModalScreen[StartSettings | None]):
                     yield Input(shown, id=f"field-{name}", disabled=fixed)
             yield Static("", id="start-problem", classes="dialog-problem")
             yield Static("Enter to start · Esc to cancel", classes="dialog-hint")
+        yield Footer()  # the form's own keys, not the training screen's beneath it
 
     def on_mount(self) -> None:
         self.query_one("#field-epochs" if self.corpus_fixed else "#field-corpus", Input).focus()
@@ -325,6 +341,9 @@ class StartForm(ModalScreen[StartSettings | None]):
     def action_cancel(self) -> None:
         self._remember()
         self.dismiss(None)
+
+    def action_start(self) -> None:
+        self.on_input_submitted(None)
 
     def _remember(self) -> None:
         self.closed_with = {name: str(self.query_one(f"#field-{name}", Select).value) for name in ("recipe", "cell")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -118,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one clear line and a non-zero exit on any problem, never a traceback."""
+    # Ctrl-C (and the app's Stop, a SIGINT) must stop the run even when this process was started
+    # with SIGINT ignored, as a background job or a server's child inherits it: Python then
+    # installs no handler of its own, and the run went on to its last epoch.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     try:
         config = config_from(args.recipe, {k: v for k, v in vars(args).items() if k != "recipe"})

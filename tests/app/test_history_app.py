@@ -318,3 +318,28 @@ async def test_f6_opens_on_the_search_field_and_the_arrows_move_the_list(app_mod
         await pilot.press("down")
         await pilot.pause()
         assert table.cursor_row == 1 and app.focused.id == "history-search"
+
+
+async def test_a_narrow_history_preview_shows_one_column(app_model, tmp_path):
+    app = make_app(checkpoint=str(app_model), seed=3, length=10, history=str(tmp_path / "h.db"), keep_history=True)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await history_ready(app, pilot)
+        await prompt(app, pilot, "one")
+        await saved(app, pilot, 1)
+        await pilot.press("f6")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.has_class("-narrow")
+        shown = [c for c in screen.query(".stored .column") if c.display]
+        assert len(shown) == 1 and shown[0].has_class("-current")
+        await pilot.press("ctrl+right")
+        await pilot.pause()
+        assert screen.column == 1 and len([c for c in screen.query(".stored .column") if c.display]) == 1
+
+
+def test_the_loss_axis_leaves_the_legend_room_above_the_curves():
+    from nietzsche_tui.training_screen import loss_axis
+
+    low, high = loss_axis([3.2, 2.5, 2.2, 2.05])
+    assert low < 2.05 and high >= 3.2 + 0.3 * (3.2 - 2.05)
+    assert loss_axis([1.5])[1] > 1.5  # one epoch: still a range

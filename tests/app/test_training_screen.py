@@ -347,6 +347,8 @@ async def test_the_start_form_fits_45_rows_keeps_what_was_typed_and_says_when_no
         assert isinstance(form, StartForm)
         box = form.query_one("#start-box")
         assert box.max_scroll_y == 0 and box.region.bottom <= 45  # every field on screen at once
+        footer_keys = {key.key for key in form.query("FooterKey")}
+        assert footer_keys and footer_keys <= {"escape", "enter", "tab"}  # the form's own keys only
         epochs = form.query_one("#field-epochs", Input)
         epochs.value = "4"  # the folder holds epoch 4 already
         await pilot.press("enter")

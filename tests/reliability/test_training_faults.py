@@ -150,3 +150,19 @@ def test_a_read_only_folder_is_refused_before_training(tiny_corpus, tmp_path, ca
         assert "cannot write checkpoints" in capsys.readouterr().err
     finally:
         tmp_path.chmod(0o755)
+
+
+@pytest.mark.slow  # a real trainer process
+def test_sigint_stops_the_run_even_when_started_with_sigint_ignored(tiny_corpus, tmp_path):
+    """A server's or a background job's child inherits SIGINT ignored; the app's Stop is a SIGINT."""
+    process = subprocess.Popen(
+        train_command(tiny_corpus, tmp_path, epochs=500),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    wait_for_first_checkpoint(tmp_path, process)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "rerun the same command to resume" in err
