@@ -137,7 +137,9 @@ def test_a_megabyte_of_keystrokes_ends_the_session_not_the_machine(serve, tmp_pa
         await session.close()
         return code
 
-    assert asyncio.run(visit("a" * 1_000_000)) == 1009  # beyond the frame size aiohttp accepts
+    # Beyond the frame size aiohttp accepts: closed with 1009, or (when the server drops the
+    # connection while the client is still sending the megabyte) seen as an abnormal 1006.
+    assert asyncio.run(visit("a" * 1_000_000)) in (1009, 1006)
     assert asyncio.run(visit("a" * 100_000)) == 1008  # beyond the keystrokes one message may hold
     wait_for(lambda: not served.apps(), 10, "the apps to end")
     assert "Traceback" not in log_of(served, tmp_path)
