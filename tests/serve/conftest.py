@@ -1,5 +1,6 @@
 """A real `nietzsche-tui serve` process on 127.0.0.1, and what it has started."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -89,7 +90,9 @@ def serve(app_model, tmp_path):
     yield start
     for served in started:
         for pid in served.apps():
-            os.killpg(pid, signal.SIGKILL)  # whatever a failed test left (the apps lead their groups)
+            with contextlib.suppress(ProcessLookupError):  # it may end between the listing and the kill
+                os.killpg(pid, signal.SIGKILL)  # whatever a failed test left (the apps lead their groups)
         if served.process.poll() is None:
-            os.killpg(served.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(served.process.pid, signal.SIGKILL)
         served.process.wait()
