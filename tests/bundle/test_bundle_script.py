@@ -120,6 +120,7 @@ def test_out_with_anything_but_an_earlier_bundle_is_refused_and_kept(trained_fol
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.slow  # real processes or a training run: the slow step
 def test_a_corpus_of_several_files_bundles_as_the_trainer_read_it(tiny_corpus, tmp_path, capsys):
     first, second = tmp_path / "one.txt", tmp_path / "two.txt"
     text = tiny_corpus.read_text(encoding="utf-8")
@@ -135,6 +136,7 @@ def test_a_corpus_of_several_files_bundles_as_the_trainer_read_it(tiny_corpus, t
     assert code == 0, err
 
 
+@pytest.mark.slow  # real processes or a training run: the slow step
 def test_epochs_of_different_shapes_are_refused_in_one_line(trained_folder, tiny_corpus, tmp_path, capsys):
     import shutil
 

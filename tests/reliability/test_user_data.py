@@ -106,6 +106,7 @@ def test_a_malformed_row_is_skipped_and_counted(tmp_path, capsys):
     assert "skipped 2 damaged rows" in captured.err
 
 
+@pytest.mark.slow  # real processes or a training run: the slow step
 @pytest.mark.parametrize(
     "argv",
     [

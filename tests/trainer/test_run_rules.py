@@ -156,6 +156,7 @@ def test_a_resume_refusal_suggests_flags_that_can_be_typed(trained_folder, tiny_
     assert suggested in str(refused.value) and "False" not in str(refused.value) and "None" not in str(refused.value)
 
 
+@pytest.mark.slow  # real processes or a training run: the slow step
 def test_the_book_recipe_ignores_a_setting_it_never_uses_on_resume(trained_folder, tiny_corpus, tmp_path):
     import shutil
 
@@ -193,6 +194,7 @@ def test_a_bundled_model_folder_is_not_resumed(tiny_corpus, capsys):
     assert sorted((p.name, p.stat().st_mtime_ns) for p in BUNDLED_MODEL_DIR.iterdir()) == before
 
 
+@pytest.mark.slow  # real processes or a training run: the slow step
 def test_a_resume_from_metadata_without_a_train_loss_works(trained_folder, tiny_corpus, tmp_path):
     import json
     import shutil
