@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from nietzsche_tui.analysis import MAX_CELLS_CHARS, MAX_SCORE_CHARS, PROPERTIES, ScoreError, rank_cells, score_text
+from nietzsche_tui.arguments import whole_number
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.engine import Engine, describe_characters
 from nietzsche_tui.text import visible_one_line
@@ -48,26 +49,15 @@ def add_commands(commands) -> None:
     )
     score.add_argument("file", nargs="?", default="-", help="a UTF-8 text file, or - for standard input")
     score.add_argument("--json", action="store_true", help="one JSON object with every character's bits")
-    score.add_argument("--spans", type=_count, default=5, help="how many surprising places to list")
+    score.add_argument("--spans", type=whole_number(1), default=5, help="how many surprising places to list")
     cells = commands.add_parser(
         "cells", parents=[shared], help="which LSTM cells track quotes, words, lines", description=CELLS_HELP
     )
     cells.add_argument(
         "--text", default=None, help="UTF-8 text to read (default: the checkpoint's stored held-out passages)"
     )
-    cells.add_argument("--top", type=_count, default=5, help="cells listed per property (at least 1)")
+    cells.add_argument("--top", type=whole_number(1), default=5, help="cells listed per property (at least 1)")
     cells.add_argument("--json", action="store_true", help="one JSON object")
-
-
-def _count(text: str) -> int:
-    """A whole number of at least 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _fail(message: str, code: int) -> int:

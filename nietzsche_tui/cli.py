@@ -18,6 +18,7 @@ import numpy as np
 from nietzsche_tui.analysis import top_alternatives
 from nietzsche_tui.analysis_cli import add_commands as add_analysis_commands
 from nietzsche_tui.analysis_cli import load_engine, run_cells, run_score
+from nietzsche_tui.arguments import whole_number
 from nietzsche_tui.checkpoint import CheckpointError
 from nietzsche_tui.engine import (
     BUNDLED_MODELS,
@@ -56,14 +57,7 @@ def temperatures_arg(text: str) -> tuple[float, ...]:
     return values
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_non_negative = whole_number(0)
 
 
 def _bounds(text: str) -> TrainingBounds:

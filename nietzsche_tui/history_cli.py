@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from nietzsche_tui.arguments import whole_number
 from nietzsche_tui.history import HistoryError, default_history_path, read_history, to_markdown
 from nietzsche_tui.text import visible, visible_one_line
 
@@ -20,7 +21,7 @@ def add_commands(commands) -> None:
     location.add_argument("--history", default=None, help=f"the history database (default: {default_history_path()})")
     listing = commands.add_parser("history", parents=[location], help="list stored exchanges, newest first")
     listing.add_argument("--search", default=None, help="only exchanges whose prompt or output has every word")
-    listing.add_argument("--limit", type=_count, default=50, help="at most this many (0: all)")
+    listing.add_argument("--limit", type=whole_number(0, "0 (all)"), default=50, help="at most this many (0: all)")
     listing.add_argument("--json", action="store_true", help="JSON Lines: one JSON object per line, one per exchange")
     export = commands.add_parser("export", parents=[location], help="write sessions as Markdown or JSON")
     which = export.add_mutually_exclusive_group()
@@ -30,16 +31,6 @@ def add_commands(commands) -> None:
     export.add_argument(
         "-o", "--output", type=_file_name, default=None, help="write to this file (default: standard output)"
     )
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (all) or more, got {value}")
-    return value
 
 
 def _file_name(text: str) -> str:

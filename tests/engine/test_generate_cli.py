@@ -79,7 +79,7 @@ def test_surprise_uses_a_stored_passage(app_model, capsys):
         (["--prompt", "truth", "--temperatures", "hot"], "comma-separated numbers"),
         (["--prompt", "truth", "--top-p", "2"], "top-p must be in (0, 1]"),
         (["--prompt", "truth", "--mode", "beam"], "invalid choice"),
-        (["--prompt", "truth", "--length", "-5"], "must be >= 0"),
+        (["--prompt", "truth", "--length", "-5"], "must be 0 or more"),
     ],
 )
 def test_bad_arguments_are_one_line_and_a_non_zero_exit(app_model, capsys, args, message):

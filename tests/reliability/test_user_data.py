@@ -143,8 +143,8 @@ def test_a_full_standard_output_is_one_line(app_model, tmp_path, argv):
     [
         (["history", "--limit", "-1"], "must be 0 (all) or more"),
         (["export", "-o", ""], "needs a file name"),
-        (["cells", "--top", "-5"], "must be at least 1"),
-        (["score", "--spans", "0"], "must be at least 1"),
+        (["cells", "--top", "-5"], "must be 1 or more"),
+        (["score", "--spans", "0"], "must be 1 or more"),
     ],
 )
 def test_options_that_would_be_ignored_are_refused(capsys, argv, said):
