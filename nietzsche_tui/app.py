@@ -374,12 +374,7 @@ class NietzscheApp(App[None]):
             # The corpus is the operator's (--corpus on the server's command line): no path from the browser.
             defaults = replace(defaults, corpus=self.settings.corpus or "")
         bounds = self.settings.training_bounds
-        if bounds.steps_per_epoch is not None and (
-            defaults.steps_per_epoch is None or defaults.steps_per_epoch > bounds.steps_per_epoch
-        ):
-            defaults = replace(defaults, steps_per_epoch=bounds.steps_per_epoch)
-        if bounds.epochs is not None and defaults.epochs > bounds.epochs:
-            defaults = replace(defaults, epochs=bounds.epochs)
+        defaults = bounds.clamp(defaults)
         saved = self.training.watch.latest.epoch if resumes else 0
         form = StartForm(
             defaults,

@@ -316,52 +316,39 @@ def read_checkpoint(metadata_path: str | Path) -> Checkpoint:
     return Checkpoint(path, weights, validate_metadata(metadata, path))
 
 
-def complete_checkpoints(folder: str | Path) -> list[Checkpoint]:
-    """Every complete, valid checkpoint in a folder, ordered by epoch.
+def scan_checkpoints(folder: str | Path) -> tuple[list[Checkpoint], list[tuple[Path, str]]]:
+    """One read of a folder: its complete, valid checkpoints ordered by epoch, and the metadata
+    files named like a checkpoint that do not read as one, with the reason, by name.
 
-    Temporary files, weights without metadata and unreadable metadata are skipped: they are what
-    an interrupted write leaves behind, and a reader must never see them as checkpoints.
+    Temporary files and weights without metadata are neither: they are what an interrupted write
+    leaves behind (the trainer writes the metadata last), and a reader must never see them as
+    checkpoints. A ``.json`` that is there but unreadable, or whose weights are gone, is damage a
+    reader should be told about, never a checkpoint to skip silently.
     """
     found: list[Checkpoint] = []
+    damaged: list[tuple[Path, str]] = []
     try:
         entries = sorted(os.listdir(folder))
     except OSError:
-        return []
+        return [], []
     for name in entries:
         if epoch_from_name(name) is None:
             continue
         try:
             found.append(read_checkpoint(Path(folder) / name))
-        except CheckpointError:
-            continue
-    return sorted(found, key=lambda c: c.epoch)
+        except CheckpointError as error:
+            damaged.append((Path(folder) / name, str(error)))
+    return sorted(found, key=lambda c: c.epoch), damaged
+
+
+def complete_checkpoints(folder: str | Path) -> list[Checkpoint]:
+    """Every complete, valid checkpoint in a folder, ordered by epoch (``scan_checkpoints``)."""
+    return scan_checkpoints(folder)[0]
 
 
 def epoch_of_file(name: str) -> int | None:
     """The epoch of a checkpoint's ``.json`` or ``.keras`` file name, or None."""
     return epoch_from_name(name[: -len(WEIGHTS_SUFFIX)] + METADATA_SUFFIX if name.endswith(WEIGHTS_SUFFIX) else name)
-
-
-def damaged_checkpoints(folder: str | Path) -> list[tuple[Path, str]]:
-    """Metadata files named like a checkpoint that do not read as one, with the reason, by name.
-
-    Weights without metadata are not listed: the trainer writes the metadata last, so they are
-    what an interrupted write leaves. A ``.json`` that is there but unreadable, or whose weights
-    are gone, is damage a reader should be told about, never a checkpoint to skip silently.
-    """
-    try:
-        entries = sorted(os.listdir(folder))
-    except OSError:
-        return []
-    damaged = []
-    for name in entries:
-        if epoch_from_name(name) is None:
-            continue
-        try:
-            read_checkpoint(Path(folder) / name)
-        except CheckpointError as error:
-            damaged.append((Path(folder) / name, str(error)))
-    return damaged
 
 
 def latest_checkpoint(folder: str | Path) -> Checkpoint | None:

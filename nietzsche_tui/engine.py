@@ -33,10 +33,10 @@ from nietzsche_tui.checkpoint import (
     CheckpointMetadata,
     MissingCheckpoint,
     complete_checkpoints,
-    damaged_checkpoints,
     epoch_of_file,
     latest_checkpoint,
     resolve_checkpoint,
+    scan_checkpoints,
 )
 from nietzsche_tui.sampling import check_temperature, sample_index
 from nietzsche_tui.weights import ModelWeights, RecurrentWeights, load_weights
@@ -395,9 +395,10 @@ class Engine:
         if not target.is_dir():
             checkpoint = resolve_checkpoint(target)
             return cls(checkpoint, load_weights(checkpoint))
-        damaged = [path.name for path, _ in damaged_checkpoints(target)]
+        checkpoints, damaged_files = scan_checkpoints(target)
+        damaged = [path.name for path, _ in damaged_files]
         failure: CheckpointError | None = None
-        for checkpoint in reversed(complete_checkpoints(target)):
+        for checkpoint in reversed(checkpoints):
             try:
                 weights = load_weights(checkpoint)
             except CheckpointError as error:

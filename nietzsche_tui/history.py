@@ -525,7 +525,7 @@ def _not_ours(path: Path, default_location: bool) -> str | None:
         return None
     except OSError as error:
         return f"{path} cannot be read ({error.strerror or error})"
-    if not header or _has_our_header(path):
+    if not header or _has_our_header(path, header):
         return None
     if header.startswith(b"SQLite format 3\0"):
         try:
@@ -555,15 +555,17 @@ def _tables_and_id(db: sqlite3.Connection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _has_our_header(path: Path) -> bool:
+def _has_our_header(path: Path, header: bytes | None = None) -> bool:
     """Whether the database's first page carries our application id (bytes 68-71), read as bytes
-    (a database too damaged for SQLite to open can still be recognised as ours): in the main file,
-    or, for a WAL database not yet checkpointed, in the newest copy of page 1 in its ``-wal``."""
-    try:
-        with open(path, "rb") as stream:
-            header = stream.read(100)
-    except OSError:
-        return False
+    (a database too damaged for SQLite to open can still be recognised as ours): in the main file
+    (its first 100 bytes, ``header`` when the caller has read them), or, for a WAL database not yet
+    checkpointed, in the newest copy of page 1 in its ``-wal``."""
+    if header is None:
+        try:
+            with open(path, "rb") as stream:
+                header = stream.read(100)
+        except OSError:
+            return False
     if not header.startswith(b"SQLite format 3\0"):
         return False
     if int.from_bytes(header[68:72], "big") == APPLICATION_ID:

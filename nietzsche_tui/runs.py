@@ -13,7 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, replace
 from pathlib import Path
 
 from nietzsche_tui.checkpoint import Checkpoint, complete_checkpoints
@@ -74,6 +74,17 @@ class TrainingBounds:
         if len(parts) != 4:
             raise ValueError("four comma-separated numbers are needed")
         return cls(*(int(part) if part.strip() else None for part in parts))
+
+    def clamp(self, settings: StartSettings) -> StartSettings:
+        """``settings`` brought within the bounds where a bound field would be beyond them (the
+        form's prefilled values: a resumed folder's "all batches" or its epochs + 10)."""
+        if self.epochs is not None and settings.epochs > self.epochs:
+            settings = replace(settings, epochs=self.epochs)
+        if self.steps_per_epoch is not None and (
+            settings.steps_per_epoch is None or settings.steps_per_epoch > self.steps_per_epoch
+        ):
+            settings = replace(settings, steps_per_epoch=self.steps_per_epoch)
+        return settings
 
     def problem(self, settings: StartSettings) -> str | None:
         """Why these settings go beyond the bounds, naming the field as the form labels it."""

@@ -222,6 +222,7 @@ class ChatView(VerticalScroll, can_focus=True):
         Binding("i", "screen.inspect", "Inspect", show=False, id="inspect"),
         Binding("n", "screen.cells", "Cells", show=False, id="cells"),
     ]
+    BOUND_KEYS = frozenset(key for binding in BINDINGS for key in binding.key.split(","))  # the chat's own
 
     solo: reactive[int | None] = reactive(None)  # a column shown alone, or None for side by side
     current = reactive(0)  # the highlighted column (and the one shown when narrow)
@@ -251,8 +252,7 @@ class ChatView(VerticalScroll, can_focus=True):
         if event.key == "escape":
             self._to_prompt()
             return
-        bound = {key for binding in self.BINDINGS for key in binding.key.split(",")}
-        if event.key in bound or not event.is_printable or not event.character:
+        if event.key in self.BOUND_KEYS or not event.is_printable or not event.character:
             return
         prompt = self._to_prompt()
         if prompt is not None:

@@ -21,9 +21,8 @@ from nietzsche_tui.checkpoint import (
     Checkpoint,
     CheckpointError,
     CheckpointMetadata,
-    complete_checkpoints,
-    damaged_checkpoints,
     epoch_of_file,
+    scan_checkpoints,
 )
 from nietzsche_tui.engine import Engine, describe_characters
 from nietzsche_tui.events import EventWriter
@@ -65,12 +64,11 @@ class TrainingStopped(TrainingError):
     """The divergence guard stopped the run; the checkpoints before it are kept."""
 
 
-def check_undamaged(out: Path, checkpoints: list[Checkpoint]) -> None:
+def check_undamaged(out: Path, checkpoints: list[Checkpoint], damaged: list[tuple[Path, str]]) -> None:
     """Refuse to resume past damage: a damaged checkpoint would be overwritten by the epoch it
     stands for (and resuming from an older one loses the epochs after it), so the user moves it.
     Weights without metadata after the newest checkpoint (an interrupted write) are replaced,
     and said so."""
-    damaged = damaged_checkpoints(out) if out.is_dir() else []
     if not damaged and checkpoints:
         try:
             load_weights(checkpoints[-1])  # our reader names a truncated archive (Keras says "File not found")
@@ -208,8 +206,8 @@ def train(
             f"--sequence-length {config.sequence_length}; use a smaller one."
         )
     check_trainable(config, corpus)
-    checkpoints = complete_checkpoints(out) if out.is_dir() else []
-    check_undamaged(out, checkpoints)
+    checkpoints, damaged = scan_checkpoints(out) if out.is_dir() else ([], [])
+    check_undamaged(out, checkpoints, damaged)
     check_resumable(config, corpus, checkpoints)
     prepare_output(out)
     placement = place(config.distribute, config.cpu_devices, config.worker_timeout)  # before any TensorFlow op

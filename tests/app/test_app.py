@@ -12,6 +12,25 @@ from nietzsche_tui.widgets import MAX_EXCHANGES, ChatView, Exchange
 WIDE = (160, 40)
 
 
+async def open_start_form(app, pilot):
+    """F5, then s: the start form, once the app is ready."""
+    from nietzsche_tui.training_screen import StartForm
+
+    await ready(app, pilot)
+    await pilot.press("f5")
+    await pilot.pause()
+    await pilot.press("s")
+    await pilot.pause()
+    assert isinstance(app.screen, StartForm)
+    return app.screen
+
+
+def fill(form, **values: str) -> None:
+    """Type ``values`` into the start form's fields (by field name)."""
+    for name, value in values.items():
+        form.query_one(f"#field-{name}").value = value
+
+
 async def ready(app, pilot):
     """Wait until the model has loaded (it loads in a worker after the first frame)."""
     for _ in range(200):

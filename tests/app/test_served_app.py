@@ -14,7 +14,7 @@ from nietzsche_tui.history_screen import HistoryScreen
 from nietzsche_tui.runs import TrainingBounds
 from nietzsche_tui.serve import app_command
 from nietzsche_tui.training_screen import StartForm
-from tests.app.test_app import WIDE, ready, settle
+from tests.app.test_app import WIDE, fill, open_start_form, ready, settle
 from tests.app.test_history_app import history_ready, prompt, saved
 
 
@@ -136,19 +136,14 @@ def test_a_port_in_use_is_one_line_before_anything_is_printed(capsys):
     assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in captured.err
 
 
-async def _start_form(app, pilot) -> StartForm:
-    await ready(app, pilot)
-    await pilot.press("f5")
-    await pilot.pause()
-    await pilot.press("s")
-    await pilot.pause()
-    assert isinstance(app.screen, StartForm)
-    return app.screen
-
-
-def _fill(form: StartForm, **values: str) -> None:
-    for name, value in values.items():
-        form.query_one(f"#field-{name}", Input).value = value
+def assert_refused(form: StartForm, baseline: dict[str, str], cases) -> None:
+    """Each (field, value, message): the form, filled with ``baseline`` and then that one value,
+    refuses with the message."""
+    for field, value, said in cases:
+        fill(form, **baseline)
+        fill(form, **{field: value})
+        with pytest.raises(ValueError, match=said):
+            form.settings()
 
 
 async def test_a_served_start_form_keeps_to_the_operators_bounds(run_folder, tmp_path):
@@ -157,22 +152,22 @@ async def test_a_served_start_form_keeps_to_the_operators_bounds(run_folder, tmp
     bounds = TrainingBounds(epochs=12, layers=2, units=256, steps_per_epoch=100)
     app = make_app(checkpoint="run", served=True, allow_training=True, corpus=str(corpus), training_bounds=bounds)
     async with app.run_test(size=WIDE) as pilot:
-        form = await _start_form(app, pilot)
+        form = await open_start_form(app, pilot)
         # Prefilled within the bounds (the folder's own settings would ask for all batches).
         assert form.query_one("#field-steps_per_epoch", Input).value == "100"
         assert int(form.query_one("#field-epochs", Input).value) <= 12
-        for field, value, said in (
-            ("epochs", "13", "Epochs: at most 12 on this server"),
-            ("layers", "3", "Recurrent layers: at most 2 on this server"),
-            ("units", "100000", "Units per layer: at most 256 on this server"),
-            ("steps_per_epoch", "", "Batches per epoch: at most 100 on this server"),
-            ("steps_per_epoch", "101", "Batches per epoch: at most 100 on this server"),
-        ):
-            _fill(form, epochs="10", layers="1", units="128", steps_per_epoch="50")
-            _fill(form, **{field: value})
-            with pytest.raises(ValueError, match=said):
-                form.settings()
-        _fill(form, epochs="12", layers="2", units="256", steps_per_epoch="100")
+        assert_refused(
+            form,
+            {"epochs": "10", "layers": "1", "units": "128", "steps_per_epoch": "50"},
+            (
+                ("epochs", "13", "Epochs: at most 12 on this server"),
+                ("layers", "3", "Recurrent layers: at most 2 on this server"),
+                ("units", "100000", "Units per layer: at most 256 on this server"),
+                ("steps_per_epoch", "", "Batches per epoch: at most 100 on this server"),
+                ("steps_per_epoch", "101", "Batches per epoch: at most 100 on this server"),
+            ),
+        )
+        fill(form, epochs="12", layers="2", units="256", steps_per_epoch="100")
         assert form.settings().epochs == 12
         assert "/" not in str(form.query_one(".dialog-title", Static).render())  # the folder's name, not its path
 
@@ -180,20 +175,20 @@ async def test_a_served_start_form_keeps_to_the_operators_bounds(run_folder, tmp
 async def test_the_start_form_says_what_each_field_takes(run_folder):
     app = make_app(checkpoint="run")
     async with app.run_test(size=WIDE) as pilot:
-        form = await _start_form(app, pilot)
-        for field, value, said in (
-            ("epochs", "X", r"Epochs \(train up to\): a whole number is needed, not 'X'"),
-            ("epochs", "0", r"Epochs \(train up to\): at least 1 is needed"),
-            ("dropout", "1", "Dropout after each layer: less than 1 is needed"),
-            ("dropout", "-0.1", "Dropout after each layer: at least 0 is needed"),
-            ("learning_rate", "0", r"Learning rate \(empty: the recipe's\): more than 0 is needed"),
-            ("learning_rate", "nan", "more than 0 is needed"),
-            ("units", "-5", "Units per layer: at least 1 is needed"),
-        ):
-            _fill(form, epochs="10", dropout="0", learning_rate="", units="128")
-            _fill(form, **{field: value})
-            with pytest.raises(ValueError, match=said):
-                form.settings()
+        form = await open_start_form(app, pilot)
+        assert_refused(
+            form,
+            {"epochs": "10", "dropout": "0", "learning_rate": "", "units": "128"},
+            (
+                ("epochs", "X", r"Epochs \(train up to\): a whole number is needed, not 'X'"),
+                ("epochs", "0", r"Epochs \(train up to\): at least 1 is needed"),
+                ("dropout", "1", "Dropout after each layer: less than 1 is needed"),
+                ("dropout", "-0.1", "Dropout after each layer: at least 0 is needed"),
+                ("learning_rate", "0", r"Learning rate \(empty: the recipe's\): more than 0 is needed"),
+                ("learning_rate", "nan", "more than 0 is needed"),
+                ("units", "-5", "Units per layer: at least 1 is needed"),
+            ),
+        )
 
 
 async def test_quitting_a_served_app_stops_its_run_and_never_asks_to_leave_it(app_model):

@@ -335,16 +335,11 @@ async def test_the_start_form_fits_45_rows_keeps_what_was_typed_and_says_when_no
     from textual.widgets import Input, Static
 
     from nietzsche_tui.training_screen import StartForm
+    from tests.app.test_app import open_start_form
 
     app = make_app(checkpoint="run")
     async with app.run_test(size=(100, 45)) as pilot:
-        await ready(app, pilot)
-        await pilot.press("f5")
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, StartForm)
+        form = await open_start_form(app, pilot)
         box = form.query_one("#start-box")
         assert box.max_scroll_y == 0 and box.region.bottom <= 45  # every field on screen at once
         footer_keys = {key.key for key in form.query("FooterKey")}
