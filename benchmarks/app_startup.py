@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def child(mode: str, colour: bool) -> None:
     started = time.perf_counter()
     sys.path.insert(0, str(ROOT))
-    from nietzsche_tui.app import make_app
-    from nietzsche_tui.widgets import Exchange
+    from nietzsche_tui.tui.app import make_app
+    from nietzsche_tui.tui.widgets.columns import Exchange
 
     imported = time.perf_counter()
     result: dict = {"import_ms": (imported - started) * 1000}

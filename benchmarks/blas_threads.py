@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nietzsche_tui.engine import BUNDLED_MODELS, Engine, GenerationRequest  # noqa: E402
+from nietzsche_tui.engine.generation import Engine, GenerationRequest  # noqa: E402
+from nietzsche_tui.locate import BUNDLED_MODELS  # noqa: E402
 
 TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 PROMPT = "the free spirit, the very free spirit, as they call themselves"

@@ -73,7 +73,7 @@ def book_loop(checkpoint) -> float:
 
 
 def engine_run(engine, mode: str) -> tuple[float, float]:
-    from nietzsche_tui.engine import GenerationRequest
+    from nietzsche_tui.engine.generation import GenerationRequest
 
     request = GenerationRequest(SEED_TEXT, TEMPERATURES, LENGTH, seed=1, mode=mode)
     started = time.perf_counter()
@@ -86,8 +86,9 @@ def engine_run(engine, mode: str) -> tuple[float, float]:
 
 
 def epochs_run(engine, mode: str) -> tuple[float, float]:
-    from nietzsche_tui.engine import Engine, GenerationRequest, generate_epochs
-    from nietzsche_tui.weights import load_weights
+    from nietzsche_tui.engine.epochs import generate_epochs
+    from nietzsche_tui.engine.generation import Engine, GenerationRequest
+    from nietzsche_tui.engine.weights import load_weights
 
     engines = [Engine(engine.checkpoint, load_weights(engine.checkpoint)) for _ in TEMPERATURES]
     request = GenerationRequest(SEED_TEXT, (0.5,), LENGTH, seed=1, mode=mode)
@@ -105,7 +106,7 @@ def scoring_run(engine, corpus_path: Path) -> tuple[float, float, int, float] | 
     import keras
     import numpy as np
 
-    from nietzsche_tui.analysis import score_text
+    from nietzsche_tui.engine.analysis import score_text
     from trainer.corpus import load_corpus
     from trainer.data import WindowBatches
     from trainer.model import build_model
@@ -133,7 +134,7 @@ def scoring_run(engine, corpus_path: Path) -> tuple[float, float, int, float] | 
 def load_in_fresh_process(location: str) -> float:
     code = (
         "import time; t = time.perf_counter()\n"
-        "from nietzsche_tui.engine import Engine\n"
+        "from nietzsche_tui.engine.generation import Engine\n"
         f"Engine.load({location!r})\n"
         "print(time.perf_counter() - t)"
     )
@@ -151,7 +152,7 @@ def main() -> None:
         "--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "nietzsche.txt", help="for the scoring rows"
     )
     args = parser.parse_args()
-    from nietzsche_tui.engine import Engine
+    from nietzsche_tui.engine.generation import Engine
 
     engine = Engine.load(args.checkpoint)
     location = args.checkpoint or str(engine.checkpoint.metadata_path)

@@ -25,8 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def build(path: Path, count: int) -> None:
-    from nietzsche_tui.engine import BUNDLED_MODEL_DIR, Engine, GenerationRequest
-    from nietzsche_tui.history import Column, StoredExchange, open_history
+    from nietzsche_tui.engine.generation import Engine, GenerationRequest
+    from nietzsche_tui.history.opening import open_history
+    from nietzsche_tui.history.records import Column, StoredExchange
+    from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 
     engine = Engine.load(BUNDLED_MODEL_DIR)
     samples = []
@@ -71,8 +73,8 @@ def best_of(function, runs: int = 5) -> float:
 
 async def finish_cost(history: Path | None) -> float:
     """Median UI-thread milliseconds spent handling an exchange's end."""
-    from nietzsche_tui.app import NietzscheApp, make_app
-    from nietzsche_tui.chat_screen import ChatScreen
+    from nietzsche_tui.tui.app import NietzscheApp, make_app
+    from nietzsche_tui.tui.screens.chat import ChatScreen
 
     spent: list[float] = []
     originals = (ChatScreen.on_chat_view_finished, NietzscheApp.on_chat_view_finished)
@@ -105,7 +107,7 @@ async def finish_cost(history: Path | None) -> float:
 
 async def screen_open(history: Path) -> tuple[float, float]:
     """Milliseconds from F6 to the history screen listing its rows, and from typing a search to its results."""
-    from nietzsche_tui.app import make_app
+    from nietzsche_tui.tui.app import make_app
 
     app = make_app(history=str(history), keep_history=True)
     async with app.run_test(size=(160, 40)) as pilot:
@@ -132,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exchanges", type=int, default=10_000)
     args = parser.parse_args()
-    from nietzsche_tui.history import open_history
+    from nietzsche_tui.history.opening import open_history
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "history.db"

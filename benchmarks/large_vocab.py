@@ -79,7 +79,7 @@ def main() -> None:
             )
         held_out = Path(folder) / "held_out.txt"
         held_out.write_text(text[int(len(text) * 0.95) :][:5000], encoding="utf-8")
-        command = [python, "-m", "nietzsche_tui.cli", "score", "--checkpoint", str(Path(folder) / "fast")]
+        command = [python, "-m", "nietzsche_tui", "score", "--checkpoint", str(Path(folder) / "fast")]
         command.append(str(held_out))
         peak, seconds = peak_of(command)
         print(

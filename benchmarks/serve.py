@@ -44,7 +44,7 @@ async def main() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "nietzsche_tui.cli", "serve", "--port", str(port), "--model", args.model]
+    command = [sys.executable, "-m", "nietzsche_tui", "serve", "--port", str(port), "--model", args.model]
     command += ["--max-sessions", str(args.sessions)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

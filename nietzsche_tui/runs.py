@@ -16,8 +16,9 @@ import sys
 from dataclasses import asdict, astuple, dataclass, replace
 from pathlib import Path
 
-from nietzsche_tui.checkpoint import Checkpoint, complete_checkpoints
-from nietzsche_tui.events import EVENTS_FILE, EventReader, RunState
+from nietzsche_tui.contracts.checkpoint import Checkpoint
+from nietzsche_tui.contracts.events import EVENTS_FILE, EventReader, RunState
+from nietzsche_tui.contracts.folder import complete_checkpoints
 
 STDERR_FILE = ".trainer-stderr.log"  # the trainer's one-line reasons, for a run that fails at once
 

@@ -16,15 +16,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nietzsche_tui.checkpoint import (
-    Architecture,
-    CheckpointMetadata,
-    atomic_write_bytes,
-    checkpoint_names,
-    write_metadata,
-)
-from nietzsche_tui.engine import BUNDLED_MODEL_DIR
-from nietzsche_tui.weights import ModelWeights, expected_shapes
+from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata, checkpoint_names
+from nietzsche_tui.contracts.folder import atomic_write_bytes, write_metadata
+from nietzsche_tui.engine.weights import ModelWeights, expected_shapes
+from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 
 
 def _template() -> dict:

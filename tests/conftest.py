@@ -101,7 +101,7 @@ def save_fixture_checkpoint(
     model, folder: Path, *, epoch: int, maxlen: int, recipe: str, metrics: dict, seed_passages: list[str]
 ) -> None:
     """Write ``model`` as a contract-complete checkpoint over the tiny corpus's vocabulary."""
-    from nietzsche_tui.checkpoint import Architecture, CheckpointMetadata
+    from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata
     from trainer.callbacks import save_checkpoint
 
     recurrent = [layer for layer in model.layers if hasattr(layer, "units") and layer.name != "dense"]

@@ -1,7 +1,7 @@
 """Make a shippable checkpoint (such as the model inside the package) from a training folder.
 
     uv run python -m trainer.bundle --source runs/quality-fast --epochs 40-80 \
-        --corpus ../shared/corpus/nietzsche.txt --out nietzsche_tui/model
+        --corpus ../shared/corpus/nietzsche.txt --out nietzsche_tui/bundled/book
 
 It averages the weights of a range of epochs (stochastic weight averaging: the fast recipe's
 weights wander around a minimum late in training, and their mean generalises better than any one
@@ -35,10 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nietzsche_tui.checkpoint import CheckpointError, CheckpointMetadata, checkpoint_names, complete_checkpoints
-from nietzsche_tui.cli import OneLineParser
-from nietzsche_tui.engine import Engine
-from nietzsche_tui.weights import ModelWeights, load_weights
+from nietzsche_tui.cli.common import OneLineParser
+from nietzsche_tui.contracts.checkpoint import CheckpointError, CheckpointMetadata, checkpoint_names
+from nietzsche_tui.contracts.folder import complete_checkpoints
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.engine.weights import ModelWeights, load_weights
 from trainer.corpus import CorpusError, load_corpus
 
 

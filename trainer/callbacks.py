@@ -26,19 +26,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nietzsche_tui.checkpoint import (
-    Architecture,
-    CheckpointMetadata,
-    atomic_write_bytes,
-    checkpoint_names,
-    complete_checkpoints,
-    validate_metadata,
-    write_metadata,
-)
-from nietzsche_tui.engine import Engine, GenerationRequest
-from nietzsche_tui.events import EventWriter
+from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata, checkpoint_names, validate_metadata
+from nietzsche_tui.contracts.events import EventWriter
+from nietzsche_tui.contracts.folder import atomic_write_bytes, complete_checkpoints, write_metadata
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.engine.weights import ModelWeights
 from nietzsche_tui.text import visible
-from nietzsche_tui.weights import ModelWeights
 from trainer.data import WindowBatches
 from trainer.model import build_model
 

@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from nietzsche_tui.checkpoint import CELLS
-from nietzsche_tui.cli import OneLineParser, temperatures_arg
+from nietzsche_tui.cli.common import OneLineParser, temperatures_arg
+from nietzsche_tui.contracts.checkpoint import CELLS
 from trainer.config import RECIPES, TrainConfig, config_from, recipe_defaults
 from trainer.devices import STRATEGIES
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nietzsche-train: {error}", file=sys.stderr)
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out
-    from nietzsche_tui.events import EventWriter
+    from nietzsche_tui.contracts.events import EventWriter
     from trainer.corpus import CorpusError
     from trainer.devices import DeviceError, writes_files
     from trainer.train import NotATrainingFolder, SilentEvents, TrainingError, TrainingStopped, train

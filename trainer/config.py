@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from nietzsche_tui.checkpoint import CELLS, Architecture
+from nietzsche_tui.contracts.checkpoint import CELLS, Architecture
 
 RECIPES = ("book", "fast")
 BOOK_CORPUS_URL = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from nietzsche_tui.checkpoint import Architecture
+from nietzsche_tui.contracts.checkpoint import Architecture
 from trainer.config import TrainConfig
 
 BOOK = Architecture()  # one LSTM(128)

@@ -17,17 +17,13 @@ import keras
 import numpy as np
 
 import nietzsche_tui
-from nietzsche_tui.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    CheckpointMetadata,
-    epoch_of_file,
-    scan_checkpoints,
-)
-from nietzsche_tui.engine import Engine, describe_characters
-from nietzsche_tui.events import EventWriter
+from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError, CheckpointMetadata, epoch_of_file
+from nietzsche_tui.contracts.events import EventWriter
+from nietzsche_tui.contracts.folder import scan_checkpoints
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.engine.prompts import describe_characters
+from nietzsche_tui.engine.weights import MAX_MEMBER_BYTES, load_weights
 from nietzsche_tui.text import control_characters
-from nietzsche_tui.weights import MAX_MEMBER_BYTES, load_weights
 from trainer.callbacks import (
     CheckpointWriter,
     DivergenceGuard,

@@ -80,10 +80,10 @@ def training_bounds(args: argparse.Namespace) -> TrainingBounds:
 def app_command(args: argparse.Namespace) -> list[str]:
     """The command each browser tab's app runs: the operator's options, paths made absolute now
     (the server's working folder decides them, never the browser)."""
-    from nietzsche_tui.engine import default_checkpoint
+    from nietzsche_tui.locate import default_checkpoint
 
     checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else default_checkpoint().metadata_path.parent
-    command = [sys.executable, "-m", "nietzsche_tui.cli", "--served", "--checkpoint", str(checkpoint.resolve())]
+    command = [sys.executable, "-m", "nietzsche_tui", "--served", "--checkpoint", str(checkpoint.resolve())]
     command += ["--temperatures", ",".join(f"{t:g}" for t in args.temperatures), "--length", str(args.length)]
     command += ["--mode", args.mode]
     if args.seed is not None:
@@ -114,7 +114,7 @@ def _cannot_listen(host: str, port: int) -> str | None:
 
 def refusal(args: argparse.Namespace) -> str | None:
     """Why these options cannot serve, in one line (before anything is started)."""
-    from nietzsche_tui.history import default_history_path
+    from nietzsche_tui.history.store import default_history_path
 
     numbers = (args.max_sessions, args.idle_timeout, args.app_memory, args.max_epochs, args.max_layers, args.max_units)
     if min(numbers) <= 0 or not 0 < args.port < 65536 or (args.max_batches is not None and args.max_batches < 1):
@@ -135,7 +135,7 @@ def refusal(args: argparse.Namespace) -> str | None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl+C (or SIGTERM); every app is stopped on the way out."""
-    from nietzsche_tui.checkpoint import CheckpointError
+    from nietzsche_tui.contracts.checkpoint import CheckpointError
 
     problem = refusal(args)
     if problem:
@@ -155,7 +155,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not loopback:
         print(public_warning(args.host, args.public_url, token), file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    from nietzsche_tui.serve.sessions import Limits, SessionServer  # aiohttp is heavy: only when serving
+    from nietzsche_tui.serve.server import SessionServer  # aiohttp is heavy: only when serving
+    from nietzsche_tui.serve.sessions import Limits
 
     per_client = args.max_sessions_per_client or max(1, args.max_sessions // 4)
     limits = Limits(args.max_sessions, min(per_client, args.max_sessions), args.idle_timeout, args.app_memory)

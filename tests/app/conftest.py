@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nietzsche_tui.events import EVENTS_FILE
+from nietzsche_tui.contracts.events import EVENTS_FILE
 from tests.checkpoints import random_weights, write_checkpoint
 from tests.conftest import TINY_TEXT
 
@@ -66,6 +66,6 @@ def run_folder(tmp_path, monkeypatch):
 def _notifications_last(monkeypatch):
     """Tests read the app's notifications after waiting for workers; on a slow machine a
     notification with the default 5-second life could expire first and fail a correct app."""
-    from nietzsche_tui.app import NietzscheApp
+    from nietzsche_tui.tui.app import NietzscheApp
 
     monkeypatch.setattr(NietzscheApp, "NOTIFICATION_TIMEOUT", 600)

@@ -3,18 +3,19 @@
 import pytest
 from textual.widgets import Input
 
-from nietzsche_tui.app import make_app
-from nietzsche_tui.chat_screen import MAX_PROMPT_CHARS
-from nietzsche_tui.engine import Engine, GenerationRequest
-from nietzsche_tui.screens import HelpScreen, ProblemScreen
-from nietzsche_tui.widgets import MAX_EXCHANGES, ChatView, Exchange
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.screens.chat import MAX_PROMPT_CHARS
+from nietzsche_tui.tui.screens.dialogs import HelpScreen, ProblemScreen
+from nietzsche_tui.tui.widgets.chat_view import MAX_EXCHANGES, ChatView
+from nietzsche_tui.tui.widgets.columns import Exchange
 
 WIDE = (160, 40)
 
 
 async def open_start_form(app, pilot):
     """F5, then s: the start form, once the app is ready."""
-    from nietzsche_tui.training_screen import StartForm
+    from nietzsche_tui.tui.screens.start_form import StartForm
 
     await ready(app, pilot)
     await pilot.press("f5")
@@ -329,11 +330,11 @@ def test_every_key_is_in_the_help_screen_and_the_readme():
     token by token (a one-letter key is not "in" the help because some word holds that letter)."""
     from pathlib import Path
 
-    from nietzsche_tui.app import NietzscheApp
-    from nietzsche_tui.history_screen import HistoryScreen
-    from nietzsche_tui.inspect_screens import CellScreen, InspectScreen
-    from nietzsche_tui.screens import KEYS, HelpScreen
-    from nietzsche_tui.training_screen import TrainingScreen
+    from nietzsche_tui.tui.app import NietzscheApp
+    from nietzsche_tui.tui.screens.dialogs import KEYS, HelpScreen
+    from nietzsche_tui.tui.screens.history import HistoryScreen
+    from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
+    from nietzsche_tui.tui.screens.training import TrainingScreen
 
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     keys_table = readme[readme.index("| Key | What it does |") :].split("\n\n", 1)[0]
@@ -355,7 +356,7 @@ def test_every_key_is_in_the_help_screen_and_the_readme():
 
 def test_the_key_check_fails_for_a_key_left_out():
     """The test above can fail: without its row, a one-letter key is not found in the help."""
-    from nietzsche_tui.screens import KEYS
+    from nietzsche_tui.tui.screens.dialogs import KEYS
 
     tokens = key_tokens(" ".join(f"{key} {what}" for key, _, what in KEYS if key != "p"))
     assert shown_key("p") not in tokens and shown_key("ctrl+r") in tokens
@@ -364,7 +365,7 @@ def test_the_key_check_fails_for_a_key_left_out():
 async def test_typing_while_the_chat_has_focus_goes_to_the_prompt(app_model):
     """After Tab (or Esc out of a view) the chat has focus; its one-letter keys (p, i, n, ?,
     digits) must not eat a sentence typed there."""
-    from nietzsche_tui.widgets import ChatView
+    from nietzsche_tui.tui.widgets.chat_view import ChatView
 
     app = make_app(checkpoint=str(app_model), seed=1, length=10)
     async with app.run_test(size=WIDE) as pilot:
@@ -392,7 +393,7 @@ async def test_the_palette_offers_only_commands_that_work(app_model):
 
 
 async def test_the_chat_says_when_it_drops_old_exchanges_and_why_narrow_keys_do_nothing(app_model, monkeypatch):
-    from nietzsche_tui import widgets
+    from nietzsche_tui.tui.widgets import chat_view as widgets
 
     monkeypatch.setattr(widgets, "MAX_EXCHANGES", 3)  # the rule, not the number: four prompts, not 21
     MAX_EXCHANGES = widgets.MAX_EXCHANGES

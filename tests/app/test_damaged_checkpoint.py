@@ -4,8 +4,8 @@ tests/reliability/test_user_data.py)."""
 
 import pytest
 
-from nietzsche_tui.app import make_app
-from nietzsche_tui.cli import main
+from nietzsche_tui.cli.main import main
+from nietzsche_tui.tui.app import make_app
 from tests.app.test_app import WIDE, ready
 from tests.reliability.test_user_data import _damage
 

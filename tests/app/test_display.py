@@ -5,12 +5,15 @@ import pytest
 from textual import events
 from textual.widgets import Footer
 
-from nietzsche_tui.app import make_app
-from nietzsche_tui.chat_screen import ChatScreen
-from nietzsche_tui.cli import main as cli_main
-from nietzsche_tui.engine import BUNDLED_MODEL_DIR, Engine, GenerationRequest
+from nietzsche_tui.cli.main import main as cli_main
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 from nietzsche_tui.text import visible, visible_one_line
-from nietzsche_tui.widgets import ChatView, Exchange, StatusBar, fit_parts
+from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.screens.chat import ChatScreen
+from nietzsche_tui.tui.widgets.chat_view import ChatView
+from nietzsche_tui.tui.widgets.columns import Exchange
+from nietzsche_tui.tui.widgets.status import StatusBar, fit_parts
 from tests.app.test_app import WIDE, ready, settle
 from tests.checkpoints import random_weights, write_checkpoint
 from tests.conftest import TINY_TEXT

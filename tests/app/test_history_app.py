@@ -5,12 +5,13 @@ import shutil
 
 import pytest
 
-from nietzsche_tui.app import make_app
-from nietzsche_tui.checkpoint import CheckpointMetadata, latest_checkpoint, write_metadata
-from nietzsche_tui.cli import main as cli_main
-from nietzsche_tui.history import open_history
-from nietzsche_tui.history_screen import HistoryScreen, StoredView
-from nietzsche_tui.widgets import Exchange
+from nietzsche_tui.cli.main import main as cli_main
+from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
+from nietzsche_tui.contracts.folder import latest_checkpoint, write_metadata
+from nietzsche_tui.history.opening import open_history
+from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.screens.history import HistoryScreen, StoredView
+from nietzsche_tui.tui.widgets.columns import Exchange
 from tests.app.test_app import WIDE, ready, settle
 
 
@@ -203,7 +204,7 @@ def test_two_app_instances_on_one_database_keep_every_exchange(app_model, tmp_pa
         [
             "import sys",
             f"sys.path.insert(0, {str(root)!r})",
-            "from nietzsche_tui.app import make_app",
+            "from nietzsche_tui.tui.app import make_app",
             "name, model, history = sys.argv[1:4]",
             "app = make_app(checkpoint=model, seed=1, length=20, history=history, keep_history=True)",
             "async def chat(pilot):",
@@ -270,7 +271,7 @@ async def test_quitting_while_a_generation_streams_keeps_it_as_stopped(app_model
 async def test_every_kind_of_stored_exchange_replays_and_continues(run_folder):
     """Temperatures, epochs side by side and /score: each replays as itself and continues from its
     text (a stored /score once crashed the app on Ctrl+R and continued from "/score …")."""
-    from nietzsche_tui.widgets import ScoreView
+    from nietzsche_tui.tui.widgets.columns import ScoreView
 
     app = make_app(checkpoint="run", seed=5, length=20, history="h.db", keep_history=True)
     async with app.run_test(size=WIDE) as pilot:
@@ -338,7 +339,7 @@ async def test_a_narrow_history_preview_shows_one_column(app_model, tmp_path):
 
 
 def test_the_loss_axis_leaves_the_legend_room_above_the_curves():
-    from nietzsche_tui.training_screen import loss_axis
+    from nietzsche_tui.tui.screens.training import loss_axis
 
     low, high = loss_axis([3.2, 2.5, 2.2, 2.05])
     assert low < 2.05 and high >= 3.2 + 0.3 * (3.2 - 2.05)

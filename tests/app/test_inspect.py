@@ -2,13 +2,13 @@
 
 import pytest
 
-from nietzsche_tui.analysis import score_text
-from nietzsche_tui.app import make_app
-from nietzsche_tui.colours import confidence_bucket
-from nietzsche_tui.engine import Engine
-from nietzsche_tui.inspect_screens import CellScreen, InspectScreen
-from nietzsche_tui.screens import HelpScreen
-from nietzsche_tui.widgets import Exchange, ScoreView
+from nietzsche_tui.engine.analysis import score_text
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.colours import confidence_bucket
+from nietzsche_tui.tui.screens.dialogs import HelpScreen
+from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
+from nietzsche_tui.tui.widgets.columns import Exchange, ScoreView
 from tests.app.test_app import WIDE, ready, settle
 
 
@@ -94,8 +94,8 @@ async def test_the_cell_view_colours_the_text_by_the_chosen_cell(app_model):
         await pilot.press("enter")
         assert screen.cell == 7
         # The painting is cell 7's: the text as painted from cell 7's activations, and not cell 8's.
-        from nietzsche_tui.analysis import cell_activations
-        from nietzsche_tui.colours import painted_activations
+        from nietzsche_tui.engine.analysis import cell_activations
+        from nietzsche_tui.tui.colours import painted_activations
 
         positions, states = cell_activations(screen.engine, screen.full_text)
 

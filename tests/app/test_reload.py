@@ -9,12 +9,13 @@ from dataclasses import replace
 import pytest
 from textual.app import App
 
-from nietzsche_tui import cli
-from nietzsche_tui.app import NietzscheApp, make_app
-from nietzsche_tui.chat_screen import ChatScreen
-from nietzsche_tui.checkpoint import CheckpointMetadata, latest_checkpoint, write_metadata
-from nietzsche_tui.screens import ProblemScreen
-from nietzsche_tui.widgets import Exchange
+from nietzsche_tui.cli import main as cli
+from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
+from nietzsche_tui.contracts.folder import latest_checkpoint, write_metadata
+from nietzsche_tui.tui.app import NietzscheApp, make_app
+from nietzsche_tui.tui.screens.chat import ChatScreen
+from nietzsche_tui.tui.screens.dialogs import ProblemScreen
+from nietzsche_tui.tui.widgets.columns import Exchange
 from tests.app.test_app import WIDE, ready, settle
 
 

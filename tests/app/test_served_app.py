@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from nietzsche_tui.app import make_app
-from nietzsche_tui.cli import build_parser
-from nietzsche_tui.history import open_history
-from nietzsche_tui.history_screen import HistoryScreen
+from nietzsche_tui.cli.main import build_parser
+from nietzsche_tui.history.opening import open_history
 from nietzsche_tui.runs import TrainingBounds
-from nietzsche_tui.serve import app_command
-from nietzsche_tui.training_screen import StartForm
+from nietzsche_tui.serve.command import app_command
+from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.screens.history import HistoryScreen
+from nietzsche_tui.tui.screens.start_form import StartForm
 from tests.app.test_app import WIDE, fill, open_start_form, ready, settle
 from tests.app.test_history_app import history_ready, prompt, saved
 
@@ -111,8 +111,7 @@ async def test_a_served_app_without_history_says_so(app_model):
 
 
 def test_a_bundled_model_is_never_a_training_folder():
-    from nietzsche_tui.app import checkpoint_folder
-    from nietzsche_tui.engine import BUNDLED_MODELS
+    from nietzsche_tui.locate import BUNDLED_MODELS, checkpoint_folder
 
     for folder in BUNDLED_MODELS.values():
         assert checkpoint_folder(str(folder)) == "checkpoints"
@@ -124,7 +123,7 @@ def test_a_bundled_model_is_never_a_training_folder():
 def test_a_port_in_use_is_one_line_before_anything_is_printed(capsys):
     import socket
 
-    from nietzsche_tui.cli import main
+    from nietzsche_tui.cli.main import main
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -224,7 +223,8 @@ async def test_the_served_palette_draws_its_search_icon_in_the_pages_font(app_mo
 
 
 def test_a_served_export_names_the_checkpoint_not_where_it_lives(app_model):
-    from nietzsche_tui.history import Column, StoredExchange, to_markdown
+    from nietzsche_tui.history.export import to_markdown
+    from nietzsche_tui.history.records import Column, StoredExchange
 
     exchange = StoredExchange(
         kind="generate",
@@ -265,8 +265,8 @@ def test_one_visitor_evicts_only_their_own_exchanges(tmp_path):
 
 
 def test_serve_refuses_training_without_a_corpus_and_the_owners_history(capsys, monkeypatch, tmp_path):
-    from nietzsche_tui.cli import main
-    from nietzsche_tui.history import default_history_path
+    from nietzsche_tui.cli.main import main
+    from nietzsche_tui.history.store import default_history_path
 
     assert main(["serve", "--allow-training"]) == 2
     assert "--allow-training needs --corpus" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nietzsche_tui.app import make_app
+from nietzsche_tui.tui.app import make_app
 from tests.app.test_app import ready, settle
 
 SIZE = (120, 34)
@@ -129,7 +129,7 @@ def utc():
 
 
 def test_history_screen(app_model, tmp_path, utc, snap_compare):
-    from nietzsche_tui.history import open_history
+    from nietzsche_tui.history.opening import open_history
     from tests.engine.test_history import stored
 
     store, _ = open_history(tmp_path / "h.db")

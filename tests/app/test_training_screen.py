@@ -7,12 +7,14 @@ import sys
 import pytest
 
 from nietzsche_tui import runs
-from nietzsche_tui.app import make_app
-from nietzsche_tui.cli import main as cli_main
-from nietzsche_tui.engine import Engine, GenerationRequest, generate_epochs
-from nietzsche_tui.events import EventWriter
-from nietzsche_tui.training_screen import QuitDialog, StartForm, TrainingScreen
-from nietzsche_tui.widgets import Exchange
+from nietzsche_tui.cli.main import main as cli_main
+from nietzsche_tui.contracts.events import EventWriter
+from nietzsche_tui.engine.epochs import generate_epochs
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.screens.start_form import QuitDialog, StartForm
+from nietzsche_tui.tui.screens.training import TrainingScreen
+from nietzsche_tui.tui.widgets.columns import Exchange
 from tests.app.conftest import write_epoch
 from tests.app.test_app import WIDE, ready, settle
 from tests.conftest import TINY_TEXT
@@ -334,7 +336,7 @@ async def test_the_start_form_resumes_a_gru_stack_with_its_own_shape(tmp_path, m
 async def test_the_start_form_fits_45_rows_keeps_what_was_typed_and_says_when_nothing_is_left(run_folder):
     from textual.widgets import Input, Static
 
-    from nietzsche_tui.training_screen import StartForm
+    from nietzsche_tui.tui.screens.start_form import StartForm
     from tests.app.test_app import open_start_form
 
     app = make_app(checkpoint="run")

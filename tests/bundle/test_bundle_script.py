@@ -2,8 +2,9 @@
 
 import pytest
 
-from nietzsche_tui.checkpoint import complete_checkpoints
-from nietzsche_tui.engine import BUNDLED_MODEL_DIR, Engine
+from nietzsche_tui.contracts.folder import complete_checkpoints
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 from tests.conftest import tiny_config
 from trainer.bundle import main as bundle_main
 from trainer.train import train

@@ -8,14 +8,16 @@ import zipfile
 
 import pytest
 
-from nietzsche_tui.checkpoint import Architecture, latest_checkpoint
-from nietzsche_tui.engine import BUNDLED_MODEL_DIR, BUNDLED_MODELS, Engine, GenerationRequest
+from nietzsche_tui.contracts.checkpoint import Architecture
+from nietzsche_tui.contracts.folder import latest_checkpoint
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.locate import BUNDLED_MODEL_DIR, BUNDLED_MODELS
 
 
 @pytest.fixture(scope="module")
 def bundled():
     checkpoint = latest_checkpoint(BUNDLED_MODEL_DIR)
-    assert checkpoint is not None, "no model bundled in nietzsche_tui/model"
+    assert checkpoint is not None, "no model bundled in nietzsche_tui/bundled/book"
     return Engine.load(BUNDLED_MODEL_DIR)
 
 
@@ -59,31 +61,31 @@ def test_the_large_model_is_two_lstm_layers_in_float16_and_clearly_better():
 
 
 def test_model_large_opens_the_large_model_and_clashes_with_checkpoint(capsys):
-    from nietzsche_tui.cli import main
+    from nietzsche_tui.cli.main import main
 
     assert main(["generate", "--model", "large", "--prompt", "what is truth", "--length", "20", "--seed", "1"]) == 0
-    assert "model_large/epoch_" in capsys.readouterr().err
+    assert "large/epoch_" in capsys.readouterr().err
     assert main(["generate", "--model", "large", "--checkpoint", str(BUNDLED_MODEL_DIR), "--prompt", "x"]) == 2
     assert "--model and --checkpoint" in capsys.readouterr().err
 
 
 def test_the_installed_wheel_finds_the_model_and_stylesheet(tmp_path):
-    root = BUNDLED_MODEL_DIR.parents[1]
+    root = BUNDLED_MODEL_DIR.parents[2]
     subprocess.run(
         ["uv", "build", "--wheel", "--out-dir", str(tmp_path / "dist")], cwd=root, check=True, capture_output=True
     )
     wheel = next((tmp_path / "dist").glob("nietzsche_tui-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "nietzsche_tui/app.tcss" in names
-    assert any(n.startswith("nietzsche_tui/model/epoch_") and n.endswith(".keras") for n in names)
-    assert any(n.startswith("nietzsche_tui/model_large/epoch_") and n.endswith(".keras") for n in names)
+    assert "nietzsche_tui/tui/app.tcss" in names
+    assert any(n.startswith("nietzsche_tui/bundled/book/epoch_") and n.endswith(".keras") for n in names)
+    assert any(n.startswith("nietzsche_tui/bundled/large/epoch_") and n.endswith(".keras") for n in names)
     assert not any(n.startswith("tests/") or n.endswith("nietzsche.txt") for n in names)
     # A pure-Python wheel installs by unpacking; run from there, away from the checkout.
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     script = (
         "import asyncio, json, sys, nietzsche_tui\n"
-        "from nietzsche_tui.app import make_app\n"
+        "from nietzsche_tui.tui.app import make_app\n"
         "async def main():\n"
         "    app = make_app(seed=1, length=20)\n"
         "    async with app.run_test() as pilot:\n"
@@ -105,7 +107,7 @@ def test_the_installed_wheel_finds_the_model_and_stylesheet(tmp_path):
         [
             sys.executable,
             "-m",
-            "nietzsche_tui.cli",
+            "nietzsche_tui",
             "generate",
             "--prompt",
             "truth",

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from nietzsche_tui.analysis import (
+from nietzsche_tui.cli.main import main as cli_main
+from nietzsche_tui.engine.analysis import (
     MAX_SCORE_CHARS,
     alternatives,
     cell_activations,
@@ -13,8 +14,7 @@ from nietzsche_tui.analysis import (
     score_text,
     text_properties,
 )
-from nietzsche_tui.cli import main as cli_main
-from nietzsche_tui.engine import Engine, GenerationRequest
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from tests.conftest import TINY_TEXT
 
 
@@ -62,7 +62,7 @@ def test_score_of_held_out_text_is_the_stored_held_out_loss(trained_folder, tiny
 
 @pytest.mark.corpus
 def test_score_of_the_real_held_out_text_matches_the_bundled_model(real_corpus, capsys, tmp_path):
-    from nietzsche_tui.engine import BUNDLED_MODEL_DIR
+    from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 
     text = real_corpus.read_text(encoding="utf-8")
     held_out = tmp_path / "held_out.txt"
@@ -147,7 +147,7 @@ def test_generate_json_alternatives_list_the_untempered_top_characters(app_model
 
 
 def test_cells_correlations_recomputed_from_the_states():
-    from nietzsche_tui.engine import BUNDLED_MODEL_DIR
+    from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 
     engine = Engine.load(BUNDLED_MODEL_DIR)  # its vocabulary has quotes, parentheses and newlines
     text = 'he said "truth is a woman" (and then?) what then.\nis there not ground ' * 3
@@ -177,16 +177,17 @@ def test_scoring_needs_no_tensorflow():
     import sys
 
     code = (
-        "import sys\nfrom nietzsche_tui.analysis import score_text\nfrom nietzsche_tui.engine import Engine, "
-        "BUNDLED_MODEL_DIR\nscore_text(Engine.load(BUNDLED_MODEL_DIR), 'what is truth')\n"
+        "import sys\nfrom nietzsche_tui.engine.analysis import score_text\n"
+        "from nietzsche_tui.engine.generation import Engine\nfrom nietzsche_tui.locate import BUNDLED_MODEL_DIR\n"
+        "score_text(Engine.load(BUNDLED_MODEL_DIR), 'what is truth')\n"
         "print('tensorflow' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
 def test_one_capital_i_with_a_dot_no_longer_stops_the_whole_text_from_lowercasing(app_model):
-    from nietzsche_tui.analysis import score_text
-    from nietzsche_tui.engine import encode_prompt
+    from nietzsche_tui.engine.analysis import score_text
+    from nietzsche_tui.engine.prompts import encode_prompt
 
     engine = Engine.load(app_model)
     text = "The Philosopher, as We Free Spirits understand Him."
@@ -232,8 +233,8 @@ def test_every_scorer_states_its_limit_and_what_was_given(app_model, tmp_path, m
 
 
 def test_the_most_surprising_places_are_listed_most_surprising_first(app_model):
-    from nietzsche_tui.analysis import score_text
-    from nietzsche_tui.engine import BUNDLED_MODELS
+    from nietzsche_tui.engine.analysis import score_text
+    from nietzsche_tui.locate import BUNDLED_MODELS
 
     scored = score_text(Engine.load(BUNDLED_MODELS["book"]), TINY_TEXT[:2000])
     means = [bits for _, _, bits in scored.surprising_spans(20)]
@@ -241,7 +242,7 @@ def test_the_most_surprising_places_are_listed_most_surprising_first(app_model):
 
 
 def test_the_chosen_character_is_listed_whatever_its_rank(app_model):
-    from nietzsche_tui.analysis import alternatives
+    from nietzsche_tui.engine.analysis import alternatives
 
     engine = Engine.load(app_model)
     context = "the free spirit "

@@ -4,8 +4,10 @@ engine exactly as Keras runs it, in both generation modes, read from a real save
 import numpy as np
 import pytest
 
-from nietzsche_tui.checkpoint import Architecture, CheckpointError, read_checkpoint
-from nietzsche_tui.engine import Engine, GenerationRequest, encode_prompt, generate_epochs
+from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointError, read_checkpoint
+from nietzsche_tui.engine.epochs import generate_epochs
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.engine.prompts import encode_prompt
 from tests.conftest import TINY_TEXT, save_fixture_checkpoint
 
 ARCHITECTURES = [
@@ -113,7 +115,7 @@ def test_metadata_that_disagrees_with_the_archive_is_refused(engine_and_model, t
     import json
     import shutil
 
-    from nietzsche_tui.weights import load_weights
+    from nietzsche_tui.engine.weights import load_weights
 
     engine, _, architecture = engine_and_model
     source = engine.checkpoint
@@ -127,7 +129,7 @@ def test_metadata_that_disagrees_with_the_archive_is_refused(engine_and_model, t
 
 def test_format_1_checkpoints_still_load():
     """The bundled model was written in format 1 (no cell or layer count): it is the book's LSTM."""
-    from nietzsche_tui.engine import BUNDLED_MODEL_DIR
+    from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 
     engine = Engine.load(BUNDLED_MODEL_DIR)
     assert engine.checkpoint.metadata["format_version"] == 1
@@ -151,7 +153,7 @@ def test_the_weight_reader_accepts_exactly_the_architectures_the_trainer_builds(
     import json
     import zipfile
 
-    from nietzsche_tui.weights import load_weights
+    from nietzsche_tui.engine.weights import load_weights
     from tests.checkpoints import keras_archive, random_weights, write_checkpoint
 
     vocabulary = sorted(set(TINY_TEXT.lower()))

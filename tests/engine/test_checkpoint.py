@@ -5,18 +5,16 @@ import shutil
 
 import pytest
 
-from nietzsche_tui.checkpoint import (
-    CheckpointError,
+from nietzsche_tui.contracts.checkpoint import CheckpointError, epoch_from_name, read_checkpoint
+from nietzsche_tui.contracts.folder import (
     atomic_write_bytes,
     best_checkpoint,
     complete_checkpoints,
-    epoch_from_name,
     latest_checkpoint,
-    read_checkpoint,
     resolve_checkpoint,
 )
-from nietzsche_tui.engine import Engine
-from nietzsche_tui.weights import load_weights
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.engine.weights import load_weights
 
 
 def copy_epochs(source, target, epochs):
@@ -142,7 +140,7 @@ def test_fixture_archives_written_without_keras_load_in_plain_keras(tmp_path):
     import keras
     import numpy as np
 
-    from nietzsche_tui.engine import Engine
+    from nietzsche_tui.engine.generation import Engine
     from tests.checkpoints import random_weights, write_checkpoint
     from tests.conftest import TINY_TEXT
 

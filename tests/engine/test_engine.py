@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from nietzsche_tui.engine import Engine, GenerationRequest, PromptError, encode_prompt
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.engine.prompts import PromptError, encode_prompt
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +193,8 @@ def test_loading_and_generating_never_imports_tensorflow(keras_checkpoint):
         "def refuse(*args, **kwargs):\n"
         "    raise AssertionError('something was unpickled')\n"
         "pickle.load = pickle.loads = pickle.Unpickler = refuse\n"
-        "from nietzsche_tui.engine import Engine, GenerationRequest\n"
-        "import nietzsche_tui.cli\n"
+        "from nietzsche_tui.engine.generation import Engine, GenerationRequest\n"
+        "import nietzsche_tui.cli.main\n"
         f"engine = Engine.load({str(folder)!r})\n"
         "list(engine.generate(GenerationRequest('truth is', length=5)))\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"

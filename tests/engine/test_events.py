@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from nietzsche_tui.events import EVENTS_FILE, EventReader, EventWriter, RunState, read_events
+from nietzsche_tui.contracts.events import EVENTS_FILE, EventReader, EventWriter, RunState, read_events
 
 
 def test_written_events_read_back_in_order(tmp_path):

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from nietzsche_tui.cli import main
-from nietzsche_tui.engine import Engine, GenerationRequest
+from nietzsche_tui.cli.main import main
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
 
 
 def run(capsys, *args):

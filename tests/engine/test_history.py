@@ -9,14 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from nietzsche_tui.history import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    Column,
-    StoredExchange,
-    open_history,
-    to_markdown,
-)
+from nietzsche_tui.history.export import to_markdown
+from nietzsche_tui.history.opening import open_history
+from nietzsche_tui.history.records import Column, StoredExchange
+from nietzsche_tui.history.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def stored(prompt="what is truth", texts=("a woman", "a lie"), kind="temperatures"):

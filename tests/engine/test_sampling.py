@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nietzsche_tui.sampling import reweight_distribution, sample_index
+from nietzsche_tui.engine.sampling import reweight_distribution, sample_index
 
 
 def book_reweight(p, temperature):
@@ -85,7 +85,7 @@ def test_top_k_and_top_p_truncate():
 
 
 def test_top_k_keeps_exactly_k_even_with_ties():
-    from nietzsche_tui.sampling import reweight_distribution
+    from nietzsche_tui.engine.sampling import reweight_distribution
 
     tied = np.array([0.25, 0.25, 0.25, 0.25])
     kept = reweight_distribution(tied, 1.0, top_k=2)
@@ -95,7 +95,7 @@ def test_top_k_keeps_exactly_k_even_with_ties():
 def test_the_gru_gates_do_not_overflow_with_large_weights():
     import warnings
 
-    from nietzsche_tui.engine import Engine
+    from nietzsche_tui.engine.generation import Engine
     from tests.checkpoints import random_weights
 
     vocabulary = list("abcdefgh")

@@ -4,8 +4,9 @@ import os
 
 import pytest
 
-from nietzsche_tui.app import make_app
-from nietzsche_tui.widgets import MAX_COLUMN_CHARS, MAX_EXCHANGES, ChatView, Exchange
+from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.widgets.chat_view import MAX_EXCHANGES, ChatView
+from nietzsche_tui.tui.widgets.columns import MAX_COLUMN_CHARS, Exchange
 from tests.app.test_app import ready, running, settle
 
 

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nietzsche_tui.engine import Engine, GenerationRequest, PromptError, describe_characters, encode_prompt
-from nietzsche_tui.sampling import sample_index
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.engine.prompts import PromptError, describe_characters, encode_prompt
+from nietzsche_tui.engine.sampling import sample_index
 
 # Everything Unicode allows in a Python str, lone surrogates and control characters included.
 ANY_TEXT = st.text(alphabet=st.characters(codec=None, categories=None), max_size=300)

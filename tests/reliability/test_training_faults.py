@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from nietzsche_tui.checkpoint import CheckpointError, complete_checkpoints, latest_checkpoint
-from nietzsche_tui.weights import load_weights
+from nietzsche_tui.contracts.checkpoint import CheckpointError
+from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoint
+from nietzsche_tui.engine.weights import load_weights
 from tests.conftest import tiny_train_args
 
 EPOCHS = 30

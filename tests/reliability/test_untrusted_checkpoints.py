@@ -10,9 +10,9 @@ import zipfile
 
 import pytest
 
-from nietzsche_tui.checkpoint import CheckpointError, read_checkpoint
-from nietzsche_tui.engine import Engine
-from nietzsche_tui.weights import MAX_MEMBER_BYTES
+from nietzsche_tui.contracts.checkpoint import CheckpointError, read_checkpoint
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.engine.weights import MAX_MEMBER_BYTES
 from tests.conftest import tiny_train_args
 
 MARKER = "/tmp/nietzsche-tui-pwned"
@@ -138,7 +138,7 @@ def test_damaged_checkpoints_are_one_clear_line_in_the_cli(trained_folder, tmp_p
         [
             sys.executable,
             "-m",
-            "nietzsche_tui.cli",
+            "nietzsche_tui",
             "generate",
             "--prompt",
             "truth",

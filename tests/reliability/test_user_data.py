@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from nietzsche_tui.cli import main
-from nietzsche_tui.history import open_history
+from nietzsche_tui.cli.main import main
+from nietzsche_tui.history.opening import open_history
 from tests.engine.test_history import new_store, stored
 
 
@@ -127,7 +127,7 @@ def test_a_full_standard_output_is_one_line(app_model, tmp_path, argv):
         argv += ["--checkpoint", str(app_model)]
     with open("/dev/full", "w") as full:
         result = subprocess.run(
-            [sys.executable, "-m", "nietzsche_tui.cli", *argv],
+            [sys.executable, "-m", "nietzsche_tui", *argv],
             stdout=full,
             stderr=subprocess.PIPE,
             input="the text to score, long enough " * 200,
@@ -223,7 +223,7 @@ def test_the_trainer_names_the_damaged_file_and_overwrites_nothing(trained_folde
 
 
 def test_alternatives_without_json_is_refused_and_all_is_any_case(app_model, capsys):
-    from nietzsche_tui.engine import pick_epochs
+    from nietzsche_tui.engine.epochs import pick_epochs
 
     argv = ["generate", "--alternatives", "3", "--prompt", "truth", "--checkpoint", str(app_model)]
     assert main(argv) == 2

@@ -73,7 +73,7 @@ def serve(app_model, tmp_path):
 
     def start(*options: str) -> Served:
         port = free_port()
-        command = [sys.executable, "-m", "nietzsche_tui.cli", "serve", "--port", str(port)]
+        command = [sys.executable, "-m", "nietzsche_tui", "serve", "--port", str(port)]
         command += ["--checkpoint", str(app_model), "--seed", "7", "--length", "60", *options]
         log = open(tmp_path / f"serve-{port}.log", "w")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)

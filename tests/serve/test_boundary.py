@@ -107,7 +107,8 @@ def test_keystrokes_beyond_the_rate_wait_instead_of_being_dropped():
 @pytest.fixture
 async def client(app_model):
     """A SessionServer's aiohttp app under a test server on 127.0.0.1, asking for a token."""
-    from nietzsche_tui.serve.sessions import Limits, SessionServer
+    from nietzsche_tui.serve.server import SessionServer
+    from nietzsche_tui.serve.sessions import Limits
 
     made = []
 

@@ -106,7 +106,7 @@ def generated(app_model, prompt: str) -> list[str]:
         [
             sys.executable,
             "-m",
-            "nietzsche_tui.cli",
+            "nietzsche_tui",
             "generate",
             "--checkpoint",
             str(app_model),

@@ -155,7 +155,7 @@ def test_listening_beyond_loopback_warns_and_prints_an_address_with_a_token(app_
     from tests.serve.conftest import free_port
 
     port = free_port()
-    command = [sys.executable, "-m", "nietzsche_tui.cli", "serve", "--host", "0.0.0.0", "--port", str(port)]
+    command = [sys.executable, "-m", "nietzsche_tui", "serve", "--host", "0.0.0.0", "--port", str(port)]
     command += ["--checkpoint", str(app_model)]
     warning, address = _first_lines([*command, "--public-url", f"http://127.0.0.1:{port}"])
     assert warning.startswith("Warning: listening on 0.0.0.0: anyone with the printed address (it holds the token)")

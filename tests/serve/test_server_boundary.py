@@ -213,7 +213,7 @@ def test_ipv6_loopback_prints_an_address_a_browser_opens(app_model, tmp_path):
     except OSError:
         pytest.skip("no IPv6 loopback here")
     port = free_port()
-    command = [sys.executable, "-m", "nietzsche_tui.cli", "serve", "--host", "::1", "--port", str(port)]
+    command = [sys.executable, "-m", "nietzsche_tui", "serve", "--host", "::1", "--port", str(port)]
     server = subprocess.Popen([*command, "--checkpoint", str(app_model)], stdout=subprocess.PIPE, text=True)
     try:
         address = server.stdout.readline()

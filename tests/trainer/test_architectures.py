@@ -2,7 +2,7 @@
 
 import pytest
 
-from nietzsche_tui.checkpoint import Architecture
+from nietzsche_tui.contracts.checkpoint import Architecture
 from trainer.config import TrainConfig, config_from
 from trainer.model import CUDNN_CONDITIONS, build_model, build_training_model
 

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from nietzsche_tui.checkpoint import complete_checkpoints
-from nietzsche_tui.engine import Engine, GenerationRequest
+from nietzsche_tui.contracts.folder import complete_checkpoints
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from tests.conftest import tiny_train_args
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 """The trainer's side of the events contract: what a real run writes, how it ends."""
 
-from nietzsche_tui.events import read_events
+from nietzsche_tui.contracts.events import read_events
 from tests.conftest import tiny_config, tiny_train_args
 from trainer.cli import main as train_main
 from trainer.train import train

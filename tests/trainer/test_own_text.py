@@ -2,8 +2,9 @@
 
 import pytest
 
-from nietzsche_tui.analysis import score_text
-from nietzsche_tui.engine import Engine, GenerationRequest, encode_prompt
+from nietzsche_tui.engine.analysis import score_text
+from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.engine.prompts import encode_prompt
 from tests.conftest import TINY_TEXT, tiny_config
 from trainer.corpus import CorpusError, load_corpus
 from trainer.train import TrainingError, train
@@ -87,7 +88,7 @@ def test_several_corpus_files_join_in_the_order_given(tmp_path):
 
 def test_a_two_layer_gru_on_mixed_case_files_trains_resumes_and_keeps_case(tmp_path):
     """The issue's user: their own mixed-case text in two files, a 2-layer GRU, resumed once."""
-    from nietzsche_tui.checkpoint import Architecture
+    from nietzsche_tui.contracts.checkpoint import Architecture
     from tests.conftest import tiny_train_args
     from trainer.cli import main as train_main
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from nietzsche_tui.checkpoint import complete_checkpoints
+from nietzsche_tui.contracts.folder import complete_checkpoints
 from tests.conftest import TINY_TEXT, tiny_config, tiny_train_args
 from trainer.cli import main as train_main
 from trainer.corpus import CorpusError
@@ -185,7 +185,7 @@ def test_bad_numbers_are_refused_naming_the_flag_before_tensorflow_works(tiny_co
 
 
 def test_a_bundled_model_folder_is_not_resumed(tiny_corpus, capsys):
-    from nietzsche_tui.engine import BUNDLED_MODEL_DIR
+    from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 
     before = sorted((p.name, p.stat().st_mtime_ns) for p in BUNDLED_MODEL_DIR.iterdir())
     assert train_main([*tiny_train_args(tiny_corpus, BUNDLED_MODEL_DIR, 99)]) != 0

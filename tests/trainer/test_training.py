@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from nietzsche_tui.checkpoint import complete_checkpoints, latest_checkpoint, read_checkpoint
+from nietzsche_tui.contracts.checkpoint import read_checkpoint
+from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoint
 from tests.conftest import tiny_config
 from trainer.cli import main as train_main
 from trainer.corpus import load_corpus
@@ -170,7 +171,7 @@ def test_cli_help_documents_every_flag(capsys):
 
 
 def test_engine_held_out_loss_equals_the_trainers_keras_figure(trained_folder, tiny_corpus):
-    from nietzsche_tui.engine import Engine
+    from nietzsche_tui.engine.generation import Engine
 
     corpus = load_corpus(tiny_corpus, maxlen=12, val_fraction=0.1)
     engine = Engine.load(trained_folder)
@@ -178,7 +179,7 @@ def test_engine_held_out_loss_equals_the_trainers_keras_figure(trained_folder, t
 
 
 def test_dropout_trains_the_same_weights_and_the_engine_reads_them(tiny_corpus, tmp_path):
-    from nietzsche_tui.engine import Engine, GenerationRequest
+    from nietzsche_tui.engine.generation import Engine, GenerationRequest
 
     train(tiny_config(tiny_corpus, tmp_path, recipe="fast", sequence_length=30, batch_size=8, epochs=1, dropout=0.3))
     model = keras.models.load_model(latest_checkpoint(tmp_path).weights_path)

@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from nietzsche_tui.arguments import whole_number
-from nietzsche_tui.history import HistoryError, default_history_path, read_history, to_markdown
+from nietzsche_tui.cli.common import EXIT_USAGE, whole_number
+from nietzsche_tui.history.export import to_markdown
+from nietzsche_tui.history.opening import read_history
+from nietzsche_tui.history.store import HistoryError, default_history_path
 from nietzsche_tui.text import visible, visible_one_line
-
-EXIT_USAGE = 2
 
 
 def add_commands(commands) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nietzsche_tui.engine import DEFAULT_TEMPERATURES, Engine
+from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, Engine
+from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
 from nietzsche_tui.runs import TrainingBounds
 
 
@@ -15,7 +16,7 @@ class Settings:
 
     checkpoint: str | None = None
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
-    length: int = 400
+    length: int = DEFAULT_LENGTH
     seed: int | None = None  # None: a fresh seed for every prompt
     mode: str = "window"
     show_speed: bool = True  # snapshot tests turn the live figure off
@@ -24,7 +25,7 @@ class Settings:
     history: str | None = None  # the history database; None: the default location
     keep_history: bool = True  # --no-history keeps nothing
     resume: bool = False  # reopen the last session's exchanges in the chat
-    max_history: int = 10_000  # exchanges kept; the oldest go first
+    max_history: int = DEFAULT_MAX_EXCHANGES  # exchanges kept; the oldest go first
     served: bool = False  # running in a browser tab for `nietzsche-tui serve`: the user is not the owner
     allow_training: bool = True  # served: only when the operator passed --allow-training
     training_bounds: TrainingBounds = field(default_factory=TrainingBounds)  # served: the operator's bounds

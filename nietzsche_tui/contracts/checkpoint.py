@@ -24,25 +24,37 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 FORMAT_NAME = "nietzsche-tui-checkpoint"
+
+
 FORMAT_VERSION = 2
+
+
 READABLE_VERSIONS = (1, 2)
+
+
 CELLS = ("lstm", "gru")
+
+
 GATES = {"lstm": 4, "gru": 3}  # LSTM gates i, f, c, o; GRU gates z, r, h (Keras's orders)
+
+
 METADATA_SUFFIX = ".json"
+
+
 WEIGHTS_SUFFIX = ".keras"
+
+
 # Metadata is a few kB; anything far larger is not ours and is refused before parsing.
 MAX_METADATA_BYTES = 4 * 1024 * 1024
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
 _NAME = re.compile(r"^epoch_(\d{4,})\.json$")
 
 
@@ -138,10 +150,6 @@ def epoch_from_name(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-# ---------------------------------------------------------------------------------------------
-# The metadata, typed
-
-
 @dataclass(frozen=True)
 class Architecture:
     """one-hot → ``layers`` × ``cell``(``units``) → Dense(softmax). The default is the book's."""
@@ -228,10 +236,6 @@ class CheckpointMetadata:
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading and validating
-
-
 def _require(condition: bool, path: Path, what: str) -> None:
     if not condition:
         raise CheckpointError(f"{path}: {what}; this is not a usable nietzsche-tui checkpoint.")
@@ -316,111 +320,6 @@ def read_checkpoint(metadata_path: str | Path) -> Checkpoint:
     return Checkpoint(path, weights, validate_metadata(metadata, path))
 
 
-def scan_checkpoints(folder: str | Path) -> tuple[list[Checkpoint], list[tuple[Path, str]]]:
-    """One read of a folder: its complete, valid checkpoints ordered by epoch, and the metadata
-    files named like a checkpoint that do not read as one, with the reason, by name.
-
-    Temporary files and weights without metadata are neither: they are what an interrupted write
-    leaves behind (the trainer writes the metadata last), and a reader must never see them as
-    checkpoints. A ``.json`` that is there but unreadable, or whose weights are gone, is damage a
-    reader should be told about, never a checkpoint to skip silently.
-    """
-    found: list[Checkpoint] = []
-    damaged: list[tuple[Path, str]] = []
-    try:
-        entries = sorted(os.listdir(folder))
-    except OSError:
-        return [], []
-    for name in entries:
-        if epoch_from_name(name) is None:
-            continue
-        try:
-            found.append(read_checkpoint(Path(folder) / name))
-        except CheckpointError as error:
-            damaged.append((Path(folder) / name, str(error)))
-    return sorted(found, key=lambda c: c.epoch), damaged
-
-
-def complete_checkpoints(folder: str | Path) -> list[Checkpoint]:
-    """Every complete, valid checkpoint in a folder, ordered by epoch (``scan_checkpoints``)."""
-    return scan_checkpoints(folder)[0]
-
-
 def epoch_of_file(name: str) -> int | None:
     """The epoch of a checkpoint's ``.json`` or ``.keras`` file name, or None."""
     return epoch_from_name(name[: -len(WEIGHTS_SUFFIX)] + METADATA_SUFFIX if name.endswith(WEIGHTS_SUFFIX) else name)
-
-
-def latest_checkpoint(folder: str | Path) -> Checkpoint | None:
-    """The complete checkpoint with the highest epoch in the folder, or None."""
-    found = complete_checkpoints(folder)
-    return found[-1] if found else None
-
-
-def best_checkpoint(folder: str | Path) -> Checkpoint | None:
-    """The complete checkpoint with the lowest held-out loss (ties: the later epoch), or None."""
-    scored = [c for c in complete_checkpoints(folder) if c.val_loss is not None]
-    return min(scored, key=lambda c: (c.val_loss, -c.epoch)) if scored else None
-
-
-def resolve_checkpoint(path: str | Path) -> Checkpoint:
-    """A file means that checkpoint; a folder means its latest complete checkpoint."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        latest = latest_checkpoint(target)
-        if latest is None:
-            raise MissingCheckpoint(
-                f"{target}: no complete checkpoint in this folder; train one with "
-                f"`uv run nietzsche-train --out {target}`."
-            )
-        return latest
-    if not target.exists():
-        raise MissingCheckpoint(f"{target}: no such file or folder.")
-    if target.suffix not in (METADATA_SUFFIX, WEIGHTS_SUFFIX):
-        raise CheckpointError(f"{target}: expected a checkpoint .json/.keras file or a training folder.")
-    return read_checkpoint(target)
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing (used by the trainer; lives here so both sides agree on names and atomicity)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a file so that readers see either the old content or the whole new content."""
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp creates 0600; checkpoints are ordinary files
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_folder(target.parent)
-
-
-def fsync_folder(folder: str | Path) -> None:
-    """Make a rename durable across power loss (a no-op where folders cannot be opened)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def write_metadata(folder: str | Path, metadata: CheckpointMetadata) -> Path:
-    """Validate and atomically write a checkpoint's metadata: the checkpoint's completion marker."""
-    data = metadata.to_dict()
-    metadata_name, _ = checkpoint_names(metadata.epoch)
-    path = Path(folder) / metadata_name
-    validate_metadata(data, path)
-    atomic_write_bytes(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
-    return path

@@ -16,12 +16,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from nietzsche_tui.analysis import ScoreError, alternatives, cell_activations, rank_activations
-from nietzsche_tui.colours import painted_activations, painted_buckets
-from nietzsche_tui.engine import Engine
-from nietzsche_tui.screens import SubScreen
+from nietzsche_tui.engine.analysis import ScoreError, alternatives, cell_activations, rank_activations
+from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.text import visible_one_line
-from nietzsche_tui.widgets import TemperatureColumn
+from nietzsche_tui.tui.colours import painted_activations, painted_buckets
+from nietzsche_tui.tui.screens.dialogs import SubScreen
+from nietzsche_tui.tui.widgets.columns import TemperatureColumn
 
 BAR_WIDTH = 12
 

@@ -13,7 +13,6 @@ never imported; inference is the NumPy engine and training is a subprocess.
 from __future__ import annotations
 
 import io
-import shlex
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -26,41 +25,21 @@ from textual.message import Message
 from textual.screen import Screen
 
 import nietzsche_tui
-from nietzsche_tui.chat_screen import ChatScreen
-from nietzsche_tui.checkpoint import METADATA_SUFFIX, WEIGHTS_SUFFIX, CheckpointError, MissingCheckpoint
-from nietzsche_tui.engine import BUNDLED_MODELS, Engine
-from nietzsche_tui.history import (
-    HistoryStore,
-    StoredExchange,
-    default_history_path,
-    open_history,
-)
-from nietzsche_tui.history_screen import HistoryScreen, StoredView, stored_from_exchange, stored_from_score
+from nietzsche_tui.contracts.checkpoint import CheckpointError, MissingCheckpoint
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.history.opening import open_history
+from nietzsche_tui.history.records import StoredExchange
+from nietzsche_tui.history.store import HistoryStore, default_history_path
+from nietzsche_tui.locate import checkpoint_folder, train_hint
 from nietzsche_tui.runs import StartSettings, TrainingControl
-from nietzsche_tui.screens import HelpScreen, ProblemScreen
-from nietzsche_tui.state import ModelState, Settings
-from nietzsche_tui.training_screen import QuitDialog, StartForm, TrainingScreen
-from nietzsche_tui.widgets import ChatView, Exchange
-
-
-def checkpoint_folder(checkpoint: str | None) -> str:
-    """The training folder a ``--checkpoint`` setting points at (a file's folder; default ./checkpoints)."""
-    if checkpoint is None:
-        return "checkpoints"
-    path = Path(checkpoint)
-    folder = path.parent if path.suffix in (METADATA_SUFFIX, WEIGHTS_SUFFIX) else path
-    if folder.resolve() in {bundled.resolve() for bundled in BUNDLED_MODELS.values()}:
-        return "checkpoints"  # a bundled model (--model): training never writes into the package
-    return str(folder) if folder != path else checkpoint
-
-
-def train_hint(checkpoint: str | None) -> str:
-    """How to make a checkpoint the app will find, for the folder the user actually named."""
-    folder = shlex.quote(checkpoint_folder(checkpoint))
-    return (
-        f"Train one with `uv run nietzsche-train --recipe fast --corpus YOUR_TEXT.txt --out {folder}` "
-        "(without --corpus it downloads the book's text), then press Ctrl+L."
-    )
+from nietzsche_tui.tui.screens.chat import ChatScreen
+from nietzsche_tui.tui.screens.dialogs import HelpScreen, ProblemScreen
+from nietzsche_tui.tui.screens.history import HistoryScreen, StoredView, stored_from_exchange, stored_from_score
+from nietzsche_tui.tui.screens.start_form import QuitDialog, StartForm
+from nietzsche_tui.tui.screens.training import TrainingScreen
+from nietzsche_tui.tui.state import ModelState, Settings
+from nietzsche_tui.tui.widgets.chat_view import ChatView
+from nietzsche_tui.tui.widgets.columns import Exchange
 
 
 class NietzscheApp(App[None]):

@@ -18,28 +18,24 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from nietzsche_tui.analysis import ScoreError, score_text
-from nietzsche_tui.checkpoint import CheckpointError
-from nietzsche_tui.colours import confidence_legend
-from nietzsche_tui.engine import (
-    Engine,
-    Generation,
-    GenerationRequest,
-    PromptError,
-    epoch_checkpoints,
-    generate_epochs,
-    load_epochs,
-)
-from nietzsche_tui.history import StoredExchange, weights_sha256
-from nietzsche_tui.inspect_screens import CellScreen, InspectScreen
+from nietzsche_tui.contracts.checkpoint import CheckpointError
+from nietzsche_tui.engine.analysis import ScoreError, score_text
+from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, epoch_checkpoints, generate_epochs, load_epochs
+from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
+from nietzsche_tui.engine.prompts import PromptError
+from nietzsche_tui.history.records import StoredExchange, weights_sha256
 from nietzsche_tui.runs import TrainingControl
-from nietzsche_tui.screens import EpochsDialog, HelpScreen
-from nietzsche_tui.state import ModelState, Settings
-from nietzsche_tui.widgets import ChatView, Exchange, PromptInput, ScoreView, StatusBar, prompt_notice
+from nietzsche_tui.tui.colours import confidence_legend
+from nietzsche_tui.tui.screens.dialogs import EpochsDialog, HelpScreen
+from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
+from nietzsche_tui.tui.state import ModelState, Settings
+from nietzsche_tui.tui.widgets.chat_view import ChatView
+from nietzsche_tui.tui.widgets.columns import Exchange, ScoreView
+from nietzsche_tui.tui.widgets.prompt import PromptInput
+from nietzsche_tui.tui.widgets.status import StatusBar, prompt_notice
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
 SHOWN_PROMPT_CHARS = 300
-EPOCHS_TEMPERATURE = 0.5  # epochs side by side compare at one temperature
 COMMANDS = {"/score": "/score TEXT: how surprised the model is by TEXT", "/help": "/help: keys and commands"}
 
 

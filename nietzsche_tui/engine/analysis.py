@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nietzsche_tui.engine import Engine, as_read, window_batches
-from nietzsche_tui.sampling import reweight_distribution
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.engine.network import window_batches
+from nietzsche_tui.engine.prompts import as_read
+from nietzsche_tui.engine.sampling import reweight_distribution
 
 LN2 = math.log(2)
 MAX_SCORE_CHARS = 1_000_000  # a million windows take about a minute; longer texts are refused

@@ -16,11 +16,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
-from nietzsche_tui.engine import Engine
-from nietzsche_tui.history import Column, HistoryStore, StoredExchange, to_markdown, weights_sha256
-from nietzsche_tui.screens import SubScreen
+from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.history.export import to_markdown
+from nietzsche_tui.history.records import Column, StoredExchange, weights_sha256
+from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.text import visible, visible_one_line
-from nietzsche_tui.widgets import Exchange
+from nietzsche_tui.tui.screens.dialogs import SubScreen
+from nietzsche_tui.tui.widgets.columns import Exchange
 
 
 def stored_from_exchange(exchange: Exchange, state: str, fallback: Engine | None) -> StoredExchange:

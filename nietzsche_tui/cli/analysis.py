@@ -7,13 +7,18 @@ import json
 import sys
 from pathlib import Path
 
-from nietzsche_tui.analysis import MAX_CELLS_CHARS, MAX_SCORE_CHARS, PROPERTIES, ScoreError, rank_cells, score_text
-from nietzsche_tui.arguments import whole_number
-from nietzsche_tui.checkpoint import CheckpointError
-from nietzsche_tui.engine import Engine, describe_characters
+from nietzsche_tui.cli.common import EXIT_CHECKPOINT, EXIT_USAGE, add_model_options, fail, load_engine, whole_number
+from nietzsche_tui.contracts.checkpoint import CheckpointError
+from nietzsche_tui.engine.analysis import (
+    MAX_CELLS_CHARS,
+    MAX_SCORE_CHARS,
+    PROPERTIES,
+    ScoreError,
+    rank_cells,
+    score_text,
+)
+from nietzsche_tui.engine.prompts import describe_characters
 from nietzsche_tui.text import visible_one_line
-
-EXIT_USAGE, EXIT_CHECKPOINT = 2, 1
 
 SCORE_HELP = (
     "How surprised the model is by a text. Every character after the first is predicted from the up "
@@ -39,11 +44,7 @@ def add_commands(commands) -> None:
     command word, it is honoured too.
     """
     shared = argparse.ArgumentParser(add_help=False)
-    shared.add_argument(
-        "--checkpoint",
-        default=argparse.SUPPRESS,
-        help="checkpoint file, or a training folder (its latest); default: ./checkpoints, else the bundled model",
-    )
+    add_model_options(shared, default=argparse.SUPPRESS, bundled=False)
     score = commands.add_parser(
         "score", parents=[shared], help="how surprised the model is by a text", description=SCORE_HELP
     )
@@ -58,11 +59,6 @@ def add_commands(commands) -> None:
     )
     cells.add_argument("--top", type=whole_number(1), default=5, help="cells listed per property (at least 1)")
     cells.add_argument("--json", action="store_true", help="one JSON object")
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"nietzsche-tui: {message}", file=sys.stderr)
-    return code
 
 
 def read_text_argument(location: str, limit: int = MAX_SCORE_CHARS, what: str = "score") -> str:
@@ -89,24 +85,16 @@ def read_text_argument(location: str, limit: int = MAX_SCORE_CHARS, what: str = 
         raise ScoreError(f"{location} is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})") from None
 
 
-def load_engine(location: str | None) -> Engine:
-    """``Engine.load``, with a warning line when damaged newer checkpoints were passed over."""
-    engine = Engine.load(location)
-    if engine.passed_over:
-        print(f"nietzsche-tui: warning: {engine.passed_over}", file=sys.stderr)
-    return engine
-
-
 def run_score(args: argparse.Namespace) -> int:
     try:
         engine = load_engine(args.checkpoint)
     except CheckpointError as error:
-        return _fail(str(error), EXIT_CHECKPOINT)
+        return fail(str(error), EXIT_CHECKPOINT)
     try:
         text = read_text_argument(args.file)
         scored = score_text(engine, text)
     except ScoreError as error:
-        return _fail(str(error), EXIT_USAGE)
+        return fail(str(error), EXIT_USAGE)
     spans = [
         {"start": start, "end": end, "text": text[start:end], "bits": round(bits, 4)}
         for start, end, bits in scored.surprising_spans(max(0, args.spans))
@@ -148,7 +136,7 @@ def run_cells(args: argparse.Namespace) -> int:
     try:
         engine = load_engine(args.checkpoint)
     except CheckpointError as error:
-        return _fail(str(error), EXIT_CHECKPOINT)
+        return fail(str(error), EXIT_CHECKPOINT)
     try:
         if args.text is not None:
             text, source = read_text_argument(args.text, MAX_CELLS_CHARS, "cells"), args.text
@@ -157,7 +145,7 @@ def run_cells(args: argparse.Namespace) -> int:
             source = f"the {len(engine.checkpoint.seed_passages)} held-out passages stored in the checkpoint"
         ranked = rank_cells(engine, text, args.top)
     except ScoreError as error:
-        return _fail(str(error), EXIT_USAGE)
+        return fail(str(error), EXIT_USAGE)
     if args.json:
         record = {
             "checkpoint": str(engine.checkpoint.metadata_path),

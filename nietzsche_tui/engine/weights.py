@@ -18,7 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nietzsche_tui.checkpoint import GATES, Checkpoint, CheckpointError
+from nietzsche_tui.contracts.checkpoint import GATES, Checkpoint, CheckpointError
 
 # The book model's weights are 0.4 MB; a member declaring far more is not ours (or is a zip bomb).
 MAX_MEMBER_BYTES = 64 * 1024 * 1024

@@ -1,0 +1,125 @@
+"""`nietzsche-tui generate`: text from a checkpoint on stdout, as plain text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+
+import numpy as np
+
+from nietzsche_tui.cli.common import EXIT_CHECKPOINT, EXIT_USAGE, fail, load_engine
+from nietzsche_tui.contracts.checkpoint import CheckpointError
+from nietzsche_tui.engine.analysis import top_alternatives
+from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
+from nietzsche_tui.engine.generation import DEFAULT_TEMPERATURES, GenerationRequest
+from nietzsche_tui.engine.prompts import PromptError, describe_characters
+from nietzsche_tui.text import visible
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """The headless command: stream the first column live, then the others, as the book prints them.
+
+    Columns are the temperatures of one checkpoint, or (``--epochs``) a folder's epochs at one
+    temperature.
+    """
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    if args.alternatives and not args.json:
+        return fail("--alternatives lists characters in the JSON output: add --json", EXIT_USAGE)
+    temperatures = args.temperatures
+    try:
+        if args.epochs is not None:
+            if len(temperatures) > 1 and temperatures != DEFAULT_TEMPERATURES:
+                return fail(
+                    "--epochs compares epochs at one temperature; give one, like --temperatures 0.5", EXIT_USAGE
+                )
+            temperatures = temperatures if len(temperatures) == 1 else (EPOCHS_TEMPERATURE,)
+            engines = load_epochs(args.checkpoint, args.epochs)
+        else:
+            engines = [load_engine(args.checkpoint)]
+    except CheckpointError as error:
+        return fail(str(error), EXIT_CHECKPOINT)
+    except ValueError as error:
+        return fail(f"--epochs: {error}", EXIT_USAGE)
+    engine = engines[-1]  # the newest reads the prompt (a folder's epochs share one vocabulary)
+    prompt = args.prompt
+    try:
+        engine.prepare_prompt(prompt)
+    except PromptError as error:
+        if not args.surprise:
+            return fail(f"{error} (or pass --surprise)", EXIT_USAGE)
+        try:
+            prompt = engine.surprise_prompt(np.random.default_rng(seed))
+        except PromptError as surprise_error:
+            return fail(str(surprise_error), EXIT_USAGE)
+    try:
+        request = GenerationRequest(prompt, temperatures, args.length, seed, args.mode, args.top_k, args.top_p)
+        if args.epochs is not None:
+            generation = generate_epochs(engines, request)
+            columns = [(f"epoch: {e.checkpoint.epoch}", temperatures[0], e.checkpoint) for e in engines]
+        else:
+            generation = engine.generate(request)
+            columns = [(f"temperature: {t}", t, engine.checkpoint) for t in request.temperatures]
+    except (ValueError, PromptError) as error:
+        return fail(str(error), EXIT_USAGE)
+    if generation.prompt.dropped:
+        print(
+            f"nietzsche-tui: dropped characters the model does not know: "
+            f"{describe_characters(generation.prompt.dropped)}",
+            file=sys.stderr,
+        )
+    seed_text = generation.prompt.text[-engine.maxlen :] if args.mode == "window" else generation.prompt.text
+    out = sys.stdout
+    texts: list[list[str]] = [[] for _ in columns]
+    probabilities: list[list[float]] = [[] for _ in columns]
+    alternatives: list[list[list]] = [[] for _ in columns]
+    if args.alternatives and args.json:
+        generation = generation.with_distributions()
+    if not args.json:
+        out.write(f'--- Generating with seed: "{visible(seed_text)}"\n------ {columns[0][0]}\n{visible(seed_text)}')
+        out.flush()
+    for step in generation:
+        for column, (char, probability) in enumerate(zip(step.chars, step.probabilities, strict=True)):
+            texts[column].append(char)
+            probabilities[column].append(round(probability, 6))
+            if step.distributions is not None:
+                top = top_alternatives(step.distributions[column], engine.vocabulary, args.alternatives)
+                alternatives[column].append(top)
+        if not args.json:
+            out.write(visible(step.chars[0]))  # a terminal must never receive the model's raw controls
+            out.flush()
+    if args.json:
+        for (_, temperature, checkpoint), chars, probs, column_alternatives in zip(
+            columns, texts, probabilities, alternatives, strict=True
+        ):
+            record = {
+                "temperature": temperature,
+                "text": "".join(chars),
+                "probabilities": probs,
+                "prompt": seed_text,
+                "seed": seed,
+                "mode": args.mode,
+                "length": args.length,
+                "top_k": args.top_k,
+                "top_p": args.top_p,
+                "checkpoint": str(checkpoint.metadata_path),
+                "epoch": checkpoint.epoch,
+                "val_loss": checkpoint.val_loss,
+                "dropped": list(generation.prompt.dropped),
+            }
+            if args.alternatives:
+                record["alternatives"] = column_alternatives
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        out.write("\n")
+        for (header, _, _), chars in zip(columns[1:], texts[1:], strict=True):
+            out.write(f"------ {header}\n{visible(seed_text + ''.join(chars))}\n")
+        described = (
+            engine.checkpoint.describe()
+            if args.epochs is None
+            else f"epochs of {engine.checkpoint.metadata_path.parent}"
+        )
+        print(f"nietzsche-tui: seed {seed}, mode {args.mode}, {described}", file=sys.stderr)
+    out.flush()
+    return 0

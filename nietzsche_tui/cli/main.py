@@ -1,0 +1,214 @@
+"""``nietzsche-tui``: the chat app, and ``nietzsche-tui generate`` for scripts.
+
+Neither path imports TensorFlow: checkpoints are read with the NumPy engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+
+from nietzsche_tui.cli.analysis import add_commands as add_analysis_commands
+from nietzsche_tui.cli.analysis import run_cells, run_score
+from nietzsche_tui.cli.common import (
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    add_model_options,
+    chosen_checkpoint,
+    fail,
+    temperatures_arg,
+    whole_number,
+)
+from nietzsche_tui.cli.generate import run_generate
+from nietzsche_tui.cli.history import add_commands as add_history_commands
+from nietzsche_tui.cli.history import run_export, run_history
+from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, MODES
+from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
+from nietzsche_tui.runs import TrainingBounds
+from nietzsche_tui.serve.command import add_command as add_serve_command
+from nietzsche_tui.serve.command import run_serve
+
+_non_negative = whole_number(0)
+
+
+def _bounds(text: str) -> TrainingBounds:
+    try:
+        return TrainingBounds.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _shared_options(defaults: bool = True) -> argparse.ArgumentParser:
+    """The options the app and `generate` share. Without ``defaults`` an option left out keeps the
+    value given before the command word (``nietzsche-tui --seed 5 generate`` honours --seed)."""
+    shared = argparse.ArgumentParser(add_help=False)
+    add_model_options(shared, default=None if defaults else argparse.SUPPRESS)
+    shared.add_argument(
+        "--temperatures",
+        type=temperatures_arg,
+        default=DEFAULT_TEMPERATURES if defaults else argparse.SUPPRESS,
+        help="comma-separated sampling temperatures, one column each (0 = greedy)",
+    )
+    shared.add_argument(
+        "--length",
+        type=_non_negative,
+        default=DEFAULT_LENGTH if defaults else argparse.SUPPRESS,
+        help="characters to generate",
+    )
+    shared.add_argument(
+        "--seed",
+        type=_non_negative,
+        default=None if defaults else argparse.SUPPRESS,
+        help="random seed; the same seed gives the same text (default: a fresh one)",
+    )
+    shared.add_argument(
+        "--mode",
+        choices=MODES,
+        default="window" if defaults else argparse.SUPPRESS,
+        help="window: the book's exact computation; stateful: carry the LSTM state",
+    )
+    return shared
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="nietzsche-tui",
+        parents=[_shared_options()],
+        description="Chat with the character-level LSTM of Deep Learning with Python §8.1: "
+        "your prompt seeds four temperatures that stream side by side.",
+    )
+    parser.add_argument("--corpus", default=None, help="text file to pre-fill the training form with (F5, then s)")
+    parser.add_argument("--history", default=None, help="the history database (default: the user data folder)")
+    parser.add_argument("--no-history", dest="keep_history", action="store_false", help="keep nothing of this session")
+    parser.add_argument("--resume", action="store_true", help="reopen the last session's exchanges in the chat")
+    parser.add_argument(
+        "--max-history",
+        type=_non_negative,
+        default=DEFAULT_MAX_EXCHANGES,
+        help="exchanges kept in the history; the oldest go first",
+    )
+    parser.add_argument(
+        "--no-follow",
+        dest="follow",
+        action="store_false",
+        help="do not load each new checkpoint of a live training run as it completes (Ctrl+F toggles)",
+    )
+    # Set by `nietzsche-tui serve` for each browser tab's app; not for people to type.
+    parser.add_argument("--served", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--allow-training", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--training-bounds", type=_bounds, default=TrainingBounds(), help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(
+        dest="command", metavar="{generate,score,cells,history,export,serve}", parser_class=OneLineParser
+    )
+    generate = commands.add_parser(
+        "generate",
+        parents=[_shared_options(defaults=False)],
+        help="generate text headlessly (for scripts)",
+        description="Generate from a prompt and print each temperature's text.",
+    )
+    generate.add_argument("--prompt", default="", help="seed text (lowercased; unknown characters dropped)")
+    generate.add_argument(
+        "--surprise",
+        action="store_true",
+        help="with no usable prompt, start from a held-out passage stored in the checkpoint",
+    )
+    generate.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="sample only among the k most likely characters (exactly k: ties go to the earlier character)",
+    )
+    generate.add_argument("--top-p", type=float, default=None, help="sample only within this probability mass")
+    generate.add_argument(
+        "--epochs",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="LIST",
+        help="compare a training folder's epochs at one temperature (default 0.5): e.g. 1,5,last or all; "
+        "alone, the first, a quarter, half and last",
+    )
+    generate.add_argument("--json", action="store_true", help="print one JSON object per column")
+    generate.add_argument(
+        "--alternatives",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="with --json: the N most likely characters (untempered) at every step",
+    )
+    add_analysis_commands(commands)
+    add_history_commands(commands)
+    add_serve_command(commands, _shared_options())
+    return parser
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the chat app (imported here so `generate` stays light)."""
+    from nietzsche_tui.tui.app import make_app
+
+    app = make_app(
+        checkpoint=args.checkpoint,
+        temperatures=args.temperatures,
+        length=args.length,
+        seed=args.seed,
+        mode=args.mode,
+        corpus=args.corpus,
+        follow=args.follow,
+        history=args.history,
+        keep_history=args.keep_history,
+        resume=args.resume,
+        max_history=args.max_history,
+        served=args.served,
+        allow_training=args.allow_training or not args.served,
+        training_bounds=args.training_bounds,
+    )
+    app.run()
+    # Textual sets 1 when an unhandled exception ended the app: the shell must see the failure.
+    return app.return_code or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for the ``nietzsche-tui`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.checkpoint = chosen_checkpoint(args)
+    except UsageError as error:
+        return fail(str(error), EXIT_USAGE)
+    # Model text can hold characters a non-UTF-8 terminal cannot show: escape them, never crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        runners = {
+            "generate": run_generate,
+            "score": run_score,
+            "cells": run_cells,
+            "history": run_history,
+            "export": run_export,
+            "serve": run_serve,
+        }
+        runner = runners.get(args.command, run_app)
+        code = runner(args)
+        sys.stdout.flush()  # a full disk shows here, while one line can still say so
+        return code
+    except BrokenPipeError:  # `nietzsche-tui generate | head` closes the pipe early
+        _silence_stdout()
+        return 0
+    except OSError as error:  # standard output full (`> /dev/full`) or closed
+        _silence_stdout()
+        print(f"nietzsche-tui: cannot write the output ({error.strerror or error})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _silence_stdout() -> None:
+    """Standard output failed: send what is left in its buffer nowhere, so Python's own flush at
+    exit adds no "Exception ignored" traceback."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

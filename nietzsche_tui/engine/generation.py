@@ -1,0 +1,279 @@
+"""The generation engine: the book's LSTM (and deeper LSTM/GRU stacks) in NumPy, exact, batched
+over temperatures, streaming.
+
+Two modes compute what Keras computes:
+
+* ``window`` (default), the book's way: for every next character, run the network from a zero
+  state over the last ``maxlen`` characters, exactly as the model was trained.
+* ``stateful``: run the prompt through the network once and carry its state, one step a character.
+  The first step equals window mode's; later ones differ because the state keeps remembering
+  characters that have left the window.
+
+All temperatures advance together as one batch, so four columns cost one pass. One integer seed
+gives every column its own random stream, so the same checkpoint, prompt, temperatures, mode and
+seed always produce the same text.
+
+Short prompts: the LSTM reads just the prompt's characters from a zero state (no padding), and in
+window mode the window grows with each generated character until it holds ``maxlen`` of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nietzsche_tui.contracts.checkpoint import (
+    Architecture,
+    Checkpoint,
+    CheckpointError,
+    CheckpointMetadata,
+    epoch_of_file,
+)
+from nietzsche_tui.contracts.folder import resolve_checkpoint, scan_checkpoints
+from nietzsche_tui.engine.network import State, _Network, one_blas_thread, window_batches
+from nietzsche_tui.engine.prompts import Prompt, PromptError, describe_characters, encode_prompt
+from nietzsche_tui.engine.sampling import check_temperature, sample_index
+from nietzsche_tui.engine.weights import ModelWeights, load_weights
+from nietzsche_tui.locate import default_checkpoint
+
+MODES = ("window", "stateful")
+
+
+DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
+DEFAULT_LENGTH = 400  # characters per column
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything that determines a generation; equal requests give equal text."""
+
+    prompt: str
+    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    length: int = DEFAULT_LENGTH
+    seed: int = 0
+    mode: str = "window"
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "temperatures", tuple(check_temperature(t) for t in self.temperatures))
+        if not self.temperatures:
+            raise ValueError("at least one temperature is needed")
+        if self.length < 0:
+            raise ValueError(f"length must be >= 0, got {self.length}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top-k must be at least 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top-p must be in (0, 1], got {self.top_p}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One generation step: the new character of every column and the probability the model gave it.
+
+    ``distributions`` (one untempered distribution per column) is filled only when asked for
+    (``Generation.with_distributions``), so ordinary generation copies nothing.
+    """
+
+    number: int
+    chars: tuple[str, ...]
+    probabilities: tuple[float, ...]
+    distributions: np.ndarray | None = None
+
+
+@dataclass
+class Generation:
+    """A prepared generation: the encoded prompt plus a lazy stream of steps.
+
+    ``labels`` names the columns when they are not the request's temperatures (epochs side by side).
+    """
+
+    request: GenerationRequest
+    prompt: Prompt
+    steps: Iterator[Step] = field(repr=False)
+    labels: tuple[str, ...] = ()
+    make_steps: Callable[[bool], Iterator[Step]] | None = field(default=None, repr=False)
+
+    def __iter__(self) -> Iterator[Step]:
+        """The steps, each computed with one BLAS thread (``one_blas_thread``); between steps the
+        library's own setting is back, for whoever else multiplies matrices."""
+        while True:
+            with one_blas_thread():
+                step = next(self.steps, None)
+            if step is None:
+                return
+            yield step
+
+    def with_distributions(self) -> Generation:
+        """The same generation (call before iterating) with every step's distributions kept."""
+        if self.make_steps is None:
+            raise ValueError("this generation cannot keep its distributions")
+        return Generation(self.request, self.prompt, self.make_steps(True), self.labels, self.make_steps)
+
+
+class Engine:
+    """NumPy inference for one checkpoint: one-hot → LSTM or GRU layers → softmax."""
+
+    def __init__(self, checkpoint: Checkpoint, weights: ModelWeights) -> None:
+        self.checkpoint = checkpoint
+        self.vocabulary = checkpoint.vocabulary
+        self.maxlen = checkpoint.maxlen
+        self.lowercase = checkpoint.lowercases  # prompts are read the way the training text was
+        self.units = weights.units
+        self.cell = weights.cell
+        self.weights = weights
+        self.network = _Network.of(weights)
+        self.passed_over: str | None = None  # damaged newer checkpoints of its folder, in one line
+
+    @classmethod
+    def from_weights(
+        cls, weights: ModelWeights, vocabulary: Sequence[str], maxlen: int, lowercase: bool = True
+    ) -> Engine:
+        """An engine over in-memory weights (the trainer's per-epoch samples use this)."""
+        architecture = Architecture(weights.cell, len(weights.layers), weights.units)
+        metadata = CheckpointMetadata(1, list(vocabulary), maxlen, architecture, corpus={"lowercased": lowercase})
+        return cls(Checkpoint(Path("<memory>.json"), Path("<memory>.keras"), metadata.to_dict()), weights)
+
+    @classmethod
+    def load(cls, location: str | Path | None = None) -> Engine:
+        """Load a checkpoint file, or a folder's newest checkpoint that loads; None means the
+        default location. Damaged newer files of a folder are passed over and named in
+        ``passed_over`` (one line, for a warning); a file named outright must load."""
+        target = Path(location).expanduser() if location is not None else default_checkpoint().metadata_path.parent
+        if not target.is_dir():
+            checkpoint = resolve_checkpoint(target)
+            return cls(checkpoint, load_weights(checkpoint))
+        checkpoints, damaged_files = scan_checkpoints(target)
+        damaged = [path.name for path, _ in damaged_files]
+        failure: CheckpointError | None = None
+        for checkpoint in reversed(checkpoints):
+            try:
+                weights = load_weights(checkpoint)
+            except CheckpointError as error:
+                failure = failure or error
+                damaged.append(checkpoint.weights_path.name)
+                continue
+            engine = cls(checkpoint, weights)
+            newer = sorted(name for name in damaged if (epoch_of_file(name) or 0) > checkpoint.epoch)
+            if newer:
+                engine.passed_over = (
+                    f"{target.name}: {', '.join(newer)} {'is' if len(newer) == 1 else 'are'} damaged; "
+                    f"using epoch {checkpoint.epoch}, the newest that loads"
+                )
+            return engine
+        if failure is not None:
+            raise failure
+        checkpoint = resolve_checkpoint(target)  # an empty folder: MissingCheckpoint, saying how to train
+        return cls(checkpoint, load_weights(checkpoint))
+
+    # -- the network ------------------------------------------------------------------------
+
+    def run(self, indices: np.ndarray, state: State | None = None) -> State:
+        """Run a (batch, time) index array from ``state`` (zeros by default); return every layer's state."""
+        return self.network.run(indices, state)
+
+    @staticmethod
+    def memory(state: State) -> np.ndarray:
+        """The top layer's memory: an LSTM's cell state c, a GRU's h (its only state)."""
+        return state[-1][-1]
+
+    def probabilities(self, state: State) -> np.ndarray:
+        """The softmax output (float64) for a state from ``run``."""
+        return self.network.probabilities(state)
+
+    def window_probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Next-character distributions for a (batch, time) array of windows, each from zero state."""
+        return self.probabilities(self.run(np.atleast_2d(windows)))
+
+    def surprisal_bits(self, indices: np.ndarray, targets: np.ndarray, batch: int = 2048) -> np.ndarray:
+        """-log2 p(indices[t] | the up to maxlen indices before t) for every t in ``targets`` (each
+        ≥ 1), every window from a zero state: how the model was trained and is scored."""
+        bits = np.empty(len(targets))
+        for rows, windows in window_batches(indices, targets, self.maxlen, batch):
+            probabilities = self.window_probabilities(windows)
+            chosen = probabilities[np.arange(len(rows)), indices[targets[rows]]]
+            bits[rows] = -np.log2(np.maximum(chosen, 1e-300))
+        return bits
+
+    def held_out_loss(self, text: str, batch: int = 2048) -> float:
+        """Mean cross-entropy (nats/char) of every next character after a full maxlen window of
+        ``text``: the project's held-out measure, computed here without Keras."""
+        indices = encode_prompt(text, self.vocabulary, self.lowercase).indices
+        if len(indices) != len(text):
+            raise ValueError("the text has characters outside this checkpoint's vocabulary")
+        targets = np.arange(self.maxlen, len(indices))
+        return float(self.surprisal_bits(indices, targets, batch).mean() * np.log(2))
+
+    # -- generation -------------------------------------------------------------------------
+
+    def prepare_prompt(self, text: str) -> Prompt:
+        """Encode a prompt, raising PromptError when nothing usable is left."""
+        prompt = encode_prompt(text, self.vocabulary, self.lowercase)
+        if not prompt.text.strip():  # one rule for the app and `generate`: blank is empty
+            if prompt.dropped:
+                raise PromptError(
+                    f"the prompt has no character the model knows (dropped "
+                    f"{describe_characters(prompt.dropped)}); type some English text."
+                )
+            raise PromptError("the prompt is empty or blank; type a few words, or ask for a surprise seed.")
+        return prompt
+
+    def surprise_prompt(self, rng: np.random.Generator) -> str:
+        """One of the held-out seed passages stored in the checkpoint ("surprise me")."""
+        passages = self.checkpoint.seed_passages
+        if not passages:
+            raise PromptError("this checkpoint stores no seed passages; type a prompt instead.")
+        return passages[int(rng.integers(len(passages)))]
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Validate and encode the request's prompt and return its lazy stream of steps.
+
+        The prompt is checked here, before any step runs, so callers can report a bad prompt at
+        once. Iterating the returned Generation computes one step at a time; stopping the iteration
+        between any two steps cancels the rest.
+        """
+        prompt = self.prepare_prompt(request.prompt)
+
+        def make_steps(keep: bool) -> Iterator[Step]:
+            return self._steps(request, prompt, keep)
+
+        return Generation(request, prompt, make_steps(False), make_steps=make_steps)
+
+    def _steps(self, request: GenerationRequest, prompt: Prompt, keep: bool = False) -> Iterator[Step]:
+        columns = len(request.temperatures)
+        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(request.seed).spawn(columns)]
+        rows = np.arange(columns)
+        if request.mode == "window":
+            windows = np.tile(prompt.indices[-self.maxlen :], (columns, 1))
+            probabilities = self.window_probabilities(windows)
+        else:
+            state = [tuple(np.repeat(a, columns, axis=0) for a in layer) for layer in self.run(prompt.indices[None, :])]
+            probabilities = self.probabilities(state)
+        for number in range(request.length):
+            chosen = np.array(
+                [
+                    sample_index(probabilities[row], temperature, stream, request.top_k, request.top_p)
+                    for row, (temperature, stream) in enumerate(zip(request.temperatures, streams, strict=True))
+                ]
+            )
+            yield Step(
+                number,
+                tuple(self.vocabulary[i] for i in chosen),
+                tuple(float(p) for p in probabilities[rows, chosen]),
+                probabilities.copy() if keep else None,
+            )
+            if number + 1 == request.length:
+                return  # the next distribution would never be used
+            if request.mode == "window":
+                windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -self.maxlen :]
+                probabilities = self.window_probabilities(windows)
+            else:
+                state = self.network.step(chosen, state)
+                probabilities = self.probabilities(state)

@@ -1,0 +1,180 @@
+"""The recurrent network in NumPy: LSTM and GRU layers stepped exactly as Keras computes them, batched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nietzsche_tui.engine.weights import ModelWeights, RecurrentWeights
+
+_BLAS = None  # threadpoolctl's controller, made on first use (it inspects the loaded libraries once)
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS uses one thread: a generation step multiplies a few rows
+    by a small matrix, where more threads only fight the UI and the generation thread for the
+    cores (the large model ran 3-5× slower with OpenBLAS's default on a busy 2-core machine). Set
+    here, per call site, never through an environment variable a user may have set for other work."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def window_batches(indices: np.ndarray, ends: np.ndarray, maxlen: int, batch: int = 2048):
+    """Yield (rows, windows): for each ``ends[row]`` (≥ 1), the window ``indices[end - maxlen:end]``
+    (shorter at the start of the text). Full windows come in batches; shorter ones one by one, as
+    each has its own length."""
+    full = np.flatnonzero(ends >= maxlen)
+    for start in range(0, len(full), batch):
+        rows = full[start : start + batch]
+        yield rows, indices[ends[rows, None] - maxlen + np.arange(maxlen)]
+    for row in np.flatnonzero(ends < maxlen):
+        yield np.array([row]), indices[None, : ends[row]]
+
+
+def _gates(z: np.ndarray, c: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray]:
+    """The LSTM's gates from pre-scaled pre-activations ``z`` (i, f, c, o): the new (h, c)."""
+    np.tanh(z, out=z)
+    z[:, : 2 * units] += 1  # i and f: sigmoid = (1 + tanh) / 2, the halving folded in below
+    z[:, 3 * units :] += 1  # o
+    c = (z[:, units : 2 * units] * c + z[:, :units] * z[:, 2 * units : 3 * units]) * 0.5
+    h = np.tanh(c)
+    h *= z[:, 3 * units :]
+    h *= 0.5
+    return h, c
+
+
+def _softmax_rows(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _project(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """x @ matrix, or row by row when ``matrix`` has one matrix per row (epochs side by side)."""
+    if matrix.ndim == 2:
+        return x @ matrix
+    return np.matmul(x[:, None, :], matrix)[:, 0, :]
+
+
+def _lookup(table: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Rows of an input table (one-hot × kernel), or of each row's own table when stacked."""
+    if table.ndim == 2:
+        return table[indices]
+    return table[np.arange(len(indices)), indices]
+
+
+# A layer's state is (h, c) for an LSTM and (h,) for a GRU; a model's state is one per layer.
+State = list[tuple[np.ndarray, ...]]
+
+
+class _Recurrent:
+    """One recurrent layer prepared for stepping, from its Keras arrays.
+
+    The first layer reads one-hot characters: a one-hot row times the kernel is a row of the
+    kernel, so its input projection (bias included) is a table lookup. Higher layers read the
+    layer below's h through their kernel. LSTM: sigmoid(x) = (1 + tanh(x / 2)) / 2, so with the
+    i, f, o columns pre-scaled by 1/2 a single tanh serves all four gates. GRU (Keras's
+    ``reset_after=True``): z, r = sigmoid(x W + b_in + h U + b_rec); candidate
+    tanh(x W_h + b_in,h + r * (h U_h + b_rec,h)); h' = z h + (1 - z) candidate.
+    """
+
+    def __init__(self, layer: RecurrentWeights, first: bool) -> None:
+        self.cell, self.units, self.first = layer.cell, layer.units, first
+        if layer.cell == "lstm":
+            scale = np.full(4 * self.units, 0.5, dtype=np.float32)
+            scale[2 * self.units : 3 * self.units] = 1.0
+            kernel, bias = layer.kernel * scale, layer.bias * scale
+            self.recurrent = np.ascontiguousarray(layer.recurrent_kernel * scale, dtype=np.float32)
+            self.recurrent_bias = np.zeros(4 * self.units, dtype=np.float32)
+        else:
+            kernel, bias = layer.kernel, layer.bias[0]
+            self.recurrent = np.ascontiguousarray(layer.recurrent_kernel, dtype=np.float32)
+            self.recurrent_bias = layer.bias[1].astype(np.float32)
+        self.kernel = (kernel + bias if first else kernel).astype(np.float32)
+        self.bias = np.zeros_like(bias) if first else bias.astype(np.float32)
+
+    @classmethod
+    def stacked(cls, layers: Sequence[_Recurrent]) -> _Recurrent:
+        """Several models' versions of one layer as one: row e of a batch uses model e's arrays."""
+        stack = cls.__new__(cls)
+        stack.cell, stack.units, stack.first = layers[0].cell, layers[0].units, layers[0].first
+        for name in ("kernel", "bias", "recurrent", "recurrent_bias"):
+            setattr(stack, name, np.stack([getattr(layer, name) for layer in layers]))
+        return stack
+
+    def zeros(self, batch: int) -> tuple[np.ndarray, ...]:
+        h = np.zeros((batch, self.units), dtype=np.float32)
+        return (h, np.zeros_like(h)) if self.cell == "lstm" else (h,)
+
+    def step(self, inputs: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """One time step: ``inputs`` are character indices (first layer) or the layer below's h."""
+        x = _lookup(self.kernel, inputs) if self.first else _project(inputs, self.kernel) + self.bias
+        h = state[0]
+        if self.cell == "lstm":
+            z = _project(h, self.recurrent)
+            z += x
+            return _gates(z, state[1], self.units)
+        u = self.units
+        r = _project(h, self.recurrent) + self.recurrent_bias
+        # sigmoid as (1 + tanh(x / 2)) / 2, as the LSTM: 1 / (1 + exp(-x)) overflows float32 for x < -88
+        gates = 0.5 * (1.0 + np.tanh(0.5 * (x[:, : 2 * u] + r[:, : 2 * u])))
+        update, reset = gates[:, :u], gates[:, u:]
+        candidate = np.tanh(x[:, 2 * u :] + reset * r[:, 2 * u :])
+        return ((update * h + (1.0 - update) * candidate).astype(np.float32),)
+
+
+class _Network:
+    """The recurrent stack and the softmax; ``stacked`` runs several checkpoints as one batch."""
+
+    def __init__(self, layers: Sequence[_Recurrent], dense_kernel: np.ndarray, dense_bias: np.ndarray) -> None:
+        self.layers = list(layers)
+        self.dense_kernel, self.dense_bias = dense_kernel, dense_bias
+
+    @classmethod
+    def of(cls, weights: ModelWeights) -> _Network:
+        layers = [_Recurrent(layer, first=i == 0) for i, layer in enumerate(weights.layers)]
+        return cls(layers, weights.dense_kernel, weights.dense_bias)
+
+    @classmethod
+    def stacked(cls, networks: Sequence[_Network]) -> _Network:
+        layers = [_Recurrent.stacked(group) for group in zip(*(n.layers for n in networks), strict=True)]
+        return cls(
+            layers,
+            np.stack([n.dense_kernel for n in networks]),
+            np.stack([n.dense_bias for n in networks]),
+        )
+
+    def step(self, inputs: np.ndarray, state: State) -> State:
+        new: State = []
+        for layer, layer_state in zip(self.layers, state, strict=True):
+            layer_state = layer.step(inputs, layer_state)
+            new.append(layer_state)
+            inputs = layer_state[0]
+        return new
+
+    def run(self, indices: np.ndarray, state: State | None = None) -> State:
+        """Run a (batch, time) index array from ``state`` (zeros by default)."""
+        if state is None:
+            state = [layer.zeros(indices.shape[0]) for layer in self.layers]
+        first = self.layers[0]
+        if len(self.layers) == 1 and first.cell == "lstm" and first.kernel.ndim == 2:
+            # The book's model, the app's every step: the same maths as ``step``, without its
+            # per-layer bookkeeping (window mode runs 60 steps per character).
+            (h, c), units = state[0], first.units
+            for t in range(indices.shape[1]):
+                z = h @ first.recurrent
+                z += first.kernel[indices[:, t]]
+                h, c = _gates(z, c, units)
+            return [(h, c)]
+        for t in range(indices.shape[1]):
+            state = self.step(indices[:, t], state)
+        return state
+
+    def probabilities(self, state: State) -> np.ndarray:
+        """The softmax output (float64) read from the top layer's h."""
+        return _softmax_rows(_project(state[-1][0], self.dense_kernel) + self.dense_bias)

@@ -1,0 +1,1 @@
+"""The conversation history: records, the SQLite store and its schema, safe opening, export."""

@@ -1,0 +1,1 @@
+"""The chat's widgets: the chat view, an exchange's columns, the prompt line, the status line."""
