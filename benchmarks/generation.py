@@ -90,7 +90,7 @@ def epochs_run(engine, mode: str) -> tuple[float, float]:
     from nietzsche_tui.engine.generation import Engine, GenerationRequest
     from nietzsche_tui.engine.weights import load_weights
 
-    engines = [Engine(engine.checkpoint, load_weights(engine.checkpoint)) for _ in TEMPERATURES]
+    engines = [Engine.of(engine.checkpoint, load_weights(engine.checkpoint)) for _ in TEMPERATURES]
     request = GenerationRequest(SEED_TEXT, (0.5,), LENGTH, seed=1, mode=mode)
     started = time.perf_counter()
     steps = iter(generate_epochs(engines, request))

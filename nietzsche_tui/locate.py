@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 from nietzsche_tui.contracts.checkpoint import (
     METADATA_SUFFIX,
     WEIGHTS_SUFFIX,
     Checkpoint,
+    CheckpointError,
     MissingCheckpoint,
 )
-from nietzsche_tui.contracts.folder import latest_checkpoint
+from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoint
 
 BUNDLED_MODEL_DIR = Path(__file__).parent / "bundled" / "book"
 
@@ -37,6 +39,12 @@ def default_checkpoint() -> Checkpoint:
     )
 
 
+def setting_location(setting: str | Path | None) -> Path:
+    """The checkpoint file or folder a ``--checkpoint`` setting means: itself, or by default
+    ``./checkpoints`` when it holds a checkpoint, else the bundled book model's folder."""
+    return Path(setting).expanduser() if setting is not None else default_checkpoint().metadata_path.parent
+
+
 def checkpoint_folder(checkpoint: str | None) -> str:
     """The training folder a ``--checkpoint`` setting points at (a file's folder; default ./checkpoints)."""
     if checkpoint is None:
@@ -55,3 +63,49 @@ def train_hint(checkpoint: str | None) -> str:
         f"Train one with `uv run nietzsche-train --recipe fast --corpus YOUR_TEXT.txt --out {folder}` "
         "(without --corpus it downloads the book's text), then press Ctrl+L."
     )
+
+
+def pick_epochs(available: Sequence[int], spec: str | None = None) -> list[int]:
+    """Which epochs to compare: ``spec`` like "1,5,last" (or "all"), else first, ~¼, ½ and last.
+
+    Raises ValueError naming an epoch that is not in ``available``.
+    """
+    epochs = sorted(set(available))
+    if not epochs:
+        raise ValueError("no complete checkpoints to compare")
+    if spec is None or not spec.strip():
+        picks = [epochs[0], epochs[len(epochs) // 4], epochs[len(epochs) // 2], epochs[-1]]
+        return sorted(set(picks))
+    if spec.strip().lower() == "all":
+        return epochs
+    chosen: list[int] = []
+    for part in spec.split(","):
+        part = part.strip().lower()
+        try:
+            epoch = epochs[-1] if part in ("last", "latest") else int(part)
+        except ValueError:
+            raise ValueError(f"epochs are numbers or 'last', like 1,5,last; got {part!r}") from None
+        if epoch not in epochs:
+            raise ValueError(f"there is no complete checkpoint for epoch {epoch} (have {epochs[0]}-{epochs[-1]})")
+        if epoch not in chosen:
+            chosen.append(epoch)
+    return chosen
+
+
+def epoch_checkpoints(folder: str | Path | None, spec: str | None = None) -> list[Checkpoint]:
+    """The chosen epochs' checkpoints of a training folder (default ./checkpoints); see ``pick_epochs``.
+
+    Raises CheckpointError for a missing folder, ValueError for a bad ``spec``.
+    """
+    target = Path(folder).expanduser() if folder is not None else LOCAL_CHECKPOINT_DIR
+    if not target.exists():
+        raise MissingCheckpoint(
+            f"{target}: no training folder here yet; train one with `uv run nietzsche-train --out {target}` "
+            "or name one with --checkpoint DIR."
+        )
+    if not target.is_dir():
+        raise CheckpointError(f"{target}: epochs side by side need a training folder, not a file.")
+    checkpoints = {c.epoch: c for c in complete_checkpoints(target)}
+    if not checkpoints:
+        raise CheckpointError(f"{target}: no complete checkpoint in this folder to compare.")
+    return [checkpoints[e] for e in pick_epochs(list(checkpoints), spec)]

@@ -263,7 +263,7 @@ class TrainingControl:
         latest = self.watch.latest
         if latest is None:
             return StartSettings(corpus=self.corpus or "")
-        saved = latest.metadata.get("training", {})
+        saved = latest.metadata.training
         # Checkpoints record the corpus as a path (format 1) or a list of paths; the form takes one.
         paths = saved.get("corpus")
         paths = [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []

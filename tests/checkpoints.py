@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata, checkpoint_names
+from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata, Metrics, checkpoint_names
 from nietzsche_tui.contracts.folder import atomic_write_bytes, write_metadata
 from nietzsche_tui.engine.weights import ModelWeights, expected_shapes
 from nietzsche_tui.locate import BUNDLED_MODEL_DIR
@@ -103,7 +103,7 @@ def write_checkpoint(
         maxlen=maxlen,
         architecture=Architecture(weights.cell, len(weights.layers), weights.units),
         training={"recipe": recipe},
-        metrics=metrics if metrics is not None else {"train_loss": 1.5, "val_loss": 1.4567},
+        metrics=Metrics.from_dict(metrics if metrics is not None else {"train_loss": 1.5, "val_loss": 1.4567}),
         seed_passages=seed_passages or [],
         corpus={"lowercased": lowercased},
         created_utc="fixture",

@@ -101,7 +101,7 @@ def save_fixture_checkpoint(
     model, folder: Path, *, epoch: int, maxlen: int, recipe: str, metrics: dict, seed_passages: list[str]
 ) -> None:
     """Write ``model`` as a contract-complete checkpoint over the tiny corpus's vocabulary."""
-    from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata
+    from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata, Metrics
     from trainer.callbacks import save_checkpoint
 
     recurrent = [layer for layer in model.layers if hasattr(layer, "units") and layer.name != "dense"]
@@ -113,7 +113,7 @@ def save_fixture_checkpoint(
         maxlen=maxlen,
         architecture=Architecture(cell, len(recurrent), recurrent[0].units, dropout),
         training={"recipe": recipe},
-        metrics=metrics,
+        metrics=Metrics.from_dict(metrics),
         seed_passages=seed_passages,
     )
     save_checkpoint(model, folder, metadata)

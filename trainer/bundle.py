@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from nietzsche_tui.cli.common import OneLineParser
-from nietzsche_tui.contracts.checkpoint import CheckpointError, CheckpointMetadata, checkpoint_names
+from nietzsche_tui.contracts.checkpoint import LN2, CheckpointError, CheckpointMetadata, checkpoint_names
 from nietzsche_tui.contracts.folder import complete_checkpoints
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.engine.weights import ModelWeights, load_weights
@@ -111,10 +111,11 @@ def bundle(
     except CheckpointError as error:
         raise BundleError(str(error)) from None
     averaged = ModelWeights.from_arrays(
-        last_checkpoint.cell, [np.mean(arrays, axis=0) for arrays in zip(*(w.arrays() for w in weights), strict=True)]
+        last_checkpoint.architecture.cell,
+        [np.mean(arrays, axis=0) for arrays in zip(*(w.arrays() for w in weights), strict=True)],
     )
 
-    meta = CheckpointMetadata.from_checkpoint(last_checkpoint)
+    meta = last_checkpoint.metadata
     training = meta.training
     corpus = load_corpus(
         corpus_paths, meta.maxlen, training.get("val_fraction", 0.05), bool(training.get("keep_case", False))
@@ -127,18 +128,21 @@ def bundle(
         )
     if float16:  # score the weights as they will be stored
         averaged = averaged.map(lambda array: array.astype(np.float16).astype(np.float32))
-    engine = Engine(last_checkpoint, averaged)
+    engine = Engine.of(last_checkpoint, averaged)
     held_out = corpus.text[corpus.split :]
     # A source trained with --val-fraction 0 has no held-out text: the bundle says so, it does not guess.
     val_loss = engine.held_out_loss(held_out) if len(held_out) > meta.maxlen else None
-    metrics = {
-        **meta.metrics,
-        "val_loss": val_loss,
-        "val_bpc": None if val_loss is None else val_loss / np.log(2),
-        "val_loss_measured_by": "NumPy engine, every held-out window (step 1)"
+    measured_by = (
+        "NumPy engine, every held-out window (step 1)"
         if val_loss is not None
-        else "not measured: the source held no text out (--val-fraction 0)",
-    }
+        else "not measured: the source held no text out (--val-fraction 0)"
+    )
+    metrics = replace(
+        meta.metrics,
+        val_loss=val_loss,
+        val_bpc=None if val_loss is None else val_loss / LN2,
+        extra={**meta.metrics.extra, "val_loss_measured_by": measured_by},
+    )
     bundled = {
         "source": source.name,
         "averaged_epochs": [c.epoch for c in chosen],
@@ -231,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     except (BundleError, CorpusError) as error:
         print(f"bundle: {error}", file=sys.stderr)
         return 2
-    loss = meta.metrics["val_loss"]
-    quality = f"held-out {loss:.4f} nats/char ({meta.metrics['val_bpc']:.3f} bits)" if loss else "no held-out text"
+    loss, bits = meta.metrics.val_loss, meta.metrics.held_out_bits
+    quality = f"held-out {loss:.4f} nats/char ({bits:.3f} bits)" if loss is not None else "no held-out text"
     averaged = meta.extra["bundle"]["averaged_epochs"]  # what was there, not what was asked for
     epochs = f"epoch {averaged[0]}" if len(averaged) == 1 else f"epochs {averaged[0]}-{averaged[-1]}"
     print(f"bundled {epochs} ({len(averaged)}) of {args.source}: {quality} -> {args.out}")

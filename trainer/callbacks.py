@@ -26,7 +26,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata, checkpoint_names, validate_metadata
+from nietzsche_tui.contracts.checkpoint import (
+    LN2,
+    Architecture,
+    CheckpointMetadata,
+    Metrics,
+    checkpoint_names,
+    validate_metadata,
+)
 from nietzsche_tui.contracts.events import EventWriter
 from nietzsche_tui.contracts.folder import atomic_write_bytes, complete_checkpoints, write_metadata
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
@@ -34,8 +41,6 @@ from nietzsche_tui.engine.weights import ModelWeights
 from nietzsche_tui.text import visible
 from trainer.data import WindowBatches
 from trainer.model import build_model
-
-LN2 = math.log(2)
 
 
 class HeldOutLoss(keras.callbacks.Callback):
@@ -195,15 +200,8 @@ def write_log(folder: Path) -> Path:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LOG_COLUMNS)
     for checkpoint in complete_checkpoints(folder):
-        metrics = checkpoint.metadata["metrics"]
-        values = (
-            metrics.get("train_loss"),
-            metrics.get("val_loss"),
-            metrics.get("val_bpc"),
-            metrics.get("learning_rate"),
-            metrics.get("epoch_seconds"),
-            metrics.get("total_seconds"),
-        )
+        metrics = checkpoint.metadata.metrics
+        values = (getattr(metrics, name) for name in Metrics.NAMES)
         writer.writerow([checkpoint.epoch, *("" if v is None else f"{v:.6g}" for v in values)])
     path = Path(folder) / "log.csv"
     atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 import nietzsche_tui
-from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError, CheckpointMetadata, epoch_of_file
+from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError, CheckpointMetadata, Metrics, epoch_of_file
 from nietzsche_tui.contracts.events import EventWriter
 from nietzsche_tui.contracts.folder import scan_checkpoints
 from nietzsche_tui.engine.generation import Engine
@@ -98,12 +98,12 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
         return
     latest = checkpoints[-1]
     where = latest.metadata_path.parent
-    if "bundle" in latest.metadata:
+    if "bundle" in latest.metadata.extra:
         raise NotATrainingFolder(
             f"{where} holds a bundled model (made by trainer.bundle, without the optimizer's state): it cannot "
             "be resumed; train into another --out folder."
         )
-    saved = latest.metadata.get("training", {})
+    saved = latest.metadata.training
     for key in recipe_keys(config.recipe):  # not what the recipe never uses (the book's has no --sequence-length)
         if key in saved and saved[key] != getattr(config, key):
             raise TrainingError(
@@ -117,7 +117,7 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
             f"characters, this corpus has {len(corpus.vocabulary)}); choose another --out folder."
         )
 
-    saved_corpus = latest.metadata.get("corpus", {}).get("sha256")
+    saved_corpus = latest.metadata.corpus.get("sha256")
     if saved_corpus is not None and saved_corpus != corpus.sha256:
         raise TrainingError(
             f"{where} was trained on another text (sha256 {saved_corpus[:12]}…, this --corpus is "
@@ -277,8 +277,7 @@ def train(
     batches.set_epoch(initial_epoch)
 
     passages = corpus.seed_passages(config.maxlen, config.seed)
-    previous = [c.metadata for c in checkpoints]
-    started_at = previous[-1]["metrics"].get("total_seconds", 0.0) if previous else 0.0
+    started_at = (checkpoints[-1].metadata.metrics.total_seconds or 0.0) if checkpoints else 0.0
     history: list[dict[str, Any]] = []
     versions = _versions()
 
@@ -297,14 +296,14 @@ def train(
             maxlen=config.maxlen,
             architecture=config.architecture,
             training=config.to_dict(),
-            metrics={
-                "train_loss": record["loss"],
-                "val_loss": record["val_loss"],
-                "val_bpc": logs.get("val_bpc"),
-                "learning_rate": logs.get("learning_rate"),
-                "epoch_seconds": record["seconds"],
-                "total_seconds": total,
-            },
+            metrics=Metrics(
+                train_loss=record["loss"],
+                val_loss=record["val_loss"],
+                val_bpc=logs.get("val_bpc"),
+                learning_rate=logs.get("learning_rate"),
+                epoch_seconds=record["seconds"],
+                total_seconds=total,
+            ),
             corpus={
                 "source": corpus.name,
                 "sha256": corpus.sha256,
@@ -323,15 +322,17 @@ def train(
         return held_text[start : start + config.maxlen]
 
     # The contract lets a checkpoint leave train_loss out (a bundle, an older writer): skip those.
-    recorded = (c.metadata.get("metrics", {}).get("train_loss") for c in checkpoints)
-    best = min((loss for loss in recorded if isinstance(loss, int | float)), default=None)
+    recorded = (c.metadata.metrics.train_loss for c in checkpoints)
+    best = min((loss for loss in recorded if loss is not None), default=None)
     guard = DivergenceGuard(config.explode_factor, best_loss=best)
     events = events or EventWriter(out)
     writer = CheckpointWriter(out, metadata, guard)
+    # What the samples' engine needs to know of the model being trained (epoch 0: no file yet).
+    in_training = CheckpointMetadata(
+        0, corpus.vocabulary, config.maxlen, config.architecture, corpus={"lowercased": not config.keep_case}
+    )
     samples = EpochSamples(
-        lambda model: Engine.from_weights(
-            weights_of(model, config.cell), corpus.vocabulary, config.maxlen, lowercase=not config.keep_case
-        ),
+        lambda model: Engine(in_training, weights_of(model, config.cell)),
         sample_seed,
         config.temperatures,
         config.sample_length,

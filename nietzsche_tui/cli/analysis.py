@@ -141,8 +141,8 @@ def run_cells(args: argparse.Namespace) -> int:
         if args.text is not None:
             text, source = read_text_argument(args.text, MAX_CELLS_CHARS, "cells"), args.text
         else:
-            text = "\n".join(engine.checkpoint.seed_passages)
-            source = f"the {len(engine.checkpoint.seed_passages)} held-out passages stored in the checkpoint"
+            text = "\n".join(engine.metadata.seed_passages)
+            source = f"the {len(engine.metadata.seed_passages)} held-out passages stored in the checkpoint"
         ranked = rank_cells(engine, text, args.top)
     except ScoreError as error:
         return fail(str(error), EXIT_USAGE)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from nietzsche_tui.engine.generation import Engine
-from nietzsche_tui.locate import BUNDLED_MODELS
+from nietzsche_tui.locate import BUNDLED_MODELS, setting_location
 
 EXIT_OK, EXIT_CHECKPOINT, EXIT_USAGE = 0, 1, 2
 CHECKPOINT_HELP = (
@@ -96,7 +96,7 @@ def chosen_checkpoint(args: argparse.Namespace) -> str | None:
 
 def load_engine(location: str | None) -> Engine:
     """``Engine.load``, with a warning line when damaged newer checkpoints were passed over."""
-    engine = Engine.load(location)
+    engine = Engine.load(setting_location(location))
     if engine.passed_over:
         print(f"nietzsche-tui: warning: {engine.passed_over}", file=sys.stderr)
     return engine

@@ -15,6 +15,7 @@ from nietzsche_tui.engine.analysis import top_alternatives
 from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
 from nietzsche_tui.engine.generation import DEFAULT_TEMPERATURES, GenerationRequest
 from nietzsche_tui.engine.prompts import PromptError, describe_characters
+from nietzsche_tui.locate import epoch_checkpoints
 from nietzsche_tui.text import visible
 
 
@@ -35,7 +36,7 @@ def run_generate(args: argparse.Namespace) -> int:
                     "--epochs compares epochs at one temperature; give one, like --temperatures 0.5", EXIT_USAGE
                 )
             temperatures = temperatures if len(temperatures) == 1 else (EPOCHS_TEMPERATURE,)
-            engines = load_epochs(args.checkpoint, args.epochs)
+            engines = load_epochs(epoch_checkpoints(args.checkpoint, args.epochs))
         else:
             engines = [load_engine(args.checkpoint)]
     except CheckpointError as error:

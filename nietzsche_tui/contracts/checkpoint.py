@@ -28,33 +28,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 FORMAT_NAME = "nietzsche-tui-checkpoint"
-
-
 FORMAT_VERSION = 2
-
-
 READABLE_VERSIONS = (1, 2)
-
-
 CELLS = ("lstm", "gru")
-
-
 GATES = {"lstm": 4, "gru": 3}  # LSTM gates i, f, c, o; GRU gates z, r, h (Keras's orders)
-
-
 METADATA_SUFFIX = ".json"
-
-
 WEIGHTS_SUFFIX = ".keras"
-
-
 # Metadata is a few kB; anything far larger is not ours and is refused before parsing.
 MAX_METADATA_BYTES = 4 * 1024 * 1024
-
-
+LN2 = math.log(2)  # losses are recorded in nats per character; bits = nats / LN2
 _NAME = re.compile(r"^epoch_(\d{4,})\.json$")
 
 
@@ -68,63 +53,31 @@ class MissingCheckpoint(CheckpointError):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A complete checkpoint on disk, with its validated metadata."""
+    """A complete checkpoint on disk: where its two files are, and its validated, typed metadata."""
 
     metadata_path: Path
     weights_path: Path
-    metadata: dict[str, Any]
+    metadata: CheckpointMetadata
 
     @property
     def epoch(self) -> int:
-        return int(self.metadata["epoch"])
+        return self.metadata.epoch
 
     @property
     def vocabulary(self) -> list[str]:
-        return list(self.metadata["vocabulary"])
+        return self.metadata.vocabulary
 
     @property
     def maxlen(self) -> int:
-        return int(self.metadata["maxlen"])
-
-    @property
-    def units(self) -> int:
-        return int(self.metadata["model"]["units"])
-
-    @property
-    def cell(self) -> str:
-        """ "lstm" or "gru" (format 1 checkpoints are the book's LSTM)."""
-        return str(self.metadata["model"].get("cell", "lstm"))
-
-    @property
-    def layers(self) -> int:
-        return int(self.metadata["model"].get("layers", 1))
-
-    @property
-    def layer_units(self) -> list[int]:
-        return [self.units] * self.layers
+        return self.metadata.maxlen
 
     @property
     def architecture(self) -> Architecture:
-        model = self.metadata["model"]
-        # Format 1 kept --dropout only in the training settings.
-        dropout = model.get("dropout", (self.metadata.get("training") or {}).get("dropout", 0.0))
-        return Architecture(self.cell, self.layers, self.units, float(dropout or 0.0))
+        return self.metadata.architecture
 
     @property
     def val_loss(self) -> float | None:
-        value = self.metadata["metrics"].get("val_loss")
-        return None if value is None else float(value)
-
-    @property
-    def lowercases(self) -> bool:
-        """Whether the model was trained on lowercased text (so prompts are lowercased too).
-
-        Checkpoints from before ``--keep-case`` say nothing: they were all lowercased."""
-        return self.metadata.get("corpus", {}).get("lowercased", True) is not False
-
-    @property
-    def seed_passages(self) -> list[str]:
-        return list(self.metadata.get("seed_passages") or [])
+        return self.metadata.metrics.val_loss
 
     def describe(self) -> str:
         """One short line for status bars and logs: where it is, which epoch, how good."""
@@ -173,6 +126,49 @@ class Architecture:
         return total + (self.units + 1) * vocab_size
 
 
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """An epoch's figures: losses in nats per character (None where not measured), its learning
+    rate and seconds; ``extra`` keeps whatever else a writer recorded (a bundle's provenance)."""
+
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_bpc: float | None = None
+    learning_rate: float | None = None
+    epoch_seconds: float | None = None
+    total_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "train_loss",
+        "val_loss",
+        "val_bpc",
+        "learning_rate",
+        "epoch_seconds",
+        "total_seconds",
+    )
+
+    @property
+    def held_out_bits(self) -> float | None:
+        """The held-out loss in bits per character (computed from nats where not recorded)."""
+        if self.val_bpc is not None:
+            return self.val_bpc
+        return None if self.val_loss is None else self.val_loss / LN2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{name: getattr(self, name) for name in self.NAMES}, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metrics:
+        """Metrics from a metadata file's ``metrics`` object (already validated)."""
+        known = {name: _number(data.get(name)) for name in cls.NAMES}
+        return cls(**known, extra={k: v for k, v in data.items() if k not in cls.NAMES})
+
+
 @dataclass(frozen=True)
 class CheckpointMetadata:
     """Everything one checkpoint's ``.json`` says; ``to_dict`` is the only place its layout is written."""
@@ -182,7 +178,7 @@ class CheckpointMetadata:
     maxlen: int
     architecture: Architecture = Architecture()
     training: dict[str, Any] = field(default_factory=dict)  # the trainer's TrainConfig, as saved
-    metrics: dict[str, Any] = field(default_factory=dict)  # train_loss, val_loss (nats/char), ...
+    metrics: Metrics = Metrics()
     corpus: dict[str, Any] = field(default_factory=dict)  # source, sha256, length, held_out_from, lowercased
     seed_passages: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
@@ -207,7 +203,7 @@ class CheckpointMetadata:
                 "parameters": arch.parameters(len(self.vocabulary)),
             },
             "training": dict(self.training),
-            "metrics": dict(self.metrics),
+            "metrics": self.metrics.to_dict(),
             "corpus": dict(self.corpus),
             "seed_passages": list(self.seed_passages),
             "versions": dict(self.versions),
@@ -215,21 +211,33 @@ class CheckpointMetadata:
             "created_utc": self.created_utc or datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
+    @property
+    def lowercases(self) -> bool:
+        """Whether the model was trained on lowercased text (so prompts are lowercased too).
+
+        Checkpoints from before ``--keep-case`` say nothing: they were all lowercased."""
+        return self.corpus.get("lowercased", True) is not False
+
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint) -> CheckpointMetadata:
-        """The typed form of a checkpoint read from disk (format 1 or 2)."""
-        data = checkpoint.metadata
+    def from_dict(cls, data: dict[str, Any]) -> CheckpointMetadata:
+        """The typed form of validated metadata (``validate_metadata``), format 1 or 2."""
+        model = data["model"]
+        # Format 1 kept --dropout only in the training settings.
+        dropout = model.get("dropout", (data.get("training") or {}).get("dropout", 0.0))
+        architecture = Architecture(
+            str(model.get("cell", "lstm")), int(model.get("layers", 1)), int(model["units"]), float(dropout or 0.0)
+        )
         known = {"format", "format_version", "epoch", "vocabulary", "maxlen", "model", "training", "metrics"}
         known |= {"corpus", "seed_passages", "versions", "created_utc"}
         return cls(
-            epoch=checkpoint.epoch,
-            vocabulary=checkpoint.vocabulary,
-            maxlen=checkpoint.maxlen,
-            architecture=checkpoint.architecture,
+            epoch=int(data["epoch"]),
+            vocabulary=list(data["vocabulary"]),
+            maxlen=int(data["maxlen"]),
+            architecture=architecture,
             training=dict(data.get("training") or {}),
-            metrics=dict(data["metrics"]),
+            metrics=Metrics.from_dict(data["metrics"]),
             corpus=dict(data.get("corpus") or {}),
-            seed_passages=checkpoint.seed_passages,
+            seed_passages=list(data.get("seed_passages") or []),
             versions=dict(data.get("versions") or {}),
             extra={k: v for k, v in data.items() if k not in known},
             created_utc=str(data.get("created_utc", "")),
@@ -283,7 +291,7 @@ def validate_metadata(metadata: Any, path: Path) -> dict[str, Any]:
     )
     metrics = metadata.get("metrics")
     _require(isinstance(metrics, dict), path, "'metrics' must be an object")
-    for key in ("train_loss", "val_loss"):
+    for key in Metrics.NAMES:
         value = metrics.get(key)
         _require(
             value is None or (isinstance(value, int | float) and math.isfinite(value)),
@@ -317,7 +325,7 @@ def read_checkpoint(metadata_path: str | Path) -> Checkpoint:
         metadata = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CheckpointError(f"{path}: metadata is not readable JSON ({error}).") from None
-    return Checkpoint(path, weights, validate_metadata(metadata, path))
+    return Checkpoint(path, weights, CheckpointMetadata.from_dict(validate_metadata(metadata, path)))
 
 
 def epoch_of_file(name: str) -> int | None:

@@ -7,18 +7,17 @@ during ordinary generation: the views ask for it, so generation's speed does not
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from nietzsche_tui.contracts.checkpoint import LN2
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.engine.network import window_batches
 from nietzsche_tui.engine.prompts import as_read
 from nietzsche_tui.engine.sampling import reweight_distribution
 
-LN2 = math.log(2)
 MAX_SCORE_CHARS = 1_000_000  # a million windows take about a minute; longer texts are refused
 MAX_CELLS_CHARS = 50_000  # cells keeps every layer's state per character: 1,000,000 took 246 s and 3.6 GB
 BATCH = 2048

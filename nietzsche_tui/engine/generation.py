@@ -26,18 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from nietzsche_tui.contracts.checkpoint import (
-    Architecture,
     Checkpoint,
     CheckpointError,
     CheckpointMetadata,
     epoch_of_file,
 )
 from nietzsche_tui.contracts.folder import resolve_checkpoint, scan_checkpoints
-from nietzsche_tui.engine.network import State, _Network, one_blas_thread, window_batches
+from nietzsche_tui.engine.network import Network, State, one_blas_thread, window_batches
 from nietzsche_tui.engine.prompts import Prompt, PromptError, describe_characters, encode_prompt
 from nietzsche_tui.engine.sampling import check_temperature, sample_index
 from nietzsche_tui.engine.weights import ModelWeights, load_weights
-from nietzsche_tui.locate import default_checkpoint
 
 MODES = ("window", "stateful")
 
@@ -121,35 +119,36 @@ class Generation:
 class Engine:
     """NumPy inference for one checkpoint: one-hot → LSTM or GRU layers → softmax."""
 
-    def __init__(self, checkpoint: Checkpoint, weights: ModelWeights) -> None:
+    def __init__(
+        self, metadata: CheckpointMetadata, weights: ModelWeights, checkpoint: Checkpoint | None = None
+    ) -> None:
+        """An engine over ``weights`` described by ``metadata``; ``checkpoint`` is the file they came
+        from (None for weights in memory: the trainer's per-epoch samples)."""
+        self.metadata = metadata
         self.checkpoint = checkpoint
-        self.vocabulary = checkpoint.vocabulary
-        self.maxlen = checkpoint.maxlen
-        self.lowercase = checkpoint.lowercases  # prompts are read the way the training text was
+        self.vocabulary = metadata.vocabulary
+        self.maxlen = metadata.maxlen
+        self.lowercase = metadata.lowercases  # prompts are read the way the training text was
         self.units = weights.units
         self.cell = weights.cell
         self.weights = weights
-        self.network = _Network.of(weights)
+        self.network = Network.of(weights)
         self.passed_over: str | None = None  # damaged newer checkpoints of its folder, in one line
 
     @classmethod
-    def from_weights(
-        cls, weights: ModelWeights, vocabulary: Sequence[str], maxlen: int, lowercase: bool = True
-    ) -> Engine:
-        """An engine over in-memory weights (the trainer's per-epoch samples use this)."""
-        architecture = Architecture(weights.cell, len(weights.layers), weights.units)
-        metadata = CheckpointMetadata(1, list(vocabulary), maxlen, architecture, corpus={"lowercased": lowercase})
-        return cls(Checkpoint(Path("<memory>.json"), Path("<memory>.keras"), metadata.to_dict()), weights)
+    def of(cls, checkpoint: Checkpoint, weights: ModelWeights) -> Engine:
+        """An engine over a checkpoint read from disk and its weights."""
+        return cls(checkpoint.metadata, weights, checkpoint)
 
     @classmethod
-    def load(cls, location: str | Path | None = None) -> Engine:
-        """Load a checkpoint file, or a folder's newest checkpoint that loads; None means the
-        default location. Damaged newer files of a folder are passed over and named in
+    def load(cls, location: str | Path) -> Engine:
+        """Load a checkpoint file, or a folder's newest checkpoint that loads (``locate`` says which
+        location a setting means). Damaged newer files of a folder are passed over and named in
         ``passed_over`` (one line, for a warning); a file named outright must load."""
-        target = Path(location).expanduser() if location is not None else default_checkpoint().metadata_path.parent
+        target = Path(location).expanduser()
         if not target.is_dir():
             checkpoint = resolve_checkpoint(target)
-            return cls(checkpoint, load_weights(checkpoint))
+            return cls.of(checkpoint, load_weights(checkpoint))
         checkpoints, damaged_files = scan_checkpoints(target)
         damaged = [path.name for path, _ in damaged_files]
         failure: CheckpointError | None = None
@@ -160,7 +159,7 @@ class Engine:
                 failure = failure or error
                 damaged.append(checkpoint.weights_path.name)
                 continue
-            engine = cls(checkpoint, weights)
+            engine = cls.of(checkpoint, weights)
             newer = sorted(name for name in damaged if (epoch_of_file(name) or 0) > checkpoint.epoch)
             if newer:
                 engine.passed_over = (
@@ -171,7 +170,7 @@ class Engine:
         if failure is not None:
             raise failure
         checkpoint = resolve_checkpoint(target)  # an empty folder: MissingCheckpoint, saying how to train
-        return cls(checkpoint, load_weights(checkpoint))
+        return cls.of(checkpoint, load_weights(checkpoint))
 
     # -- the network ------------------------------------------------------------------------
 
@@ -227,7 +226,7 @@ class Engine:
 
     def surprise_prompt(self, rng: np.random.Generator) -> str:
         """One of the held-out seed passages stored in the checkpoint ("surprise me")."""
-        passages = self.checkpoint.seed_passages
+        passages = self.metadata.seed_passages
         if not passages:
             raise PromptError("this checkpoint stores no seed passages; type a prompt instead.")
         return passages[int(rng.integers(len(passages)))]
@@ -247,33 +246,59 @@ class Engine:
         return Generation(request, prompt, make_steps(False), make_steps=make_steps)
 
     def _steps(self, request: GenerationRequest, prompt: Prompt, keep: bool = False) -> Iterator[Step]:
-        columns = len(request.temperatures)
-        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(request.seed).spawn(columns)]
-        rows = np.arange(columns)
+        streams = [
+            np.random.default_rng(s) for s in np.random.SeedSequence(request.seed).spawn(len(request.temperatures))
+        ]
+        return step_loop(
+            self.network, self.vocabulary, self.maxlen, prompt, request, request.temperatures, streams, keep
+        )
+
+
+def step_loop(
+    network: Network,
+    vocabulary: Sequence[str],
+    maxlen: int,
+    prompt: Prompt,
+    request: GenerationRequest,
+    temperatures: Sequence[float],
+    streams: Sequence[np.random.Generator],
+    keep: bool = False,
+) -> Iterator[Step]:
+    """The one generation loop: row r of every batch samples at ``temperatures[r]`` from
+    ``streams[r]``; ``network`` is one model (rows are temperatures) or several stacked (rows are
+    epochs). Window mode reruns the last ``maxlen`` characters from a zero state at every step,
+    stateful mode carries the state."""
+    rows = np.arange(len(temperatures))
+    if request.mode == "window":
+        # Every row reads a window of the same length at every step: they batch exactly.
+        windows = np.tile(prompt.indices[-maxlen:], (len(rows), 1))
+        probabilities = network.probabilities(network.run(windows))
+    else:
+        if network.is_stacked:
+            state = network.run(np.tile(prompt.indices, (len(rows), 1)))
+        else:  # one model: read the prompt once, then give every row its state
+            state = [
+                tuple(np.repeat(a, len(rows), axis=0) for a in layer) for layer in network.run(prompt.indices[None, :])
+            ]
+        probabilities = network.probabilities(state)
+    for number in range(request.length):
+        chosen = np.array(
+            [
+                sample_index(probabilities[row], temperature, stream, request.top_k, request.top_p)
+                for row, temperature, stream in zip(rows, temperatures, streams, strict=True)
+            ]
+        )
+        yield Step(
+            number,
+            tuple(vocabulary[i] for i in chosen),
+            tuple(float(p) for p in probabilities[rows, chosen]),
+            probabilities.copy() if keep else None,
+        )
+        if number + 1 == request.length:
+            return  # the next distribution would never be used
         if request.mode == "window":
-            windows = np.tile(prompt.indices[-self.maxlen :], (columns, 1))
-            probabilities = self.window_probabilities(windows)
+            windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -maxlen:]
+            probabilities = network.probabilities(network.run(windows))
         else:
-            state = [tuple(np.repeat(a, columns, axis=0) for a in layer) for layer in self.run(prompt.indices[None, :])]
-            probabilities = self.probabilities(state)
-        for number in range(request.length):
-            chosen = np.array(
-                [
-                    sample_index(probabilities[row], temperature, stream, request.top_k, request.top_p)
-                    for row, (temperature, stream) in enumerate(zip(request.temperatures, streams, strict=True))
-                ]
-            )
-            yield Step(
-                number,
-                tuple(self.vocabulary[i] for i in chosen),
-                tuple(float(p) for p in probabilities[rows, chosen]),
-                probabilities.copy() if keep else None,
-            )
-            if number + 1 == request.length:
-                return  # the next distribution would never be used
-            if request.mode == "window":
-                windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -self.maxlen :]
-                probabilities = self.window_probabilities(windows)
-            else:
-                state = self.network.step(chosen, state)
-                probabilities = self.probabilities(state)
+            state = network.step(chosen, state)
+            probabilities = network.probabilities(state)

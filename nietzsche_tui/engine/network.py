@@ -72,7 +72,7 @@ def _lookup(table: np.ndarray, indices: np.ndarray) -> np.ndarray:
 State = list[tuple[np.ndarray, ...]]
 
 
-class _Recurrent:
+class RecurrentLayer:
     """One recurrent layer prepared for stepping, from its Keras arrays.
 
     The first layer reads one-hot characters: a one-hot row times the kernel is a row of the
@@ -99,7 +99,7 @@ class _Recurrent:
         self.bias = np.zeros_like(bias) if first else bias.astype(np.float32)
 
     @classmethod
-    def stacked(cls, layers: Sequence[_Recurrent]) -> _Recurrent:
+    def stacked(cls, layers: Sequence[RecurrentLayer]) -> RecurrentLayer:
         """Several models' versions of one layer as one: row e of a batch uses model e's arrays."""
         stack = cls.__new__(cls)
         stack.cell, stack.units, stack.first = layers[0].cell, layers[0].units, layers[0].first
@@ -128,21 +128,26 @@ class _Recurrent:
         return ((update * h + (1.0 - update) * candidate).astype(np.float32),)
 
 
-class _Network:
+class Network:
     """The recurrent stack and the softmax; ``stacked`` runs several checkpoints as one batch."""
 
-    def __init__(self, layers: Sequence[_Recurrent], dense_kernel: np.ndarray, dense_bias: np.ndarray) -> None:
+    def __init__(self, layers: Sequence[RecurrentLayer], dense_kernel: np.ndarray, dense_bias: np.ndarray) -> None:
         self.layers = list(layers)
         self.dense_kernel, self.dense_bias = dense_kernel, dense_bias
 
     @classmethod
-    def of(cls, weights: ModelWeights) -> _Network:
-        layers = [_Recurrent(layer, first=i == 0) for i, layer in enumerate(weights.layers)]
+    def of(cls, weights: ModelWeights) -> Network:
+        layers = [RecurrentLayer(layer, first=i == 0) for i, layer in enumerate(weights.layers)]
         return cls(layers, weights.dense_kernel, weights.dense_bias)
 
+    @property
+    def is_stacked(self) -> bool:
+        """Whether row e of a batch runs model e (``stacked``) rather than one model for every row."""
+        return self.dense_kernel.ndim == 3
+
     @classmethod
-    def stacked(cls, networks: Sequence[_Network]) -> _Network:
-        layers = [_Recurrent.stacked(group) for group in zip(*(n.layers for n in networks), strict=True)]
+    def stacked(cls, networks: Sequence[Network]) -> Network:
+        layers = [RecurrentLayer.stacked(group) for group in zip(*(n.layers for n in networks), strict=True)]
         return cls(
             layers,
             np.stack([n.dense_kernel for n in networks]),

@@ -165,10 +165,11 @@ def load_weights(checkpoint: Checkpoint) -> ModelWeights:
     except (OSError, zipfile.BadZipFile, ValueError, RecursionError, EOFError) as error:
         raise CheckpointError(f"{path}: not a readable Keras archive ({error}); it may be truncated.") from None
     cell, count = _recurrent_layers(config, path)
-    if (cell, count) != (checkpoint.cell, checkpoint.layers):
+    said = checkpoint.architecture
+    if (cell, count) != (said.cell, said.layers):
         raise CheckpointError(
             f"{path}: the archive holds {count} {cell.upper()} layer(s) but the metadata says "
-            f"{checkpoint.layers} {checkpoint.cell.upper()}; the weights and metadata do not belong together."
+            f"{said.layers} {said.cell.upper()}; the weights and metadata do not belong together."
         )
     try:
         with h5py.File(io.BytesIO(weights_blob), "r") as h5:
@@ -186,13 +187,13 @@ def load_weights(checkpoint: Checkpoint) -> ModelWeights:
 
 
 def _check_shapes(arrays: list[np.ndarray], checkpoint: Checkpoint, path: Path) -> None:
-    vocab = len(checkpoint.vocabulary)
-    expected = expected_shapes(checkpoint.cell, vocab, checkpoint.layer_units)
+    vocab, said = len(checkpoint.vocabulary), checkpoint.architecture
+    expected = expected_shapes(said.cell, vocab, [said.units] * said.layers)
     actual = [a.shape for a in arrays]
     if actual != expected:
         raise CheckpointError(
             f"{path}: the weights have shapes {actual} but the metadata ({vocab}-character vocabulary, "
-            f"{checkpoint.layers} × {checkpoint.units} {checkpoint.cell.upper()}) needs {expected}; "
+            f"{said.layers} × {said.units} {said.cell.upper()}) needs {expected}; "
             "the weights and metadata do not belong together."
         )
     if not all(np.isfinite(a).all() for a in arrays):

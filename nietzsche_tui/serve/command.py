@@ -80,9 +80,9 @@ def training_bounds(args: argparse.Namespace) -> TrainingBounds:
 def app_command(args: argparse.Namespace) -> list[str]:
     """The command each browser tab's app runs: the operator's options, paths made absolute now
     (the server's working folder decides them, never the browser)."""
-    from nietzsche_tui.locate import default_checkpoint
+    from nietzsche_tui.locate import setting_location
 
-    checkpoint = Path(args.checkpoint).expanduser() if args.checkpoint else default_checkpoint().metadata_path.parent
+    checkpoint = setting_location(args.checkpoint)
     command = [sys.executable, "-m", "nietzsche_tui", "--served", "--checkpoint", str(checkpoint.resolve())]
     command += ["--temperatures", ",".join(f"{t:g}" for t in args.temperatures), "--length", str(args.length)]
     command += ["--mode", args.mode]

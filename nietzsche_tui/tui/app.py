@@ -30,7 +30,7 @@ from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.history.opening import open_history
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.history.store import HistoryStore, default_history_path
-from nietzsche_tui.locate import checkpoint_folder, train_hint
+from nietzsche_tui.locate import checkpoint_folder, setting_location, train_hint
 from nietzsche_tui.runs import StartSettings, TrainingControl
 from nietzsche_tui.tui.screens.chat import ChatScreen
 from nietzsche_tui.tui.screens.dialogs import HelpScreen, ProblemScreen
@@ -138,7 +138,7 @@ class NietzscheApp(App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_model(self, location: str | None = None) -> None:
         try:
-            self.post_message(self.ModelLoaded(Engine.load(location or self.settings.checkpoint)))
+            self.post_message(self.ModelLoaded(Engine.load(setting_location(location or self.settings.checkpoint))))
         except MissingCheckpoint as error:
             self.post_message(self.ModelFailed(str(error), missing=True))
         except CheckpointError as error:

@@ -166,7 +166,7 @@ async def test_surprise_honours_seed_like_generate(many_passages, capsys):
         await settle(app, pilot)
         exchange = app.query_one(Exchange)
     assert exchange.generation.request.seed == 8
-    passages = Engine.load(app_model).checkpoint.seed_passages
+    passages = Engine.load(app_model).metadata.seed_passages
     assert exchange.generation.request.prompt == passages[int(np.random.default_rng(8).integers(len(passages)))]
     args = ["generate", "--checkpoint", str(app_model), "--surprise", "--seed", "8", "--length", "10", "--json"]
     assert cli_main(args) == 0

@@ -6,7 +6,6 @@ import shutil
 import pytest
 
 from nietzsche_tui.cli.main import main as cli_main
-from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
 from nietzsche_tui.contracts.folder import latest_checkpoint, write_metadata
 from nietzsche_tui.history.opening import open_history
 from nietzsche_tui.tui.app import make_app
@@ -103,7 +102,7 @@ async def test_replay_says_when_the_checkpoint_changed(app_model, tmp_path):
 
         vocabulary = latest_checkpoint(folder).vocabulary
         (folder / "epoch_0003.keras").write_bytes(keras_archive(random_weights(len(vocabulary), 32, seed=99), 20))
-        write_metadata(folder, CheckpointMetadata.from_checkpoint(latest_checkpoint(folder)))
+        write_metadata(folder, latest_checkpoint(folder).metadata)
         app.replay(stored)
         await settle(app, pilot)
         assert "changed" in app.query(Exchange).last().notice

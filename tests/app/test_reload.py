@@ -10,7 +10,6 @@ import pytest
 from textual.app import App
 
 from nietzsche_tui.cli import main as cli
-from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
 from nietzsche_tui.contracts.folder import latest_checkpoint, write_metadata
 from nietzsche_tui.tui.app import NietzscheApp, make_app
 from nietzsche_tui.tui.screens.chat import ChatScreen
@@ -24,7 +23,7 @@ def copy_model(source, folder, epoch=3):
     folder.mkdir(exist_ok=True)
     checkpoint = latest_checkpoint(source)
     shutil.copy(checkpoint.weights_path, folder / f"epoch_{epoch:04d}.keras")
-    write_metadata(folder, replace(CheckpointMetadata.from_checkpoint(checkpoint), epoch=epoch))
+    write_metadata(folder, replace(checkpoint.metadata, epoch=epoch))
 
 
 def status_text(app) -> str:

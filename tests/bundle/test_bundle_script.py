@@ -61,8 +61,8 @@ def test_one_epoch_or_a_range_bundles_into_a_loadable_checkpoint(trained_folder,
     ]
     engine = Engine.load(out)
     averaged = [1, 2] if epochs == "1-2" else [2]
-    assert engine.checkpoint.metadata["bundle"]["averaged_epochs"] == averaged
-    assert engine.checkpoint.seed_passages  # recomputed at word boundaries from the corpus
+    assert engine.checkpoint.metadata.extra["bundle"]["averaged_epochs"] == averaged
+    assert engine.checkpoint.metadata.seed_passages  # recomputed at word boundaries from the corpus
 
 
 @pytest.mark.parametrize("epochs", ["3-1", "x", "1-2-3", "0"])
@@ -94,7 +94,7 @@ def test_float16_bundles_are_smaller_and_generate_within_1e3(trained_folder, tin
         )
         assert code == 0
     engines = [Engine.load(full), Engine.load(half)]
-    assert engines[1].checkpoint.metadata["bundle"]["weights_dtype"] == "float16"
+    assert engines[1].checkpoint.metadata.extra["bundle"]["weights_dtype"] == "float16"
     sizes = [e.checkpoint.weights_path.stat().st_size for e in engines]
     assert sizes[1] < sizes[0]
     windows = np.random.default_rng(0).integers(0, len(engines[0].vocabulary), size=(64, 12))

@@ -22,7 +22,7 @@ def bundled():
 
 
 def test_bundled_model_is_the_books_architecture_with_provenance(bundled):
-    meta = bundled.checkpoint.metadata
+    meta = json.loads(bundled.checkpoint.metadata_path.read_text())
     assert len(bundled.vocabulary) == 57 and bundled.maxlen == 60 and bundled.units == 128
     assert meta["corpus"]["sha256"] == "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647"
     assert meta["training"]["recipe"] in ("book", "fast")
@@ -52,9 +52,10 @@ def test_the_large_model_is_two_lstm_layers_in_float16_and_clearly_better():
     large, book = Engine.load(BUNDLED_MODELS["large"]), Engine.load(BUNDLED_MODELS["book"])
     meta = large.checkpoint.metadata
     assert large.checkpoint.architecture == Architecture("lstm", 2, 256, 0.25)
-    assert meta["format_version"] == 2 and meta["bundle"]["weights_dtype"] == "float16"
-    assert meta["corpus"]["sha256"] == book.checkpoint.metadata["corpus"]["sha256"]
-    assert meta["metrics"]["total_seconds"] <= 3600  # at most one hour of training (the experiment's rule)
+    assert json.loads(large.checkpoint.metadata_path.read_text())["format_version"] == 2
+    assert meta.extra["bundle"]["weights_dtype"] == "float16"
+    assert meta.corpus["sha256"] == book.checkpoint.metadata.corpus["sha256"]
+    assert meta.metrics.total_seconds <= 3600  # at most one hour of training (the experiment's rule)
     assert large.checkpoint.val_loss <= 1.25 < book.checkpoint.val_loss
     assert large.vocabulary == book.vocabulary and large.maxlen == book.maxlen
     assert large.checkpoint.weights_path.stat().st_size < 2_000_000

@@ -1,6 +1,8 @@
 """Every architecture the trainer builds (LSTM or GRU, one to three layers) runs in the NumPy
 engine exactly as Keras runs it, in both generation modes, read from a real saved checkpoint."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -54,7 +56,7 @@ def test_the_checkpoint_records_the_architecture(engine_and_model):
     engine, model, architecture = engine_and_model
     checkpoint = engine.checkpoint
     assert checkpoint.architecture == architecture
-    assert checkpoint.metadata["model"]["parameters"] == model.count_params()
+    assert checkpoint.metadata.to_dict()["model"]["parameters"] == model.count_params()
     assert engine.cell == architecture.cell and len(engine.weights.layers) == architecture.layers
 
 
@@ -132,7 +134,7 @@ def test_format_1_checkpoints_still_load():
     from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 
     engine = Engine.load(BUNDLED_MODEL_DIR)
-    assert engine.checkpoint.metadata["format_version"] == 1
+    assert json.loads(engine.checkpoint.metadata_path.read_text())["format_version"] == 1
     assert engine.checkpoint.architecture == Architecture("lstm", 1, 128)
     assert engine.cell == "lstm" and len(engine.weights.layers) == 1
 

@@ -135,13 +135,13 @@ def test_same_seed_same_text_however_consumed(engine_and_model):
 def test_one_batched_pass_serves_every_column(engine_and_model, monkeypatch):
     engine, _ = engine_and_model
     calls = []
-    original = engine.window_probabilities
+    original = engine.network.run
 
-    def counting(windows):
-        calls.append(np.atleast_2d(windows).shape[0])
-        return original(windows)
+    def counting(windows, state=None):
+        calls.append(windows.shape[0])
+        return original(windows, state)
 
-    monkeypatch.setattr(engine, "window_probabilities", counting)
+    monkeypatch.setattr(engine.network, "run", counting)
     list(engine.generate(GenerationRequest("what then?", length=10, seed=1)))
     assert calls == [4] * 10
 
@@ -173,7 +173,7 @@ def test_empty_prompts_are_clear_errors(engine_and_model, text):
 
 def test_surprise_prompt_comes_from_the_checkpoint(engine_and_model):
     engine, _ = engine_and_model
-    assert engine.surprise_prompt(np.random.default_rng(0)) in engine.checkpoint.seed_passages
+    assert engine.surprise_prompt(np.random.default_rng(0)) in engine.checkpoint.metadata.seed_passages
 
 
 @pytest.mark.parametrize(

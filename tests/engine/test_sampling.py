@@ -95,12 +95,13 @@ def test_top_k_keeps_exactly_k_even_with_ties():
 def test_the_gru_gates_do_not_overflow_with_large_weights():
     import warnings
 
+    from nietzsche_tui.contracts.checkpoint import Architecture, CheckpointMetadata
     from nietzsche_tui.engine.generation import Engine
     from tests.checkpoints import random_weights
 
     vocabulary = list("abcdefgh")
     weights = random_weights(len(vocabulary), 8, seed=3, scale=400.0, cell="gru")
-    engine = Engine.from_weights(weights, vocabulary, 12)
+    engine = Engine(CheckpointMetadata(1, vocabulary, 12, Architecture("gru", 1, 8)), weights)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow in np.exp is a RuntimeWarning
         probabilities = engine.window_probabilities(np.arange(8)[None, :] % len(vocabulary))

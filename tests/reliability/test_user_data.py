@@ -223,7 +223,7 @@ def test_the_trainer_names_the_damaged_file_and_overwrites_nothing(trained_folde
 
 
 def test_alternatives_without_json_is_refused_and_all_is_any_case(app_model, capsys):
-    from nietzsche_tui.engine.epochs import pick_epochs
+    from nietzsche_tui.locate import pick_epochs
 
     argv = ["generate", "--alternatives", "3", "--prompt", "truth", "--checkpoint", str(app_model)]
     assert main(argv) == 2

@@ -32,7 +32,7 @@ def trainer(args, env=None, **kwargs):
 
 def losses(folder):
     """Every epoch's number, training loss and held-out loss, in one flat list."""
-    return [x for c in complete_checkpoints(folder) for x in (c.epoch, c.metadata["metrics"]["train_loss"], c.val_loss)]
+    return [x for c in complete_checkpoints(folder) for x in (c.epoch, c.metadata.metrics.train_loss, c.val_loss)]
 
 
 def finish(process, timeout=180):
@@ -58,7 +58,7 @@ def test_mirrored_on_two_cpu_devices_is_the_same_maths_and_resumes(tiny_corpus, 
     # device's gradients, so the losses agree.
     assert losses(tmp_path / "mirrored") == pytest.approx(losses(tmp_path / "single"), rel=1e-4)
     engine = Engine.load(tmp_path / "mirrored")
-    assert engine.checkpoint.epoch == 2 and engine.checkpoint.metadata["training"]["distribute"] == "mirrored"
+    assert engine.checkpoint.epoch == 2 and engine.checkpoint.metadata.training["distribute"] == "mirrored"
     assert len(list(engine.generate(GenerationRequest("truth", (1.0,), length=10)))) == 10
 
 

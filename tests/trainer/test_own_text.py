@@ -14,8 +14,8 @@ def test_keep_case_trains_capitals_and_the_engine_keeps_the_prompts_case(tiny_co
     train(tiny_config(tiny_corpus, tmp_path, epochs=1, sample_length=20, keep_case=True))
     engine = Engine.load(tmp_path)
     assert {"T", "S", "I"} <= set(engine.vocabulary) and not engine.lowercase
-    assert engine.checkpoint.metadata["corpus"]["lowercased"] is False
-    assert engine.checkpoint.metadata["training"]["keep_case"] is True
+    assert engine.checkpoint.metadata.corpus["lowercased"] is False
+    assert engine.checkpoint.metadata.training["keep_case"] is True
     prompt = engine.prepare_prompt("Truth is")
     assert prompt.text == "Truth is"
     assert encode_prompt("TRUTH", engine.vocabulary, lowercase=True).text == "truth"  # what a lowercasing model reads
@@ -60,7 +60,7 @@ def test_the_trainer_cli_takes_a_folder(tmp_path):
     folder.mkdir()
     (folder / "one.txt").write_text(TINY_TEXT, encoding="utf-8")
     assert train_main(tiny_train_args(folder, tmp_path / "out", epochs=1)) == 0
-    assert Engine.load(tmp_path / "out").checkpoint.metadata["corpus"]["source"] == "texts"
+    assert Engine.load(tmp_path / "out").checkpoint.metadata.corpus["source"] == "texts"
 
 
 def test_held_out_batches_stay_small_for_large_vocabularies():
@@ -107,7 +107,7 @@ def test_a_two_layer_gru_on_mixed_case_files_trains_resumes_and_keeps_case(tmp_p
     engine = Engine.load(tmp_path / "out")
     checkpoint = engine.checkpoint
     assert checkpoint.epoch == 2 and checkpoint.architecture == Architecture("gru", 2, 16, 0.1)
-    assert checkpoint.metadata["corpus"]["source"] == "one.txt + two.txt"
-    assert checkpoint.metadata["training"]["corpus"] == [str(tmp_path / "one.txt"), str(tmp_path / "two.txt")]
+    assert checkpoint.metadata.corpus["source"] == "one.txt + two.txt"
+    assert checkpoint.metadata.training["corpus"] == [str(tmp_path / "one.txt"), str(tmp_path / "two.txt")]
     assert not engine.lowercase and engine.prepare_prompt("Truth is").text == "Truth is"
     assert len(list(engine.generate(GenerationRequest("Truth is", (1.0,), length=20, seed=1)))) == 20

@@ -86,8 +86,8 @@ def test_the_log_holds_exactly_the_saved_epochs(tiny_corpus, tmp_path):
     rows = read_log(tmp_path)
     assert [row["epoch"] for row in rows] == ["1", "2", "3"]
     assert float(rows[2]["learning_rate"]) == pytest.approx(0.0025)
-    metrics = complete_checkpoints(tmp_path)[-1].metadata["metrics"]
-    assert metrics["learning_rate"] == pytest.approx(0.0025)
+    metrics = complete_checkpoints(tmp_path)[-1].metadata.metrics
+    assert metrics.learning_rate == pytest.approx(0.0025)
 
 
 def test_a_diverging_cli_run_exits_non_zero(tiny_corpus, tmp_path, capsys):
@@ -120,16 +120,16 @@ def test_the_same_seed_gives_the_same_losses(tiny_corpus, tmp_path):
     runs = []
     for name in ("a", "b"):
         train(tiny_config(tiny_corpus, tmp_path / name, epochs=1, sample_length=0, seed=11, dropout=0.2))
-        runs.append(complete_checkpoints(tmp_path / name)[-1].metadata["metrics"])
-    assert runs[0]["train_loss"] == runs[1]["train_loss"] and runs[0]["val_loss"] == runs[1]["val_loss"]
+        runs.append(complete_checkpoints(tmp_path / name)[-1].metadata.metrics)
+    assert runs[0].train_loss == runs[1].train_loss and runs[0].val_loss == runs[1].val_loss
     train(tiny_config(tiny_corpus, tmp_path / "c", epochs=1, sample_length=0, seed=12, dropout=0.2))
-    assert complete_checkpoints(tmp_path / "c")[-1].metadata["metrics"]["train_loss"] != runs[0]["train_loss"]
+    assert complete_checkpoints(tmp_path / "c")[-1].metadata.metrics.train_loss != runs[0].train_loss
 
 
 def test_dropout_is_a_cli_flag_recorded_in_the_checkpoint(tiny_corpus, tmp_path):
     assert train_main([*tiny_train_args(tiny_corpus, tmp_path, epochs=1), "--dropout", "0.25"]) == 0
     checkpoint = complete_checkpoints(tmp_path)[-1]
-    assert checkpoint.metadata["training"]["dropout"] == 0.25
+    assert checkpoint.metadata.training["dropout"] == 0.25
     assert "Dropout" in checkpoint.weights_path.read_bytes().decode("latin-1")
 
 

@@ -1,5 +1,6 @@
 """Training end to end on a tiny corpus: checkpoints, resume, divergence, the CLI's errors."""
 
+import json
 import math
 
 import keras
@@ -19,7 +20,7 @@ def test_two_epochs_write_two_complete_checkpoints(trained_folder, tiny_corpus):
     assert [c.epoch for c in checkpoints] == [1, 2]
     corpus = load_corpus(tiny_corpus, maxlen=12, val_fraction=0.1)
     for checkpoint in checkpoints:
-        meta = checkpoint.metadata
+        meta = json.loads(checkpoint.metadata_path.read_text())  # the file, as the contract writes it
         assert meta["vocabulary"] == corpus.vocabulary
         assert meta["maxlen"] == 12 and meta["model"]["units"] == 16
         assert meta["corpus"]["sha256"] == corpus.sha256 and meta["corpus"]["length"] == len(corpus.text)
@@ -101,7 +102,7 @@ def test_fast_recipe_trains_the_same_weight_shapes(tiny_corpus, tmp_path):
         (16, len(checkpoint.vocabulary)),
         (len(checkpoint.vocabulary),),
     ]
-    assert checkpoint.metadata["training"]["clipnorm"] == 1.0
+    assert checkpoint.metadata.training["clipnorm"] == 1.0
 
 
 def test_a_diverging_run_stops_without_writing_the_bad_epoch(tiny_corpus, tmp_path, capsys):

@@ -20,10 +20,11 @@ from textual.widgets import Footer, Input, Static
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.analysis import ScoreError, score_text
-from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, epoch_checkpoints, generate_epochs, load_epochs
+from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
 from nietzsche_tui.engine.prompts import PromptError
 from nietzsche_tui.history.records import StoredExchange, weights_sha256
+from nietzsche_tui.locate import epoch_checkpoints
 from nietzsche_tui.runs import TrainingControl
 from nietzsche_tui.tui.colours import confidence_legend
 from nietzsche_tui.tui.screens.dialogs import EpochsDialog, HelpScreen
@@ -210,7 +211,7 @@ class ChatScreen(Screen[None]):
         if not self.compare_epochs:
             request = GenerationRequest(text, settings.temperatures, settings.length, seed, settings.mode)
             return engine.generate(request), [engine] * len(settings.temperatures)
-        engines = load_epochs(self.training.folder, self.epoch_spec)
+        engines = load_epochs(epoch_checkpoints(self.training.folder, self.epoch_spec))
         request = GenerationRequest(text, (EPOCHS_TEMPERATURE,), settings.length, seed, settings.mode)
         return generate_epochs(engines, request), engines
 

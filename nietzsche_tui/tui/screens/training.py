@@ -12,8 +12,6 @@ exactly that and nothing more (no zoom or pan).
 
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,8 +23,6 @@ from nietzsche_tui.contracts.events import RunState
 from nietzsche_tui.runs import FolderWatch
 from nietzsche_tui.text import visible
 from nietzsche_tui.tui.screens.dialogs import SubScreen
-
-LN2 = math.log(2)
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -129,15 +125,14 @@ class TrainingScreen(SubScreen):
             self._rows = []
         follow = not self._rows or table.cursor_row == len(self._rows) - 1
         for checkpoint in checkpoints[len(self._rows) :]:
-            metrics = checkpoint.metadata["metrics"]
-            val = checkpoint.val_loss
+            metrics = checkpoint.metadata.metrics
             table.add_row(
                 str(checkpoint.epoch),
-                _number(metrics.get("train_loss")),
-                _number(val),
-                _number(metrics.get("val_bpc", None if val is None else val / LN2)),
-                _number(metrics.get("learning_rate"), 5),
-                _number(metrics.get("epoch_seconds"), 1),
+                _number(metrics.train_loss),
+                _number(metrics.val_loss),
+                _number(metrics.held_out_bits),
+                _number(metrics.learning_rate, 5),
+                _number(metrics.epoch_seconds, 1),
                 key=str(checkpoint.epoch),
             )
             self._rows.append(checkpoint.epoch)
@@ -151,13 +146,13 @@ class TrainingScreen(SubScreen):
         plt.clear_data()
         plt.clear_figure()
         if self.against_time:
-            xs = [c.metadata["metrics"].get("total_seconds") or 0.0 for c in checkpoints]
+            xs = [c.metadata.metrics.total_seconds or 0.0 for c in checkpoints]
             xs = [x / 60 for x in xs]
             plt.xlabel("minutes of training")
         else:
             xs = [float(c.epoch) for c in checkpoints]
             plt.xlabel("epoch")
-        train = [(x, c.metadata["metrics"].get("train_loss")) for x, c in zip(xs, checkpoints, strict=True)]
+        train = [(x, c.metadata.metrics.train_loss) for x, c in zip(xs, checkpoints, strict=True)]
         held = [(x, c.val_loss) for x, c in zip(xs, checkpoints, strict=True)]
         for points, label, marker in ((train, "train", "braille"), (held, "held-out", "braille")):
             points = [(x, y) for x, y in points if y is not None]
