@@ -13,91 +13,14 @@ import shlex
 import signal
 import subprocess
 import sys
-from dataclasses import asdict, astuple, dataclass, replace
 from pathlib import Path
 
 from nietzsche_tui.contracts.checkpoint import Checkpoint
 from nietzsche_tui.contracts.events import EVENTS_FILE, EventReader, RunState
 from nietzsche_tui.contracts.folder import complete_checkpoints
+from nietzsche_tui.contracts.training import StartSettings
 
 STDERR_FILE = ".trainer-stderr.log"  # the trainer's one-line reasons, for a run that fails at once
-
-
-@dataclass(frozen=True)
-class StartSettings:
-    """What the start form asks for; each field is one ``nietzsche-train`` flag."""
-
-    corpus: str = ""  # a file or folder; empty: the trainer downloads the book's text
-    recipe: str = "fast"
-    epochs: int = 20
-    cell: str = "lstm"
-    layers: int = 1
-    units: int = 128
-    maxlen: int = 60
-    learning_rate: float | None = None  # None: the recipe's default
-    dropout: float = 0.0
-    steps_per_epoch: int | None = None
-    seed: int = 1337
-
-    def arguments(self, folder: str | Path) -> list[str]:
-        """The trainer's command-line flags for these settings, writing into ``folder``."""
-        args = ["--out", str(folder)]
-        for name, value in asdict(self).items():
-            if value is None or value == "":
-                continue
-            args += ["--" + name.replace("_", "-"), str(value)]
-        return args
-
-
-@dataclass(frozen=True)
-class TrainingBounds:
-    """Upper bounds on what the start form accepts. Unbounded for the owner at a terminal; a served
-    app gets the operator's (``serve --max-epochs`` …), so a visitor cannot start a run of days."""
-
-    epochs: int | None = None
-    layers: int | None = None
-    units: int | None = None
-    steps_per_epoch: int | None = None  # batches per epoch; bounded, "all" is refused
-
-    @classmethod
-    def served(cls) -> TrainingBounds:
-        """The defaults of ``nietzsche-tui serve``: minutes of training, not days."""
-        return cls(epochs=50, layers=3, units=512, steps_per_epoch=1000)
-
-    def flag(self) -> str:
-        """As the served app's ``--training-bounds`` value: ``epochs,layers,units,batches``."""
-        return ",".join("" if value is None else str(value) for value in astuple(self))
-
-    @classmethod
-    def parse(cls, text: str) -> TrainingBounds:
-        """The inverse of ``flag`` (raises ValueError)."""
-        parts = text.split(",")
-        if len(parts) != 4:
-            raise ValueError("four comma-separated numbers are needed")
-        return cls(*(int(part) if part.strip() else None for part in parts))
-
-    def clamp(self, settings: StartSettings) -> StartSettings:
-        """``settings`` brought within the bounds where a bound field would be beyond them (the
-        form's prefilled values: a resumed folder's "all batches" or its epochs + 10)."""
-        if self.epochs is not None and settings.epochs > self.epochs:
-            settings = replace(settings, epochs=self.epochs)
-        if self.steps_per_epoch is not None and (
-            settings.steps_per_epoch is None or settings.steps_per_epoch > self.steps_per_epoch
-        ):
-            settings = replace(settings, steps_per_epoch=self.steps_per_epoch)
-        return settings
-
-    def problem(self, settings: StartSettings) -> str | None:
-        """Why these settings go beyond the bounds, naming the field as the form labels it."""
-        for name, label in (("epochs", "Epochs"), ("layers", "Recurrent layers"), ("units", "Units per layer")):
-            bound, value = getattr(self, name), getattr(settings, name)
-            if bound is not None and value > bound:
-                return f"{label}: at most {bound} on this server"
-        if self.steps_per_epoch is not None and (
-            settings.steps_per_epoch is None or settings.steps_per_epoch > self.steps_per_epoch
-        ):
-            return f"Batches per epoch: at most {self.steps_per_epoch} on this server"
-        return None
 
 
 def trainer_command(settings: StartSettings, folder: str | Path) -> list[str]:
@@ -262,7 +185,7 @@ class TrainingControl:
         them), else the fast recipe on the corpus given with ``--corpus``."""
         latest = self.watch.latest
         if latest is None:
-            return StartSettings(corpus=self.corpus or "")
+            return StartSettings.defaults(corpus=self.corpus or "")
         saved = latest.metadata.training
         # Checkpoints record the corpus as a path (format 1) or a list of paths; the form takes one.
         paths = saved.get("corpus")
@@ -279,7 +202,7 @@ class TrainingControl:
             value = saved.get(name)
             if value is not None or name in ("learning_rate", "steps_per_epoch"):
                 fields[name] = value
-        return StartSettings(corpus=corpus, epochs=latest.epoch + 10, **fields)
+        return StartSettings.defaults(corpus=corpus, epochs=latest.epoch + 10, **fields)
 
     def start(self, settings: StartSettings) -> TrainerProcess:
         """Start a trainer into the folder (raises RuntimeError when a run is live there)."""

@@ -1,4 +1,4 @@
-"""``nietzsche-train``: command-line flags mapped one-to-one onto ``TrainConfig``."""
+"""``nietzsche-train``: one command-line flag per ``TrainConfig`` field, generated from its definition."""
 
 from __future__ import annotations
 
@@ -6,114 +6,48 @@ import argparse
 import os
 import signal
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from nietzsche_tui.cli.common import OneLineParser, temperatures_arg
 from nietzsche_tui.contracts.checkpoint import CELLS
-from trainer.config import RECIPES, TrainConfig, config_from, recipe_defaults
-from trainer.devices import STRATEGIES
+from nietzsche_tui.contracts.training import DISTRIBUTE, RECIPES, SETTINGS, TrainConfig, flag
+from trainer.config import config_from, recipe_defaults
+
+# How a setting is typed on the command line, where its field's type does not say it all.
+CHOICES = {"recipe": RECIPES, "cell": CELLS, "distribute": DISTRIBUTE}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
-    fast = recipe_defaults("fast")
+    """One flag per ``TrainConfig`` field, with the help, default and choices the field defines."""
     parser = OneLineParser(
         prog="nietzsche-train",
         description="Train the character-level LSTM of Deep Learning with Python §8.1 and write one "
         "self-describing checkpoint per epoch. Rerun the same command to resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add = parser.add_argument
-    add(
-        "--recipe",
-        choices=RECIPES,
-        default="book",
-        help=f"'book' reproduces the book; 'fast' trains every position of long sequences with "
-        f"clipping and decay (its defaults: {', '.join(f'{k}={v}' for k, v in fast.items())})",
-    )
-    add(
-        "--corpus",
-        nargs="+",
-        default=None,
-        metavar="PATH",
-        help="UTF-8 text files and folders of .txt files (a folder's in name order), joined in the order "
-        "given with a blank line between them (default: download the book's nietzsche.txt)",
-    )
-    add(
-        "--keep-case",
-        action="store_true",
-        default=None,
-        help="keep capitals as their own characters (default: lowercase, as the book); the app then keeps "
-        "the case of prompts too",
-    )
-    add("--out", default=d.out, help="folder for checkpoints (resumes from its latest)")
-    add("--epochs", type=int, default=None, help=f"train up to this epoch (book: {d.epochs})")
-    add("--maxlen", type=int, default=d.maxlen, help="characters the model reads before predicting")
-    add("--step", type=int, default=d.step, help="book recipe: characters between window starts")
-    add("--sequence-length", type=int, default=None, help="fast recipe: characters per training sequence")
-    add("--batch-size", type=int, default=None, help=f"batch size (book: {d.batch_size})")
-    add("--cell", choices=CELLS, default=d.cell, help="recurrent layer type (the book: lstm)")
-    add("--layers", type=int, default=d.layers, help="stacked recurrent layers (the book: 1)")
-    add("--units", type=int, default=d.units, help="units in every recurrent layer (the book: 128)")
-    add("--learning-rate", type=float, default=None, help=f"RMSprop learning rate (book: {d.learning_rate})")
-    add(
-        "--lr-decay",
-        type=float,
-        default=None,
-        help="learning-rate factor per epoch (book: 1, constant); saved with the optimizer, "
-        "so a resumed run must ask for the schedule it started with",
-    )
-    add("--clipnorm", type=float, default=None, help="clip gradients to this norm (book: none)")
-    add(
-        "--dropout",
-        type=float,
-        default=d.dropout,
-        help="dropout after every recurrent layer (between layers and before the softmax) while training "
-        "(0: the book's model; none at inference)",
-    )
-    add(
-        "--val-fraction",
-        type=float,
-        default=d.val_fraction,
-        help="held-out fraction at the end of the text (0 for an exact book run)",
-    )
-    add("--val-step", type=int, default=d.val_step, help="characters between held-out windows")
-    add(
-        "--temperatures",
-        type=temperatures_arg,
-        default=d.temperatures,
-        help="sampling temperatures for the per-epoch samples, comma-separated",
-    )
-    add("--sample-length", type=int, default=d.sample_length, help="characters per sample (0: none)")
-    add(
-        "--seed",
-        type=int,
-        default=d.seed,
-        help="seed for weight initialisation, shuffling and samples: the same command on the same "
-        "machine gives the same losses",
-    )
-    add("--steps-per-epoch", type=int, default=None, help="cap batches per epoch (quick runs)")
-    add(
-        "--distribute",
-        choices=STRATEGIES,
-        default=d.distribute,
-        help="none: one device; mirrored: MirroredStrategy over the local GPUs (or --cpu-devices); "
-        "multiworker: MultiWorkerMirroredStrategy configured by TF_CONFIG (run the same command on every "
-        "worker; worker 0 writes the checkpoints; --out must be the same shared folder for a resume). "
-        "--batch-size is always the global batch, split evenly among all devices",
-    )
-    add(
-        "--cpu-devices",
-        type=int,
-        default=None,
-        help="split the CPU into N logical devices for --distribute mirrored (for trying it without GPUs)",
-    )
-    add(
-        "--worker-timeout",
-        type=float,
-        default=d.worker_timeout,
-        help="with --distribute multiworker: seconds to wait for every worker of TF_CONFIG before giving up",
-    )
+    fast = recipe_defaults("fast")
+    for spec in fields(TrainConfig):
+        name, meaning, default = spec.name, SETTINGS[spec.name], spec.default
+        options: dict = {"help": meaning.help}
+        if name == "recipe":
+            options["help"] += f" (fast's defaults: {', '.join(f'{k}={v}' for k, v in fast.items())})"
+        if name == "corpus":
+            options |= {"nargs": "+", "default": None, "metavar": "PATH"}
+        elif spec.type == "bool":
+            options |= {"action": "store_true", "default": None}
+        elif name == "temperatures":
+            options |= {"type": temperatures_arg, "default": default}
+        else:
+            kind = int if spec.type.startswith("int") else float if spec.type.startswith("float") else str
+            options |= {"type": kind, "default": None if meaning.recipe_default or default is None else default}
+            if name in CHOICES:
+                options["choices"] = CHOICES[name]
+            if meaning.recipe_default and default is not None:
+                options["help"] += f" (default: {default:g}" + (
+                    f"; the fast recipe: {fast[name]:g})" if name in fast else ")"
+                )
+        parser.add_argument(flag(name), **options)
     return parser
 
 

@@ -20,7 +20,7 @@ import json
 import os
 from dataclasses import dataclass
 
-STRATEGIES = ("none", "mirrored", "multiworker")
+from nietzsche_tui.contracts.training import DISTRIBUTE
 
 
 class DeviceError(Exception):
@@ -149,8 +149,8 @@ def place(distribute: str, cpu_devices: int | None, worker_timeout: float = 300.
     """Create the strategy (before any TensorFlow op, so logical devices can still be configured)."""
     import tensorflow as tf
 
-    if distribute not in STRATEGIES:
-        raise DeviceError(f"--distribute must be one of {', '.join(STRATEGIES)}, got {distribute!r}")
+    if distribute not in DISTRIBUTE:
+        raise DeviceError(f"--distribute must be one of {', '.join(DISTRIBUTE)}, got {distribute!r}")
     if cpu_devices is not None and distribute == "none":
         raise DeviceError("--cpu-devices splits the CPU for --distribute mirrored; add that flag or drop this one")
     if distribute == "none":

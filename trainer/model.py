@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 
 from nietzsche_tui.contracts.checkpoint import Architecture
-from trainer.config import TrainConfig
+from nietzsche_tui.contracts.training import TrainConfig
 
 BOOK = Architecture()  # one LSTM(128)
 

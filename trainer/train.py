@@ -20,6 +20,7 @@ import nietzsche_tui
 from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError, CheckpointMetadata, Metrics, epoch_of_file
 from nietzsche_tui.contracts.events import EventWriter
 from nietzsche_tui.contracts.folder import scan_checkpoints
+from nietzsche_tui.contracts.training import TrainConfig, resume_keys, shown, typed
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.engine.prompts import describe_characters
 from nietzsche_tui.engine.weights import MAX_MEMBER_BYTES, load_weights
@@ -33,7 +34,6 @@ from trainer.callbacks import (
     TrainingLog,
     weights_of,
 )
-from trainer.config import TrainConfig, recipe_keys, shown, typed
 from trainer.corpus import Corpus, CorpusError, load_corpus
 from trainer.data import SequenceBatches, WindowBatches, as_dataset
 from trainer.devices import place, work_around_keras_multiworker
@@ -104,7 +104,7 @@ def check_resumable(config: TrainConfig, corpus: Corpus, checkpoints: list[Check
             "be resumed; train into another --out folder."
         )
     saved = latest.metadata.training
-    for key in recipe_keys(config.recipe):  # not what the recipe never uses (the book's has no --sequence-length)
+    for key in resume_keys(config.recipe):  # not what the recipe never uses (the book's has no --sequence-length)
         if key in saved and saved[key] != getattr(config, key):
             raise TrainingError(
                 f"{where} was trained with {shown(key, saved[key])} but this run asks for "

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from nietzsche_tui.runs import TrainingBounds
+from nietzsche_tui.contracts.training import BOUNDED, SETTINGS, TrainingBounds
 from nietzsche_tui.serve.boundary import WILDCARDS, Boundary, is_loopback, listen_url, new_token
 
 
@@ -55,13 +55,15 @@ def add_command(commands, shared: argparse.ArgumentParser) -> None:
         help="let browser users train (into the --checkpoint folder, on --corpus only); a run ends with its tab",
     )
     serve.add_argument("--corpus", default=None, help="with --allow-training: the text browser users train on")
-    for flag, bound, what in (
-        ("--max-epochs", served.epochs, "epochs"),
-        ("--max-layers", served.layers, "recurrent layers"),
-        ("--max-units", served.units, "units per layer"),
-        ("--max-batches", served.steps_per_epoch, "batches per epoch"),
-    ):
-        serve.add_argument(flag, type=int, default=bound, help=f"with --allow-training: at most this many {what}")
+    for name in BOUNDED:  # one --max-… per bounded training setting (contracts/training.py)
+        meaning = SETTINGS[name]
+        serve.add_argument(
+            meaning.bound_flag,
+            type=int,
+            dest=f"bound_{name}",
+            default=served.limits[name],
+            help=f"with --allow-training: at most this many ({meaning.label.lower()})",
+        )
     serve.add_argument(
         "--history",
         default=None,
@@ -72,9 +74,7 @@ def add_command(commands, shared: argparse.ArgumentParser) -> None:
 
 def training_bounds(args: argparse.Namespace) -> TrainingBounds:
     """The start form's upper bounds in each tab, from the operator's flags."""
-    return TrainingBounds(
-        epochs=args.max_epochs, layers=args.max_layers, units=args.max_units, steps_per_epoch=args.max_batches
-    )
+    return TrainingBounds({name: getattr(args, f"bound_{name}") for name in BOUNDED})
 
 
 def app_command(args: argparse.Namespace) -> list[str]:
@@ -116,8 +116,8 @@ def refusal(args: argparse.Namespace) -> str | None:
     """Why these options cannot serve, in one line (before anything is started)."""
     from nietzsche_tui.history.store import default_history_path
 
-    numbers = (args.max_sessions, args.idle_timeout, args.app_memory, args.max_epochs, args.max_layers, args.max_units)
-    if min(numbers) <= 0 or not 0 < args.port < 65536 or (args.max_batches is not None and args.max_batches < 1):
+    numbers = (args.max_sessions, args.idle_timeout, args.app_memory, *training_bounds(args).limits.values())
+    if min(numbers) <= 0 or not 0 < args.port < 65536:
         return "--port, --max-sessions, --idle-timeout, --app-memory and the --max-* bounds must be positive"
     if args.max_sessions_per_client is not None and args.max_sessions_per_client < 1:
         return "--max-sessions-per-client must be at least 1"

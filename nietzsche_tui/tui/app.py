@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 
 from textual import work
@@ -26,12 +25,13 @@ from textual.screen import Screen
 
 import nietzsche_tui
 from nietzsche_tui.contracts.checkpoint import CheckpointError, MissingCheckpoint
+from nietzsche_tui.contracts.training import StartSettings
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.history.opening import open_history
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.history.store import HistoryStore, default_history_path
 from nietzsche_tui.locate import checkpoint_folder, setting_location, train_hint
-from nietzsche_tui.runs import StartSettings, TrainingControl
+from nietzsche_tui.runs import TrainingControl
 from nietzsche_tui.tui.screens.chat import ChatScreen
 from nietzsche_tui.tui.screens.dialogs import HelpScreen, ProblemScreen
 from nietzsche_tui.tui.screens.history import HistoryScreen, StoredView, stored_from_exchange, stored_from_score
@@ -351,7 +351,7 @@ class NietzscheApp(App[None]):
         defaults = self.training.defaults()
         if self.settings.served:
             # The corpus is the operator's (--corpus on the server's command line): no path from the browser.
-            defaults = replace(defaults, corpus=self.settings.corpus or "")
+            defaults = defaults.replace(corpus=self.settings.corpus or "")
         bounds = self.settings.training_bounds
         defaults = bounds.clamp(defaults)
         saved = self.training.watch.latest.epoch if resumes else 0
@@ -374,7 +374,7 @@ class NietzscheApp(App[None]):
     def _start_training(self, settings: StartSettings | None) -> None:
         if settings is None:
             return
-        if self.settings.served and settings.corpus != (self.settings.corpus or ""):
+        if self.settings.served and settings["corpus"] != (self.settings.corpus or ""):
             self.notify("The corpus is fixed by whoever runs the server.", severity="error")
             return
         try:

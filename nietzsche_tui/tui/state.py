@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nietzsche_tui.contracts.training import TrainingBounds
 from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, Engine
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
-from nietzsche_tui.runs import TrainingBounds
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import pytest
 from textual.widgets import Input, Static
 
 from nietzsche_tui.cli.main import build_parser
+from nietzsche_tui.contracts.training import TrainingBounds
 from nietzsche_tui.history.opening import open_history
-from nietzsche_tui.runs import TrainingBounds
 from nietzsche_tui.serve.command import app_command
 from nietzsche_tui.tui.app import make_app
 from nietzsche_tui.tui.screens.history import HistoryScreen
@@ -74,7 +74,7 @@ async def test_allowed_training_uses_the_operators_corpus_only(run_folder, tmp_p
         field = form.query_one("#field-corpus", Input)
         assert field.disabled and field.value == str(corpus)
         field.value = "/etc/passwd"  # whatever reaches the field, the operator's corpus is what runs
-        assert form.settings().corpus == str(corpus)
+        assert form.settings()["corpus"] == str(corpus)
 
 
 async def test_a_served_history_shows_only_this_visitors_session(app_model, tmp_path):
@@ -148,7 +148,7 @@ def assert_refused(form: StartForm, baseline: dict[str, str], cases) -> None:
 async def test_a_served_start_form_keeps_to_the_operators_bounds(run_folder, tmp_path):
     corpus = tmp_path / "operator.txt"
     corpus.write_text("the operator's text " * 50)
-    bounds = TrainingBounds(epochs=12, layers=2, units=256, steps_per_epoch=100)
+    bounds = TrainingBounds({"epochs": 12, "layers": 2, "units": 256, "steps_per_epoch": 100})
     app = make_app(checkpoint="run", served=True, allow_training=True, corpus=str(corpus), training_bounds=bounds)
     async with app.run_test(size=WIDE) as pilot:
         form = await open_start_form(app, pilot)
@@ -167,7 +167,7 @@ async def test_a_served_start_form_keeps_to_the_operators_bounds(run_folder, tmp
             ),
         )
         fill(form, epochs="12", layers="2", units="256", steps_per_epoch="100")
-        assert form.settings().epochs == 12
+        assert form.settings()["epochs"] == 12
         assert "/" not in str(form.query_one(".dialog-title", Static).render())  # the folder's name, not its path
 
 
@@ -280,5 +280,5 @@ def test_each_served_app_gets_the_operators_training_bounds(app_model, tmp_path)
     corpus.write_text("abc")
     command = app_command(serve_args("--allow-training", "--corpus", str(corpus), "--max-epochs", "7"))
     bounds = TrainingBounds.parse(command[command.index("--training-bounds") + 1])
-    assert bounds == TrainingBounds(epochs=7, layers=3, units=512, steps_per_epoch=1000)
+    assert bounds == TrainingBounds({"epochs": 7, "layers": 3, "units": 512, "steps_per_epoch": 1000})
     assert build_parser().parse_args(["--training-bounds", bounds.flag()]).training_bounds == bounds

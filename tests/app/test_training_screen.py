@@ -9,6 +9,7 @@ import pytest
 from nietzsche_tui import runs
 from nietzsche_tui.cli.main import main as cli_main
 from nietzsche_tui.contracts.events import EventWriter
+from nietzsche_tui.contracts.training import StartSettings
 from nietzsche_tui.engine.epochs import generate_epochs
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.tui.app import make_app
@@ -120,7 +121,12 @@ async def test_the_start_form_resumes_with_the_folders_settings(run_folder, star
         await pilot.pause()
         assert isinstance(app.screen, TrainingScreen)
     settings, folder = started[0]
-    assert str(folder) == "run" and settings.corpus == "mine.txt" and settings.epochs == 14 and settings.units == 16
+    assert (
+        str(folder) == "run"
+        and settings["corpus"] == "mine.txt"
+        and settings["epochs"] == 14
+        and settings["units"] == 16
+    )
     assert settings.arguments(folder)[:4] == ["--out", "run", "--corpus", "mine.txt"]
 
 
@@ -324,7 +330,7 @@ async def test_the_start_form_resumes_a_gru_stack_with_its_own_shape(tmp_path, m
         await pilot.press("enter")
         await pilot.pause()
     settings, _ = started[0]
-    assert (settings.cell, settings.layers, settings.units) == ("gru", 3, 12)
+    assert (settings["cell"], settings["layers"], settings["units"]) == ("gru", 3, 12)
     assert settings.arguments("gru")[settings.arguments("gru").index("--cell") :][:4] == [
         "--cell",
         "gru",
@@ -374,7 +380,7 @@ def test_a_new_run_replaces_the_last_ones_failure(run_folder, monkeypatch):
     control = runs.TrainingControl(run_folder)
     control.poll()
     control.watch.state.status, control.watch.state.message = "failed", "the last run's reason"
-    control.start(runs.StartSettings())
+    control.start(StartSettings.defaults())
     assert control.watch.state.status == "starting" and control.watch.state.message == ""
 
 
@@ -393,7 +399,7 @@ def test_stopping_twice_sends_one_sigint(tmp_path, monkeypatch):
             sent.append(sig)
 
     monkeypatch.setattr(runs.subprocess, "Popen", lambda *args, **kwargs: Process())
-    trainer = runs.TrainerProcess(runs.StartSettings(), tmp_path / "run")
+    trainer = runs.TrainerProcess(StartSettings.defaults(), tmp_path / "run")
     trainer.stop()
     trainer.stop()
     assert len(sent) == 1

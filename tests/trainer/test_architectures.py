@@ -3,7 +3,8 @@
 import pytest
 
 from nietzsche_tui.contracts.checkpoint import Architecture
-from trainer.config import TrainConfig, config_from
+from nietzsche_tui.contracts.training import TrainConfig
+from trainer.config import config_from
 from trainer.model import CUDNN_CONDITIONS, build_model, build_training_model
 
 

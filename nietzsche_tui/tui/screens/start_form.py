@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.validation import ValidationResult, Validator
 from textual.widgets import Footer, Input, Label, Select, Static
 
-from nietzsche_tui.runs import StartSettings, TrainingBounds
+from nietzsche_tui.contracts.training import (
+    FORM_CHOICES,
+    FORM_FIELDS,
+    StartSettings,
+    TrainingBounds,
+    field_kind,
+    form_label,
+    parse_form_value,
+)
+
+INPUT_TYPES = {int: "integer", float: "number"}  # Textual's Input types: only such characters can be typed
+
+
+class SettingValidator(Validator):
+    """A start-form field's check, as the setting's definition says (limits, a value needed or not)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            parse_form_value(self.name, value)
+        except ValueError as error:
+            return self.failure(str(error))
+        return self.success()
 
 
 class StartForm(ModalScreen[StartSettings | None]):
@@ -23,18 +48,6 @@ class StartForm(ModalScreen[StartSettings | None]):
         Binding("enter", "start", "Start", id="start-form-start"),  # shown; a field's Enter does the same
         Binding("tab", "app.focus_next", "Next field", id="start-form-next"),
     ]
-
-    FIELDS = (
-        ("corpus", "Corpus file or folder of .txt (empty: download the book's text)"),
-        ("epochs", "Epochs (train up to)"),
-        ("layers", "Recurrent layers"),
-        ("units", "Units per layer"),
-        ("maxlen", "Characters read (maxlen)"),
-        ("learning_rate", "Learning rate (empty: the recipe's)"),
-        ("dropout", "Dropout after each layer"),
-        ("steps_per_epoch", "Batches per epoch (empty: all)"),
-        ("seed", "Seed"),
-    )
 
     def __init__(
         self,
@@ -69,19 +82,25 @@ class StartForm(ModalScreen[StartSettings | None]):
                 "cell": [("LSTM (the book's)", "lstm"), ("GRU", "gru")],
             }
             for name, options in choices.items():
-                value = self.typed.get(name, getattr(self.defaults, name))
+                value = self.typed.get(name, self.defaults[name])
                 with Horizontal(classes="form-row"):
                     yield Label(name.capitalize())
                     yield Select(options, value=value, allow_blank=False, id=f"field-{name}")
-            for name, label in self.FIELDS:
-                value = getattr(self.defaults, name)
+            for name in FORM_FIELDS:
+                value = self.defaults[name]
                 fixed = name == "corpus" and self.corpus_fixed
                 shown = "" if value is None else str(value)
                 if not fixed and name in self.typed:
                     shown = self.typed[name]
                 with Horizontal(classes="form-row"):
-                    yield Label(label)
-                    yield Input(shown, id=f"field-{name}", disabled=fixed)
+                    yield Label(form_label(name))
+                    yield Input(
+                        shown,
+                        id=f"field-{name}",
+                        disabled=fixed,
+                        type=INPUT_TYPES.get(field_kind(name), "text"),
+                        validators=[SettingValidator(name)],
+                    )
             yield Static("", id="start-problem", classes="dialog-problem")
             yield Static("Enter to start · Esc to cancel", classes="dialog-hint")
         yield Footer()  # the form's own keys, not the training screen's beneath it
@@ -89,57 +108,30 @@ class StartForm(ModalScreen[StartSettings | None]):
     def on_mount(self) -> None:
         self.query_one("#field-epochs" if self.corpus_fixed else "#field-corpus", Input).focus()
 
-    # What each field takes: its type and the smallest value (dropout also stays below 1).
-    KINDS = {
-        "epochs": (int, 1),
-        "layers": (int, 1),
-        "units": (int, 1),
-        "maxlen": (int, 1),
-        "learning_rate": (float, 0.0),
-        "dropout": (float, 0.0),
-        "steps_per_epoch": (int, 1),
-        "seed": (int, 0),
-    }
-
     def settings(self) -> StartSettings:
-        """The form's values as settings; raises ValueError naming the first bad field."""
-        values: dict = {name: self.query_one(f"#field-{name}", Select).value for name in ("recipe", "cell")}
-        for name, label in self.FIELDS:
-            text = self.query_one(f"#field-{name}", Input).value.strip()
-            if name == "corpus":
-                values[name] = self.defaults.corpus if self.corpus_fixed else text
+        """The form's values as settings; raises ValueError naming the first bad field (each
+        field's own check is its Textual validator, made from the setting's definition)."""
+        values: dict = {name: self.query_one(f"#field-{name}", Select).value for name in FORM_CHOICES}
+        for name in FORM_FIELDS:
+            field = self.query_one(f"#field-{name}", Input)
+            if name == "corpus" and self.corpus_fixed:
+                values[name] = self.defaults["corpus"]
                 continue
-            if not text:
-                if name in ("learning_rate", "steps_per_epoch"):
-                    values[name] = None
-                    continue
-                raise ValueError(f"{label}: a value is needed")
-            kind, smallest = self.KINDS[name]
-            try:
-                value = kind(text)
-            except ValueError:
-                what = "a whole number" if kind is int else "a number"
-                raise ValueError(f"{label}: {what} is needed, not {text!r}") from None
-            if not math.isfinite(value) or value < smallest or (name == "learning_rate" and value == 0):
-                least = "more than 0" if name == "learning_rate" else f"at least {smallest:g}"
-                raise ValueError(f"{label}: {least} is needed")
-            if name == "dropout" and value >= 1:
-                raise ValueError(f"{label}: less than 1 is needed (it is the fraction of units dropped)")
-            values[name] = value
-        settings = replace(self.defaults, **values)
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                raise ValueError(f"{form_label(name)}: {result.failure_descriptions[0]}")
+            values[name] = parse_form_value(name, field.value)
+        settings = self.defaults.replace(**values)
         problem = self.bounds.problem(settings)
         if problem:
             raise ValueError(problem)
-        if self.resumes and settings.epochs <= self.saved_epoch:
+        if self.resumes and settings["epochs"] <= self.saved_epoch:
             raise ValueError(
                 f"Nothing to do: the folder already holds epoch {self.saved_epoch}; "
                 f"ask for more epochs (Epochs {self.saved_epoch + 10}, say)"
             )
-        if settings.corpus and not self.corpus_fixed:
-            from pathlib import Path
-
-            if not Path(settings.corpus).expanduser().exists():
-                raise ValueError(f"Corpus: {settings.corpus} does not exist")
+        if settings["corpus"] and not self.corpus_fixed and not Path(settings["corpus"]).expanduser().exists():
+            raise ValueError(f"Corpus: {settings['corpus']} does not exist")
         return settings
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -159,8 +151,8 @@ class StartForm(ModalScreen[StartSettings | None]):
         self.on_input_submitted(None)
 
     def _remember(self) -> None:
-        self.closed_with = {name: str(self.query_one(f"#field-{name}", Select).value) for name in ("recipe", "cell")}
-        self.closed_with |= {name: self.query_one(f"#field-{name}", Input).value for name, _ in self.FIELDS}
+        self.closed_with = {name: str(self.query_one(f"#field-{name}", Select).value) for name in FORM_CHOICES}
+        self.closed_with |= {name: self.query_one(f"#field-{name}", Input).value for name in FORM_FIELDS}
 
 
 class QuitDialog(ModalScreen[str | None]):
