@@ -147,24 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_app(args: argparse.Namespace) -> int:
     """Open the chat app (imported here so `generate` stays light)."""
-    from nietzsche_tui.tui.app import make_app
+    from nietzsche_tui.tui.app import NietzscheApp
+    from nietzsche_tui.tui.state import Settings
 
-    app = make_app(
-        checkpoint=args.checkpoint,
-        temperatures=args.temperatures,
-        length=args.length,
-        seed=args.seed,
-        mode=args.mode,
-        corpus=args.corpus,
-        follow=args.follow,
-        history=args.history,
-        keep_history=args.keep_history,
-        resume=args.resume,
-        max_history=args.max_history,
-        served=args.served,
-        allow_training=args.allow_training or not args.served,
-        training_bounds=args.training_bounds,
-    )
+    app = NietzscheApp(Settings.from_args(args))
     app.run()
     # Textual sets 1 when an unhandled exception ended the app: the shell must see the failure.
     return app.return_code or 0

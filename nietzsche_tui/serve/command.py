@@ -78,24 +78,30 @@ def training_bounds(args: argparse.Namespace) -> TrainingBounds:
 
 
 def app_command(args: argparse.Namespace) -> list[str]:
-    """The command each browser tab's app runs: the operator's options, paths made absolute now
-    (the server's working folder decides them, never the browser)."""
+    """The command each browser tab's app runs: the operator's options as the app's ``Settings``,
+    paths made absolute now (the server's working folder decides them, never the browser)."""
     from nietzsche_tui.locate import setting_location
+    from nietzsche_tui.tui.state import Settings
 
-    checkpoint = setting_location(args.checkpoint)
-    command = [sys.executable, "-m", "nietzsche_tui", "--served", "--checkpoint", str(checkpoint.resolve())]
-    command += ["--temperatures", ",".join(f"{t:g}" for t in args.temperatures), "--length", str(args.length)]
-    command += ["--mode", args.mode]
-    if args.seed is not None:
-        command += ["--seed", str(args.seed)]
-    if args.allow_training:
-        command += ["--allow-training", "--training-bounds", training_bounds(args).flag()]
-        if args.corpus:
-            command += ["--corpus", str(Path(args.corpus).expanduser().resolve())]
-    command += ["--history", str(Path(args.history).expanduser().resolve())] if args.history else ["--no-history"]
-    if not args.follow:
-        command.append("--no-follow")
-    return command
+    def absolute(path: str | None) -> str | None:
+        return str(Path(path).expanduser().resolve()) if path else None
+
+    training = bool(args.allow_training)
+    settings = Settings(
+        checkpoint=str(setting_location(args.checkpoint).resolve()),
+        temperatures=tuple(args.temperatures),
+        length=args.length,
+        seed=args.seed,
+        mode=args.mode,
+        corpus=absolute(args.corpus) if training else None,
+        follow=args.follow,
+        history=absolute(args.history),
+        keep_history=bool(args.history),
+        served=True,
+        allow_training=training,
+        training_bounds=training_bounds(args) if training else TrainingBounds(),
+    )
+    return [sys.executable, "-m", "nietzsche_tui", *settings.argv()]
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
