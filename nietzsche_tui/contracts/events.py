@@ -208,7 +208,8 @@ class RunState:
             self.run = event.get("run")
             self.pid = event.get("pid") if isinstance(event.get("pid"), int) else None
             self.epochs_target = _integer(event.get("epochs"))
-            self.settings = event.get("settings") if isinstance(event.get("settings"), dict) else {}
+            settings = event.get("settings")
+            self.settings = settings if isinstance(settings, dict) else {}
             initial = _integer(event.get("initial_epoch")) or 0
             self.epoch, self.batch, self.batches, self.loss = initial + 1, 0, 0, None
         elif kind == "batch":
@@ -232,8 +233,8 @@ class RunState:
                 _number(event.get("val_bpc")),
                 _number(event.get("learning_rate")),
                 _number(event.get("seconds")),
-                event.get("checkpoint") if isinstance(event.get("checkpoint"), str) else None,
-                event.get("seed_text") if isinstance(event.get("seed_text"), str) else "",
+                checkpoint if isinstance(checkpoint := event.get("checkpoint"), str) else None,
+                seed_text if isinstance(seed_text := event.get("seed_text"), str) else "",
                 samples,
             )
             self.epoch, self.batch, self.loss = epoch + 1, 0, None

@@ -15,7 +15,7 @@ import numpy as np
 from nietzsche_tui.contracts.checkpoint import LN2
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.engine.network import window_batches
-from nietzsche_tui.engine.prompts import as_read
+from nietzsche_tui.engine.prompts import as_read, encode
 from nietzsche_tui.engine.sampling import reweight_distribution
 
 MAX_SCORE_CHARS = 1_000_000  # a million windows take about a minute; longer texts are refused
@@ -29,17 +29,8 @@ BATCH = 2048
 
 def _known(engine: Engine, text: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Indices of the characters the model knows, their positions in ``text``, and the unknown ones."""
-    index_of = {char: i for i, char in enumerate(engine.vocabulary)}
-    lowered = as_read(text, engine.lowercase)
-    positions, indices, unknown = [], [], {}
-    for position, char in enumerate(lowered):
-        index = index_of.get(char)
-        if index is None:
-            unknown[char] = None
-        else:
-            positions.append(position)
-            indices.append(index)
-    return np.array(indices, dtype=np.int64), np.array(positions, dtype=np.int64), list(unknown)
+    encoded = encode(text, engine.vocabulary, engine.lowercase)
+    return encoded.indices, encoded.positions, list(encoded.unknown)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +248,7 @@ def rank_activations(
     """``rank_cells`` over activations already computed by ``cell_activations``."""
     lowered = "".join(as_read(text, lowercase))
     properties = text_properties(lowered)
-    ranked = {}
+    ranked: dict[str, list[tuple[int, float]]] = {}
     for name, values in properties.items():
         if np.ptp(values[positions]) == 0:
             ranked[name] = []  # constant in this text (no quotes in it, say): nothing to correlate with

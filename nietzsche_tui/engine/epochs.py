@@ -8,6 +8,7 @@ import numpy as np
 
 from nietzsche_tui.contracts.checkpoint import (
     Checkpoint,
+    CheckpointMetadata,
 )
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest, Step, step_loop
 from nietzsche_tui.engine.network import Network
@@ -22,10 +23,10 @@ def load_epochs(checkpoints: Sequence[Checkpoint]) -> list[Engine]:
     return [Engine.of(c, load_weights(c)) for c in checkpoints]
 
 
-def epoch_label(checkpoint: Checkpoint) -> str:
+def epoch_label(metadata: CheckpointMetadata) -> str:
     """A column label for one epoch: its number and held-out loss."""
-    loss = checkpoint.val_loss
-    return f"epoch {checkpoint.epoch}" + (f" · {loss:.3f}" if loss is not None else "")
+    loss = metadata.metrics.val_loss
+    return f"epoch {metadata.epoch}" + (f" · {loss:.3f}" if loss is not None else "")
 
 
 def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Generation:
@@ -42,10 +43,10 @@ def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Ge
     first = engines[0]
     if any(e.vocabulary != first.vocabulary or e.maxlen != first.maxlen for e in engines):
         raise ValueError("these checkpoints have different vocabularies or window lengths; compare one folder's epochs")
-    if any(e.checkpoint.architecture != first.checkpoint.architecture for e in engines):
+    if any(e.metadata.architecture != first.metadata.architecture for e in engines):
         raise ValueError("these checkpoints have different architectures; compare one folder's epochs")
     prompt = first.prepare_prompt(request.prompt)
-    labels = tuple(epoch_label(engine.checkpoint) for engine in engines)
+    labels = tuple(epoch_label(engine.metadata) for engine in engines)
 
     # Row e of every batch runs epoch e's weights: one batched step for all the epochs.
     stack = Network.stacked([engine.network for engine in engines])

@@ -38,20 +38,38 @@ def as_read(text: str, lowercase: bool) -> list[str]:
     return [char.lower()[0] if char.lower() else char for char in text]
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A text as the model reads it: the vocabulary indices of the characters it knows, their
+    positions in the text, and the distinct characters it does not know (first appearance first)."""
+
+    indices: np.ndarray
+    positions: np.ndarray
+    unknown: tuple[str, ...]
+
+
+def encode(text: str, vocabulary: Sequence[str], lowercase: bool = True) -> Encoded:
+    """The one encoder, for prompts and scored text alike: ``as_read`` then the vocabulary."""
+    index_of = {char: i for i, char in enumerate(vocabulary)}
+    positions: list[int] = []
+    indices: list[int] = []
+    unknown: dict[str, None] = {}
+    for position, char in enumerate(as_read(text, lowercase)):
+        index = index_of.get(char)
+        if index is None:
+            unknown[char] = None
+        else:
+            positions.append(position)
+            indices.append(index)
+    return Encoded(np.array(indices, dtype=np.int64), np.array(positions, dtype=np.int64), tuple(unknown))
+
+
 def encode_prompt(text: str, vocabulary: Sequence[str], lowercase: bool = True) -> Prompt:
     """Map ``text`` (lowercased, for a model trained on lowercased text) to vocabulary indices,
     dropping (and reporting) unknown characters."""
-    index_of = {char: i for i, char in enumerate(vocabulary)}
-    kept: list[str] = []
-    dropped: dict[str, None] = {}
-    for char in as_read(text, lowercase):
-        if char in index_of:
-            kept.append(char)
-        else:
-            dropped[char] = None
-    kept_text = "".join(kept)
-    indices = np.fromiter((index_of[c] for c in kept_text), dtype=np.int64, count=len(kept_text))
-    return Prompt(kept_text, indices, tuple(dropped))
+    encoded = encode(text, vocabulary, lowercase)
+    kept = "".join(vocabulary[i] for i in encoded.indices)
+    return Prompt(kept, encoded.indices, encoded.unknown)
 
 
 def describe_characters(characters: Sequence[str], limit: int = 20) -> str:
