@@ -18,7 +18,7 @@ from pathlib import Path
 from nietzsche_tui.contracts.checkpoint import Checkpoint
 from nietzsche_tui.contracts.events import EVENTS_FILE, EventReader, RunState
 from nietzsche_tui.contracts.folder import complete_checkpoints
-from nietzsche_tui.contracts.training import StartSettings
+from nietzsche_tui.contracts.training_form import StartSettings
 
 STDERR_FILE = ".trainer-stderr.log"  # the trainer's one-line reasons, for a run that fails at once
 

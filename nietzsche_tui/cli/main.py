@@ -25,7 +25,7 @@ from nietzsche_tui.cli.common import (
 from nietzsche_tui.cli.generate import run_generate
 from nietzsche_tui.cli.history import add_commands as add_history_commands
 from nietzsche_tui.cli.history import run_export, run_history
-from nietzsche_tui.contracts.training import TrainingBounds
+from nietzsche_tui.contracts.training_form import TrainingBounds
 from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, MODES
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
 from nietzsche_tui.serve.command import add_command as add_serve_command

@@ -15,7 +15,7 @@ import numpy as np
 from nietzsche_tui.contracts.checkpoint import LN2
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.engine.network import window_batches
-from nietzsche_tui.engine.prompts import as_read, encode
+from nietzsche_tui.engine.prompts import Encoded, as_read, encode
 from nietzsche_tui.engine.sampling import reweight_distribution
 
 MAX_SCORE_CHARS = 1_000_000  # a million windows take about a minute; longer texts are refused
@@ -99,13 +99,25 @@ def check_length(text: str, limit: int, what: str) -> None:
         raise ScoreError(f"the text has {len(text):,} characters; {what} takes at most {limit:,} (split it)")
 
 
+def scorable(engine: Engine, text: str, limit: int = MAX_SCORE_CHARS, what: str = "score") -> Encoded:
+    """``text`` encoded for scoring, or a ScoreError saying why it cannot be scored: the quick
+    checks, before the scoring itself (which can take a while, so the app runs it in a worker)."""
+    check_length(text, limit, what)
+    encoded = encode(text, engine.vocabulary, engine.lowercase)
+    if len(encoded.indices) < 2:
+        what = "no character" if not len(encoded.indices) else "only one character"
+        raise ScoreError(f"nothing to score: the text has {what} the model knows (scoring needs two or more)")
+    return encoded
+
+
 def score_text(engine: Engine, text: str, limit: int = MAX_SCORE_CHARS, what: str = "score") -> ScoredText:
     """Score every known character after the first from the up to ``maxlen`` known characters before it."""
-    check_length(text, limit, what)
-    indices, positions, unknown = _known(engine, text)
-    if len(indices) < 2:
-        what = "no character" if not len(indices) else "only one character"
-        raise ScoreError(f"nothing to score: the text has {what} the model knows (scoring needs two or more)")
+    return score_encoded(engine, text, scorable(engine, text, limit, what))
+
+
+def score_encoded(engine: Engine, text: str, encoded: Encoded) -> ScoredText:
+    """``score_text`` for a text ``scorable`` has encoded."""
+    indices, positions, unknown = encoded.indices, encoded.positions, list(encoded.unknown)
     targets = np.arange(1, len(indices))
     bits = engine.surprisal_bits(indices, targets, BATCH)
     return ScoredText(text, positions[1:], bits, targets >= engine.maxlen, unknown)

@@ -6,10 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from nietzsche_tui.contracts.checkpoint import (
-    Checkpoint,
-    CheckpointMetadata,
-)
+from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointMetadata
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest, Step, step_loop
 from nietzsche_tui.engine.network import Network
 from nietzsche_tui.engine.weights import load_weights

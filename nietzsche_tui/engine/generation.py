@@ -25,15 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nietzsche_tui.contracts.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    CheckpointMetadata,
-    epoch_of_file,
-)
+from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError, CheckpointMetadata, epoch_of_file
 from nietzsche_tui.contracts.folder import resolve_checkpoint, scan_checkpoints
 from nietzsche_tui.engine.network import Network, State, one_blas_thread, window_batches
-from nietzsche_tui.engine.prompts import Prompt, PromptError, describe_characters, encode_prompt
+from nietzsche_tui.engine.prompts import Prompt, PromptError, encode_prompt, read_prompt
 from nietzsche_tui.engine.sampling import check_temperature, sample_index
 from nietzsche_tui.engine.weights import ModelWeights, load_weights
 
@@ -214,15 +209,7 @@ class Engine:
 
     def prepare_prompt(self, text: str) -> Prompt:
         """Encode a prompt, raising PromptError when nothing usable is left."""
-        prompt = encode_prompt(text, self.vocabulary, self.lowercase)
-        if not prompt.text.strip():  # one rule for the app and `generate`: blank is empty
-            if prompt.dropped:
-                raise PromptError(
-                    f"the prompt has no character the model knows (dropped "
-                    f"{describe_characters(prompt.dropped)}); type some English text."
-                )
-            raise PromptError("the prompt is empty or blank; type a few words, or ask for a surprise seed.")
-        return prompt
+        return read_prompt(text, self.vocabulary, self.lowercase)
 
     def surprise_prompt(self, rng: np.random.Generator) -> str:
         """One of the held-out seed passages stored in the checkpoint ("surprise me")."""

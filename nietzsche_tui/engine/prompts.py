@@ -72,6 +72,20 @@ def encode_prompt(text: str, vocabulary: Sequence[str], lowercase: bool = True) 
     return Prompt(kept, encoded.indices, encoded.unknown)
 
 
+def read_prompt(text: str, vocabulary: Sequence[str], lowercase: bool = True) -> Prompt:
+    """``encode_prompt``, raising PromptError when nothing usable is left: one rule for the app
+    and ``generate`` (a blank prompt is an empty one)."""
+    prompt = encode_prompt(text, vocabulary, lowercase)
+    if not prompt.text.strip():
+        if prompt.dropped:
+            raise PromptError(
+                f"the prompt has no character the model knows (dropped "
+                f"{describe_characters(prompt.dropped)}); type some English text."
+            )
+        raise PromptError("the prompt is empty or blank; type a few words, or ask for a surprise seed.")
+    return prompt
+
+
 def describe_characters(characters: Sequence[str], limit: int = 20) -> str:
     """Name characters for a message, escaping the invisible or unprintable ones (safe to print)."""
 

@@ -8,7 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from nietzsche_tui.contracts.training import BOUNDED, SETTINGS, TrainingBounds
+from nietzsche_tui.contracts.training import SETTINGS
+from nietzsche_tui.contracts.training_form import BOUNDED, TrainingBounds
 from nietzsche_tui.serve.boundary import WILDCARDS, Boundary, is_loopback, listen_url, new_token
 
 

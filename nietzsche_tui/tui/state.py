@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from nietzsche_tui.contracts.training import TrainingBounds
+from nietzsche_tui.contracts.training_form import TrainingBounds
 from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, Engine
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
 

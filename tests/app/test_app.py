@@ -5,8 +5,8 @@ from textual.widgets import Input
 
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.tui.app import make_app
-from nietzsche_tui.tui.screens.chat import MAX_PROMPT_CHARS
 from nietzsche_tui.tui.screens.dialogs import HelpScreen, ProblemScreen
+from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS
 from nietzsche_tui.tui.widgets.chat_view import MAX_EXCHANGES, ChatView
 from nietzsche_tui.tui.widgets.columns import Exchange
 
@@ -42,12 +42,15 @@ async def ready(app, pilot):
 
 
 async def settle(app, pilot):
-    """Wait for every worker to end and the app to handle what they posted."""
+    """Wait for every worker to end and the app to handle what they posted (a worker's message
+    may start another: a replay's engines load, then its generation streams), so the app must
+    stay quiet for a few frames in a row."""
+    quiet = 0
     for _ in range(3000):
-        if not any(w.is_running for w in app.workers):
+        quiet = 0 if any(w.is_running for w in app.workers) else quiet + 1
+        if quiet >= 3:
             break
         await pilot.pause(0.01)
-    await pilot.pause()
     await pilot.pause()
 
 
@@ -180,9 +183,9 @@ async def test_unknown_characters_are_dropped_with_a_notice_and_markup_is_text(a
         assert app.send("Truth 🎉 *is*")
         await settle(app, pilot)
         first, second = app.query(Exchange)
-        assert first.prompt_shown == "[bold]Truth[/]"  # shown as typed, not parsed as markup
+        assert first.turn.prompt_shown == "[bold]Truth[/]"  # shown as typed, not parsed as markup
         assert "[bold]" in str(first.query_one(".prompt").render())
-        assert "dropped unknown characters" in second.notice and "🎉" in second.notice
+        assert "dropped unknown characters" in second.turn.notice and "🎉" in second.turn.notice
         assert any("dropped" in n.message for n in app._notifications)
         assert all(len(t) == 20 for t in second.texts())
 
@@ -209,8 +212,8 @@ async def test_huge_paste_is_cut_to_what_the_model_reads(app_model):
         assert app.send(text)
         await settle(app, pilot)
         exchange = app.query_one(Exchange)
-        assert "last 20 characters" in exchange.notice
-        assert len(exchange.prompt_shown) < 400
+        assert "last 20 characters" in exchange.turn.notice
+        assert len(exchange.turn.prompt_shown) < 400
         assert exchange.texts() == expected_texts(app_model, text[-MAX_PROMPT_CHARS:], 3, 30)
 
 
@@ -331,6 +334,7 @@ def test_every_key_is_in_the_help_screen_and_the_readme():
     from pathlib import Path
 
     from nietzsche_tui.tui.app import NietzscheApp
+    from nietzsche_tui.tui.screens.chat import ChatScreen
     from nietzsche_tui.tui.screens.dialogs import KEYS, HelpScreen
     from nietzsche_tui.tui.screens.history import HistoryScreen
     from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
@@ -340,7 +344,7 @@ def test_every_key_is_in_the_help_screen_and_the_readme():
     keys_table = readme[readme.index("| Key | What it does |") :].split("\n\n", 1)[0]
     help_tokens = key_tokens(" ".join(f"{key} {what}" for key, _, what in KEYS))
     readme_tokens = key_tokens(keys_table)
-    everywhere = [*NietzscheApp.BINDINGS, *ChatView.BINDINGS]
+    everywhere = [*NietzscheApp.BINDINGS, *ChatScreen.BINDINGS, *ChatView.BINDINGS]
     screens = [*TrainingScreen.BINDINGS, *HistoryScreen.BINDINGS, *InspectScreen.BINDINGS, *CellScreen.BINDINGS]
     screens += HelpScreen.BINDINGS
     for binding, in_readme in [(b, True) for b in everywhere] + [(b, False) for b in screens]:

@@ -103,9 +103,9 @@ async def test_replay_says_when_the_checkpoint_changed(app_model, tmp_path):
         vocabulary = latest_checkpoint(folder).vocabulary
         (folder / "epoch_0003.keras").write_bytes(keras_archive(random_weights(len(vocabulary), 32, seed=99), 20))
         write_metadata(folder, latest_checkpoint(folder).metadata)
-        app.replay(stored)
+        app.post_message(HistoryScreen.Replay(stored))
         await settle(app, pilot)
-        assert "changed" in app.query(Exchange).last().notice
+        assert "changed" in app.query(Exchange).last().turn.notice
         assert any("checkpoint file changed" in n.message for n in app._notifications)
 
 
@@ -128,7 +128,7 @@ async def test_resume_reopens_the_last_session(app_model, tmp_path):
         assert again.query(Exchange).last().prompt_typed == "second words"
         # An F6 replay puts its own seed on the status line.
         stored = views[0].stored
-        again.replay(stored)
+        again.post_message(HistoryScreen.Replay(stored))
         await settle(again, pilot)
         assert again.chat_screen.seed == stored.seed == 1
         assert f"seed {stored.seed}" in str(again.chat_screen.status.render())
@@ -285,7 +285,7 @@ async def test_every_kind_of_stored_exchange_replays_and_continues(run_folder):
         assert set(stored) == {"temperatures", "epochs", "score"}
         for kind, exchange in stored.items():
             before = len(app.chat.query(".exchange"))
-            app.replay(exchange)
+            app.post_message(HistoryScreen.Replay(exchange))
             await settle(app, pilot)
             assert app.return_code is None and len(app.chat.query(".exchange")) == before + 1
             newest = list(app.chat.query(".exchange"))[-1]
@@ -293,7 +293,7 @@ async def test_every_kind_of_stored_exchange_replays_and_continues(run_folder):
                 assert isinstance(newest, ScoreView) and newest.text == "hello world"
             else:
                 assert isinstance(newest, Exchange) and newest.texts() == [c.text for c in exchange.columns]
-            app.continue_from(exchange, 0)
+            app.post_message(HistoryScreen.Continue(exchange, 0))
             await settle(app, pilot)
             continued = list(app.chat.query(Exchange))[-1]
             expected = "hello world" if kind == "score" else exchange.prompt + exchange.columns[0].text

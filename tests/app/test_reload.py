@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from textual.app import App
 
-from nietzsche_tui.cli import main as cli
+import nietzsche_tui.cli.main as cli
 from nietzsche_tui.contracts.folder import latest_checkpoint, write_metadata
 from nietzsche_tui.tui.app import NietzscheApp, make_app
 from nietzsche_tui.tui.screens.chat import ChatScreen

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from nietzsche_tui.cli.main import build_parser
-from nietzsche_tui.contracts.training import TrainingBounds
+from nietzsche_tui.contracts.training_form import TrainingBounds
 from nietzsche_tui.history.opening import open_history
 from nietzsche_tui.serve.command import app_command
 from nietzsche_tui.tui.app import make_app
@@ -95,6 +95,8 @@ async def test_a_served_history_shows_only_this_visitors_session(app_model, tmp_
         assert isinstance(screen, HistoryScreen)
         assert [e.prompt for e in screen._shown.values()] == ["my own words"]
         screen.refresh_list("secret")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert not screen._shown
     store, _ = open_history(database)
     assert len(store.exchanges(limit=None)) == 2  # the operator's database keeps both

@@ -4,7 +4,7 @@ is ``Settings.argv()``, and the app reads it back with the same parser the user'
 import pytest
 
 from nietzsche_tui.cli.main import build_parser
-from nietzsche_tui.contracts.training import TrainingBounds
+from nietzsche_tui.contracts.training_form import TrainingBounds
 from nietzsche_tui.tui.state import FLAGS, Settings
 
 

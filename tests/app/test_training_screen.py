@@ -9,7 +9,7 @@ import pytest
 from nietzsche_tui import runs
 from nietzsche_tui.cli.main import main as cli_main
 from nietzsche_tui.contracts.events import EventWriter
-from nietzsche_tui.contracts.training import StartSettings
+from nietzsche_tui.contracts.training_form import StartSettings
 from nietzsche_tui.engine.epochs import generate_epochs
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.tui.app import make_app
@@ -40,6 +40,10 @@ async def test_f5_shows_every_epoch_the_plot_and_each_epochs_samples(run_folder)
         assert screen.against_time
         await pilot.press("f5")
         assert not isinstance(app.screen, TrainingScreen)
+        # Back again (after the history screen in between): the same screen, its axis and epoch kept.
+        await pilot.press("f6", "f5")
+        await pilot.pause()
+        assert app.screen is screen and screen.against_time and screen.selected_epoch == 3
 
 
 async def test_new_epochs_appear_and_the_chat_follows_them(run_folder):

@@ -230,7 +230,7 @@ def test_a_trainer_started_by_a_served_app_stops_when_the_app_dies(tmp_path):
     script = f"""
 import signal, sys, time
 from nietzsche_tui import runs
-from nietzsche_tui.contracts.training import StartSettings
+from nietzsche_tui.contracts.training_form import StartSettings
 record = "lambda *a: (open({str(marker)!r}, 'w').write('SIGINT'), sys.exit(0))"
 stand_in = "import signal, sys, time; signal.signal(signal.SIGINT, " + record + "); time.sleep(60)"
 runs.trainer_command = lambda settings, folder: [sys.executable, "-c", stand_in]

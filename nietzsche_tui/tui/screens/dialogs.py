@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 INTRODUCTION = (
@@ -67,14 +67,6 @@ def help_table() -> Table:
     for row in KEYS:
         table.add_row(*row)
     return table
-
-
-class SubScreen(Screen[None]):
-    """A full screen over the chat (training, inspect, cells). The app binds the chat's keys once,
-    as ``screen.*`` actions; here the ones this screen does not have are hidden and inert."""
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return hasattr(self, f"action_{action}")
 
 
 class HelpScreen(ModalScreen[None]):

@@ -1,8 +1,8 @@
 """The history screen (F6): every stored exchange, newest first, searchable; open one to read it in
 the chat's layout, replay it, continue from it, delete it or export its session to Markdown.
 
-The screen reads and writes through the app's ``HistoryStore`` (history.py); replaying and
-continuing are the chat screen's work, asked for through the app.
+The screen reads the app's ``HistoryStore`` in a thread worker (the list follows every key of
+the search); replaying, continuing and exporting are asked of the app by messages.
 """
 
 from __future__ import annotations
@@ -11,72 +11,18 @@ import time
 from pathlib import Path
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.history.export import to_markdown
-from nietzsche_tui.history.records import Column, StoredExchange, weights_sha256
+from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.text import visible, visible_one_line
-from nietzsche_tui.tui.screens.dialogs import SubScreen
-from nietzsche_tui.tui.widgets.columns import Exchange
-
-
-def stored_from_exchange(exchange: Exchange, state: str, fallback: Engine | None) -> StoredExchange:
-    """What the history keeps of a finished (or stopped, or failed) exchange. Runs in a thread."""
-    generation, request = exchange.generation, exchange.generation.request
-    engines = exchange.engines or [fallback]
-    checkpoint = engines[-1].checkpoint
-    columns = [
-        Column(
-            label=column.label,
-            text=column.text,
-            state=state,
-            temperature=request.temperatures[0] if generation.labels else request.temperatures[i],
-            epoch=engines[i].checkpoint.epoch if i < len(engines) else checkpoint.epoch,
-        )
-        for i, column in enumerate(exchange.columns)
-    ]
-    return StoredExchange(
-        kind="epochs" if generation.labels else "temperatures",
-        prompt=exchange.prompt_typed,
-        prompt_read=generation.prompt.text,
-        dropped=list(generation.prompt.dropped),
-        checkpoint_path=str(checkpoint.metadata_path.resolve()),
-        epoch=checkpoint.epoch,
-        weights_sha256=weights_sha256(checkpoint.weights_path),
-        mode=request.mode,
-        temperatures=list(request.temperatures),
-        length=request.length,
-        seed=request.seed,
-        top_k=request.top_k,
-        top_p=request.top_p,
-        columns=columns,
-    )
-
-
-def stored_from_score(text: str, summary: str, engine: Engine) -> StoredExchange:
-    """What the history keeps of a /score: the scored text as its one column."""
-    checkpoint = engine.checkpoint
-    return StoredExchange(
-        kind="score",
-        prompt=f"/score {text}",
-        prompt_read=text,
-        dropped=[],
-        checkpoint_path=str(checkpoint.metadata_path.resolve()),
-        epoch=checkpoint.epoch,
-        weights_sha256=weights_sha256(checkpoint.weights_path),
-        mode="window",
-        temperatures=[],
-        length=len(text),
-        seed=None,
-        top_k=None,
-        top_p=None,
-        columns=[Column(label=summary, text=text)],
-    )
 
 
 class StoredView(Vertical):
@@ -104,8 +50,36 @@ class StoredView(Vertical):
                     yield Static(Text(visible(column.text[-4000:])), classes="column-body", markup=False)
 
 
-class HistoryScreen(SubScreen):
+class HistoryScreen(Screen[None]):
     """Sessions and exchanges, newest first, with full-text search over prompts and outputs."""
+
+    class Replay(Message):
+        """Generate this stored exchange again, in the chat."""
+
+        def __init__(self, stored: StoredExchange) -> None:
+            super().__init__()
+            self.stored = stored
+
+    class Continue(Message):
+        """A new exchange from this stored one: its prompt and one column's text."""
+
+        def __init__(self, stored: StoredExchange, column: int) -> None:
+            super().__init__()
+            self.stored, self.column = stored, column
+
+    class Export(Message):
+        """Hand this Markdown to the user (a download in a browser, a file in a terminal)."""
+
+        def __init__(self, text: str, name: Path) -> None:
+            super().__init__()
+            self.text, self.name = text, name
+
+    class Listed(Message):
+        """The worker read the list of exchanges for ``search``."""
+
+        def __init__(self, search: str | None, found: list[StoredExchange], skipped: int) -> None:
+            super().__init__()
+            self.search, self.found, self.skipped = search, found, skipped
 
     BINDINGS = [
         Binding("f6,escape", "app.pop_screen", "Chat", id="history-close"),
@@ -144,27 +118,44 @@ class HistoryScreen(SubScreen):
         table = self.query_one("#history-list", DataTable)
         for label in ("when", "session", "kind", "prompt"):
             table.add_column(label, key=label)
+
+    def on_screen_resume(self) -> None:
+        """Each visit (the screen is installed once): the list as the store holds it now, the
+        search kept; the store may have opened (or failed) since the last visit."""
         if self.store is None:
-            self.query_one("#history-detail").mount(Static(Text(self.why_off or "The history is off.")))
+            self.show(None)
             return
-        self.refresh_list()
-        self.query_one("#history-search", Input).focus()  # typing searches at once
+        search = self.query_one("#history-search", Input)
+        self.refresh_list(search.value or None)
+        search.focus()  # typing searches at once
 
     def refresh_list(self, search: str | None = None) -> None:
-        """List the newest exchanges (or those matching ``search``)."""
+        """List the newest exchanges (or those matching ``search``): read in a worker, the newest
+        search winning."""
+        if self.store is None:
+            self.show(None)
+            return
+        self._read_list(search)
+
+    @work(thread=True, exclusive=True, group="history-list", exit_on_error=False)
+    def _read_list(self, search: str | None) -> None:
+        store = self.store
+        before = store.skipped
+        found = store.exchanges(search=search, session=self.only_session, limit=500)
+        self.post_message(self.Listed(search, found, store.skipped - before))
+
+    def on_history_screen_listed(self, message: Listed) -> None:
+        if message.skipped and not self._told_skipped:
+            self._told_skipped = True  # once a screen: the count grows with every search
+            self.notify(f"Skipped {message.skipped} damaged rows of the history.", severity="warning")
         table = self.query_one("#history-list", DataTable)
         table.clear()
-        skipped = self.store.skipped if self.store else 0
-        found = self.store.exchanges(search=search, session=self.only_session, limit=500) if self.store else []
-        if self.store and self.store.skipped > skipped and not self._told_skipped:
-            self._told_skipped = True  # once a screen: the count grows with every search
-            self.notify(f"Skipped {self.store.skipped - skipped} damaged rows of the history.", severity="warning")
-        self._shown = {exchange.id: exchange for exchange in found}
-        for exchange in found:
+        self._shown = {exchange.id: exchange for exchange in message.found}
+        for exchange in message.found:
             when = time.strftime("%m-%d %H:%M", time.localtime(exchange.created))
             prompt = visible_one_line(exchange.prompt[:60])
             table.add_row(when, str(exchange.session_id), exchange.kind, prompt, key=str(exchange.id))
-        if not found:
+        if not message.found:
             self.show(None)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -188,7 +179,8 @@ class HistoryScreen(SubScreen):
         detail = self.query_one("#history-detail", VerticalScroll)
         detail.remove_children()
         if exchange is None:
-            detail.mount(Static(Text("No stored exchange matches." if self.store else (self.why_off or ""))))
+            said = "No stored exchange matches." if self.store else (self.why_off or "The history is off.")
+            detail.mount(Static(Text(said)))
         else:
             detail.mount(StoredView(exchange, self.column))
 
@@ -201,11 +193,11 @@ class HistoryScreen(SubScreen):
 
     def action_replay(self) -> None:
         if self.selected is not None:
-            self.app.replay(self.selected)
+            self.post_message(self.Replay(self.selected))
 
     def action_continue_exchange(self) -> None:
         if self.selected is not None:
-            self.app.continue_from(self.selected, self.column)
+            self.post_message(self.Continue(self.selected, self.column))
 
     def action_move(self, rows: int) -> None:
         table = self.query_one("#history-list", DataTable)
@@ -232,4 +224,4 @@ class HistoryScreen(SubScreen):
         session = self.selected.session_id
         exchanges = list(reversed(self.store.exchanges(session=session, limit=None)))
         markdown = to_markdown(exchanges, f"nietzsche-tui session {session}", full_paths=self.only_session is None)
-        self.app.deliver_export(markdown, Path(f"nietzsche-session-{session}.md"))
+        self.post_message(self.Export(markdown, Path(f"nietzsche-session-{session}.md")))

@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -20,7 +21,6 @@ from nietzsche_tui.engine.analysis import ScoreError, alternatives, cell_activat
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.text import visible_one_line
 from nietzsche_tui.tui.colours import painted_activations, painted_buckets
-from nietzsche_tui.tui.screens.dialogs import SubScreen
 from nietzsche_tui.tui.widgets.columns import TemperatureColumn
 
 BAR_WIDTH = 12
@@ -36,7 +36,7 @@ def bar(probability: float) -> str:
     return "█" * int(filled) + ("▌" if filled - int(filled) >= 0.5 else "")
 
 
-class InspectScreen(SubScreen):
+class InspectScreen(Screen[None]):
     """A cursor over one column's text; the side panel shows what the model weighed at the cursor."""
 
     BINDINGS = [
@@ -148,7 +148,7 @@ class InspectScreen(SubScreen):
         self.show()
 
 
-class CellScreen(SubScreen):
+class CellScreen(Screen[None]):
     """One column's text coloured by one LSTM cell's activation; cells ranked by what they track."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="cells-close")]

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Footer, Input, Label, Select, Static
 
-from nietzsche_tui.contracts.training import (
+from nietzsche_tui.contracts.training_form import (
     FORM_CHOICES,
     FORM_FIELDS,
     StartSettings,

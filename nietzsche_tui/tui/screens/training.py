@@ -16,13 +16,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, Static
 
 from nietzsche_tui.contracts.checkpoint import Checkpoint
 from nietzsche_tui.contracts.events import RunState
 from nietzsche_tui.runs import FolderWatch
 from nietzsche_tui.text import visible
-from nietzsche_tui.tui.screens.dialogs import SubScreen
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -58,7 +58,7 @@ def loss_axis(losses: list[float]) -> tuple[float, float]:
     return low - 0.05 * span, high + 0.35 * span
 
 
-class TrainingScreen(SubScreen):
+class TrainingScreen(Screen[None]):
     """Every complete epoch of the folder, the loss curve, the samples of the selected epoch."""
 
     BINDINGS = [
@@ -102,6 +102,10 @@ class TrainingScreen(SubScreen):
             table.add_column(label, key=key)
         self.show()
         table.focus()
+
+    def on_screen_resume(self) -> None:
+        """Shown again (the screen is installed once and keeps its axis and selection): catch up."""
+        self.show()
 
     # -- what the folder says ----------------------------------------------------------------
 

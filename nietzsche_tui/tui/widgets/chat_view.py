@@ -22,8 +22,8 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from nietzsche_tui.engine.generation import Generation
-from nietzsche_tui.tui.widgets.columns import Exchange, TemperatureColumn, temperature_label
+from nietzsche_tui.tui.turns import Turn, temperature_label
+from nietzsche_tui.tui.widgets.columns import Exchange, TemperatureColumn
 from nietzsche_tui.tui.widgets.prompt import PromptInput
 
 FRAME_SECONDS = 1 / 30
@@ -114,10 +114,10 @@ class ChatView(VerticalScroll, can_focus=True):
         for welcome in self.query("#welcome").results(Static):
             welcome.update(Text(text))
 
-    def start(self, prompt_shown: str, generation: Generation, notice: str = "") -> Exchange:
-        """Add an exchange and stream ``generation`` into it, cancelling any running one."""
+    def start(self, turn: Turn) -> Exchange:
+        """Add an exchange showing ``turn`` and stream its generation, cancelling any running one."""
         self.query("#welcome").remove()
-        exchange = Exchange(prompt_shown, generation, notice)
+        exchange = Exchange(turn)
         for column in exchange.columns:
             column.colour = self.colour
         self.active = exchange

@@ -11,9 +11,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from nietzsche_tui.engine.generation import Generation
+from nietzsche_tui.engine.generation import Engine, Generation
+from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.text import visible, visible_one_line
 from nietzsche_tui.tui.colours import confidence_buckets, painted_buckets, surprisal_buckets
+from nietzsche_tui.tui.turns import Turn
 
 MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
 
@@ -22,10 +24,6 @@ DISPLAY_CHARS = 4_000  # characters rendered per finished column
 
 
 LIVE_LINES = 12  # lines per column while streaming (a fixed height: no re-layout per frame)
-
-
-def temperature_label(temperature: float) -> str:
-    return "greedy (T=0)" if temperature == 0 else f"T={temperature:g}"
 
 
 class TemperatureColumn(Vertical):
@@ -112,32 +110,43 @@ class TemperatureColumn(Vertical):
 
 
 class Exchange(Vertical):
-    """A prompt and its reply: one column per temperature, fed by a worker thread."""
+    """Shows one ``Turn``: its prompt and a column per temperature (or epoch), fed by a worker thread."""
 
-    def __init__(self, prompt_shown: str, generation: Generation, notice: str = "") -> None:
+    def __init__(self, turn: Turn) -> None:
         super().__init__(classes="exchange")
-        self.prompt_shown = prompt_shown
-        self.generation = generation
-        self.notice = notice
-        self.labels = generation.labels or tuple(temperature_label(t) for t in generation.request.temperatures)
+        self.turn = turn
+        self.labels = turn.labels
         self._pending: list[list[tuple[str, float]]] = [[] for _ in self.labels]
         self._lock = threading.Lock()
         self.produced = 0  # steps fed by the worker (read under the lock)
         self.started = time.perf_counter()
         self.finished_at: float | None = None
         self.columns = [TemperatureColumn(i, label) for i, label in enumerate(self.labels)]
-        self.engines: list = []  # each column's engine (set by the chat screen), for inspecting it
-        self.prompt_typed = prompt_shown  # the whole prompt as typed (set by the chat screen)
-        self.replay_of = None  # the stored exchange this one replays, if any
-        self.replay_same_weights = False
+
+    # The turn's parts, read-only: the record is the truth, the widget only shows it.
+    @property
+    def generation(self) -> Generation:
+        return self.turn.generation
+
+    @property
+    def prompt_typed(self) -> str:
+        return self.turn.prompt_typed
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        return self.turn.engines
+
+    @property
+    def replay_of(self) -> StoredExchange | None:
+        return self.turn.replay.stored if self.turn.replay else None
 
     def compose(self) -> ComposeResult:
-        request = self.generation.request
-        yield Static(Text(f"› {visible_one_line(self.prompt_shown)}"), classes="prompt", markup=False)
+        turn, request = self.turn, self.turn.request
+        yield Static(Text(f"› {visible_one_line(turn.prompt_shown)}"), classes="prompt", markup=False)
         details = f"seed {request.seed} · {request.mode} · {request.length} characters"
-        if self.generation.labels:  # columns are not temperatures: say the one temperature used
+        if turn.compares_epochs:  # columns are not temperatures: say the one temperature used
             details += f" · T={request.temperatures[0]:g}"
-        yield Static(Text(details + (f" · {self.notice}" if self.notice else "")), classes="details", markup=False)
+        yield Static(Text(details + (f" · {turn.notice}" if turn.notice else "")), classes="details", markup=False)
         with Horizontal(classes="columns"):
             yield from self.columns
 

@@ -1,0 +1,101 @@
+"""What the chat's keys do (bound in ``ChatScreen.BINDINGS``): stop, regenerate, surprise, the
+columns, inspect and cells, epochs or temperatures. A mixin of ``ChatScreen``: it uses the
+screen's ``chat``, ``models``, ``training`` and ``send``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nietzsche_tui.contracts.checkpoint import CheckpointError
+from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE
+from nietzsche_tui.engine.prompts import PromptError
+from nietzsche_tui.locate import epoch_checkpoints
+from nietzsche_tui.tui.screens.dialogs import EpochsDialog
+from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
+from nietzsche_tui.tui.widgets.columns import Exchange
+
+
+class ChatKeys:
+    """The chat screen's actions."""
+
+    def action_stop(self) -> None:
+        if not self.chat.stop():
+            self.notify("Nothing is generating.", timeout=2)
+
+    def action_regenerate(self) -> None:
+        if self.last_prompt is None:
+            self.notify("Send a prompt first.", severity="warning")
+            return
+        self.send(self.last_prompt)
+
+    def action_surprise(self) -> None:
+        if self.models.engine is None:
+            self.notify("No model is loaded yet.", severity="error")
+            return
+        # The passage is picked with the exchange's own seed, as `generate --surprise --seed N` does,
+        # so --seed reproduces the passage as well as the text.
+        seed = self._take_seed()
+        try:
+            passage = self.models.engine.surprise_prompt(np.random.default_rng(seed))
+        except PromptError as error:
+            self.notify(str(error), severity="warning", markup=False)
+            return
+        self.send(passage, seed)
+
+    def action_step_column(self, delta: int) -> None:
+        self.chat.action_step_column(delta)
+
+    def action_toggle_solo(self) -> None:
+        self.chat.toggle_solo()
+
+    def _column_to_look_at(self) -> tuple[Exchange, int] | None:
+        """The newest exchange and its highlighted column, once it has stopped streaming."""
+        exchange = self.chat.active
+        if exchange is None or not exchange.is_attached:
+            self.notify("Send a prompt first.", severity="warning")
+            return None
+        if self.chat.is_generating:
+            self.notify("Wait for the text to finish, or press Esc to stop it.", severity="warning")
+            return None
+        return exchange, min(
+            self.chat.visible_columns()[0] if self.chat.shows_one else self.chat.current, len(exchange.columns) - 1
+        )
+
+    def action_inspect(self) -> None:
+        chosen = self._column_to_look_at()
+        if chosen is None:
+            return
+        exchange, index = chosen
+        turn = exchange.turn
+        column, prompt = exchange.columns[index], turn.generation.prompt.text
+        self.app.push_screen(InspectScreen(column, prompt, turn.engines[index], turn.temperature(index), turn.request))
+
+    def action_cells(self) -> None:
+        chosen = self._column_to_look_at()
+        if chosen is None:
+            return
+        exchange, index = chosen
+        self.app.push_screen(
+            CellScreen(exchange.columns[index], exchange.generation.prompt.text, exchange.engines[index])
+        )
+
+    def action_toggle_compare(self) -> None:
+        self.compare_epochs = not self.compare_epochs
+        what = f"epochs side by side at T={EPOCHS_TEMPERATURE:g}" if self.compare_epochs else "temperatures"
+        self.notify(f"The next prompt: {what}", timeout=2)
+
+    def action_choose_epochs(self) -> None:
+        def chosen(spec: str | None) -> None:
+            if spec is None:
+                return
+            try:
+                picked = epoch_checkpoints(self.training.folder, spec)
+            except (CheckpointError, ValueError) as error:
+                self.notify(str(error), severity="warning", markup=False)
+                return
+            self.epoch_spec, self.compare_epochs = spec or None, True
+            epochs = ", ".join(str(checkpoint.epoch) for checkpoint in picked)
+            self.notify(f"The next prompt compares epochs {epochs}", timeout=3)
+
+        self.app.push_screen(EpochsDialog(self.epoch_spec or ""), chosen)

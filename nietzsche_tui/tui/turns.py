@@ -1,0 +1,152 @@
+"""A turn of the conversation, as a record: made before any widget shows it, shown by an
+``Exchange``, stored in the history from the record (with the text the columns received).
+
+It holds no widget and imports no Textual, so a thread can build one (loading the engines of a
+replay, hashing the weights) and hand it to the UI finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
+from nietzsche_tui.history.records import Column, StoredExchange, weights_sha256
+
+MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
+SHOWN_PROMPT_CHARS = 300  # of a long prompt, the end is shown above its columns
+
+
+def temperature_label(temperature: float) -> str:
+    """A column's header for one temperature."""
+    return "greedy (T=0)" if temperature == 0 else f"T={temperature:g}"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a replayed turn replays, and whether its checkpoint file is still the stored one."""
+
+    stored: StoredExchange
+    same_weights: bool
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One prompt and how it is answered: the prompt as typed and as shown, the generation (its
+    request and the prompt as the model reads it), each column's engine, a notice for the
+    details line, and what it replays."""
+
+    prompt_typed: str
+    prompt_shown: str
+    generation: Generation
+    engines: tuple[Engine, ...]
+    notice: str = ""
+    replay: Replay | None = None
+
+    @property
+    def request(self) -> GenerationRequest:
+        return self.generation.request
+
+    @property
+    def compares_epochs(self) -> bool:
+        return bool(self.generation.labels)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Each column's header: its epoch when epochs are compared, else its temperature."""
+        return self.generation.labels or tuple(temperature_label(t) for t in self.request.temperatures)
+
+    def temperature(self, column: int) -> float:
+        """The temperature column ``column`` samples at (epochs side by side share one)."""
+        temperatures = self.request.temperatures
+        return temperatures[0] if self.compares_epochs else temperatures[column]
+
+    def stored(self, texts: Sequence[str], state: str) -> StoredExchange:
+        """What the history keeps of this turn once it ended (done, stopped or failed), with the
+        text each column received. Hashes the weights: call it in a thread."""
+        request, prompt = self.request, self.generation.prompt
+        checkpoint = self.engines[-1].checkpoint
+        assert checkpoint is not None, "a turn's engines come from checkpoint files"
+        columns = [
+            Column(
+                label=label,
+                text=text,
+                state=state,
+                temperature=self.temperature(i),
+                epoch=(self.engines[i].checkpoint or checkpoint).epoch,
+            )
+            for i, (label, text) in enumerate(zip(self.labels, texts, strict=True))
+        ]
+        return StoredExchange(
+            kind="epochs" if self.compares_epochs else "temperatures",
+            prompt=self.prompt_typed,
+            prompt_read=prompt.text,
+            dropped=list(prompt.dropped),
+            checkpoint_path=str(checkpoint.metadata_path.resolve()),
+            epoch=checkpoint.epoch,
+            weights_sha256=weights_sha256(checkpoint.weights_path),
+            mode=request.mode,
+            temperatures=list(request.temperatures),
+            length=request.length,
+            seed=request.seed,
+            top_k=request.top_k,
+            top_p=request.top_p,
+            columns=columns,
+        )
+
+
+def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
+    """A stored exchange as a new turn with its stored settings (the engines loaded, the weights
+    hashed: call it in a thread). Raises CheckpointError, PromptError or ValueError."""
+    from nietzsche_tui.engine.epochs import generate_epochs
+
+    if stored.kind == "epochs":
+        folder = Path(stored.checkpoint_path).parent
+        engines = [Engine.load(folder / f"epoch_{c.epoch:04d}.json") for c in stored.columns]
+    else:
+        engines = [Engine.load(stored.checkpoint_path)] * len(stored.columns)
+    request = GenerationRequest(
+        stored.prompt,
+        tuple(stored.temperatures),
+        stored.length,
+        stored.seed or 0,
+        stored.mode,
+        stored.top_k,
+        stored.top_p,
+    )
+    generation = generate_epochs(engines, request) if stored.kind == "epochs" else engines[0].generate(request)
+    checkpoint = engines[-1].checkpoint
+    same = checkpoint is not None and weights_sha256(checkpoint.weights_path) == stored.weights_sha256
+    note = "replay: same checkpoint file" if same else "replay: the checkpoint file has changed since"
+    return Turn(stored.prompt, stored.prompt[-shown_chars:], generation, tuple(engines), note, Replay(stored, same))
+
+
+def replay_verdict(replay: Replay, texts: Sequence[str]) -> tuple[str, str]:
+    """What a finished replay says, and how loudly: identical text, or why it differs."""
+    if list(texts) == [column.text for column in replay.stored.columns]:
+        return "Replayed: the text is identical to the stored one.", "information"
+    if replay.same_weights:
+        return "Replayed: the text differs although the checkpoint is the same.", "error"
+    return "Replayed: the text differs; the checkpoint file changed since it was stored.", "warning"
+
+
+def stored_score(text: str, summary: str, engine: Engine) -> StoredExchange:
+    """What the history keeps of a /score: the scored text as its one column."""
+    checkpoint = engine.checkpoint
+    return StoredExchange(
+        kind="score",
+        prompt=f"/score {text}",
+        prompt_read=text,
+        dropped=[],
+        checkpoint_path=str(checkpoint.metadata_path.resolve()),
+        epoch=checkpoint.epoch,
+        weights_sha256=weights_sha256(checkpoint.weights_path),
+        mode="window",
+        temperatures=[],
+        length=len(text),
+        seed=None,
+        top_k=None,
+        top_p=None,
+        columns=[Column(label=summary, text=text)],
+    )
