@@ -8,6 +8,25 @@ from pathlib import Path
 
 import pytest
 
+
+def pytest_configure(config):
+    """``pytest -m slow`` is the thorough run: property-based tests draw ten times the examples
+    there (``tests.helpers.examples``) and run again with them; the fast loop keeps a tenth."""
+    from tests import helpers
+
+    helpers.THOROUGH = (config.option.markexpr or "").strip() == "slow"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    from tests import helpers
+
+    if helpers.THOROUGH:  # before -m deselects: the property-based tests belong to both runs
+        for item in items:
+            if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+                item.add_marker(pytest.mark.slow)
+
+
 # TensorFlow's shared libraries carry their own SQLite without FTS5. In a process that loads
 # TensorFlow before Python's sqlite3 module, sqlite3 binds to that copy and the history's search
 # index cannot be created. The app never imports TensorFlow, but a pytest worker runs trainer

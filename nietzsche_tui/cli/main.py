@@ -147,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_app(args: argparse.Namespace) -> int:
     """Open the chat app (imported here so `generate` stays light)."""
+    from nietzsche_tui.settings import Settings
     from nietzsche_tui.tui.app import NietzscheApp
-    from nietzsche_tui.tui.state import Settings
 
     app = NietzscheApp(Settings.from_args(args))
     app.run()

@@ -82,7 +82,7 @@ def app_command(args: argparse.Namespace) -> list[str]:
     """The command each browser tab's app runs: the operator's options as the app's ``Settings``,
     paths made absolute now (the server's working folder decides them, never the browser)."""
     from nietzsche_tui.locate import setting_location
-    from nietzsche_tui.tui.state import Settings
+    from nietzsche_tui.settings import Settings
 
     def absolute(path: str | None) -> str | None:
         return str(Path(path).expanduser().resolve()) if path else None

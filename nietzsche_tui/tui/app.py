@@ -27,6 +27,7 @@ from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.locate import checkpoint_folder, setting_location, train_hint
 from nietzsche_tui.runs import TrainingControl
+from nietzsche_tui.settings import Settings
 from nietzsche_tui.tui.app_history import HistoryWiring
 from nietzsche_tui.tui.app_training import TrainingWiring
 from nietzsche_tui.tui.commands import system_commands
@@ -35,7 +36,7 @@ from nietzsche_tui.tui.screens.dialogs import HelpScreen, ProblemScreen
 from nietzsche_tui.tui.screens.history import HistoryScreen
 from nietzsche_tui.tui.screens.start_form import QuitDialog
 from nietzsche_tui.tui.screens.training import TrainingScreen
-from nietzsche_tui.tui.state import ModelState, Settings
+from nietzsche_tui.tui.state import ModelState
 
 
 class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):

@@ -7,7 +7,7 @@ import pytest
 from nietzsche_tui.tui.app import make_app
 from nietzsche_tui.tui.widgets.chat_view import MAX_EXCHANGES, ChatView
 from nietzsche_tui.tui.widgets.columns import MAX_COLUMN_CHARS, Exchange
-from tests.app.test_app import ready, running, settle
+from tests.helpers import ready, running, settle
 
 
 def resident_bytes() -> int:

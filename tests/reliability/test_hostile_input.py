@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.engine.prompts import PromptError, describe_characters, encode_prompt
 from nietzsche_tui.engine.sampling import sample_index
+from tests.helpers import examples
 
 # Everything Unicode allows in a Python str, lone surrogates and control characters included.
 ANY_TEXT = st.text(alphabet=st.characters(codec=None, categories=None), max_size=300)
@@ -32,7 +33,7 @@ def engine(app_model):
     return Engine.load(app_model)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(ANY_TEXT, HOSTILE, st.lists(HOSTILE).map("".join)))
 def test_prompt_encoding_never_raises_and_keeps_only_vocabulary(engine, text):
     prompt = encode_prompt(text, engine.vocabulary)
@@ -43,7 +44,7 @@ def test_prompt_encoding_never_raises_and_keeps_only_vocabulary(engine, text):
     description.encode("utf-8")  # always printable, even for lone surrogates
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     text=st.one_of(ANY_TEXT, HOSTILE),
     mode=st.sampled_from(["window", "stateful"]),
@@ -79,7 +80,7 @@ DISTRIBUTIONS = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(5000), deadline=None)
 @given(
     p=DISTRIBUTIONS,
     temperature=st.floats(0, 100),

@@ -10,7 +10,7 @@ import pytest
 
 from nietzsche_tui.cli.main import main
 from nietzsche_tui.history.opening import open_history
-from tests.engine.test_history import new_store, stored
+from tests.helpers import damage, new_store, stored
 
 
 def another_programs_database(path):
@@ -196,13 +196,6 @@ def test_export_of_an_empty_history_and_to_a_terminal(tmp_path, capsys, monkeypa
 # -- a damaged newest checkpoint -----------------------------------------------------------
 
 
-def _damage(path, how):
-    if how == "truncated":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    else:
-        path.write_text("{ not json")
-
-
 @pytest.mark.parametrize(("damaged", "how"), [("epoch_0002.keras", "truncated"), ("epoch_0002.json", "garbled")])
 def test_the_trainer_names_the_damaged_file_and_overwrites_nothing(trained_folder, tiny_corpus, tmp_path, damaged, how):
     import shutil
@@ -212,7 +205,7 @@ def test_the_trainer_names_the_damaged_file_and_overwrites_nothing(trained_folde
 
     folder = tmp_path / "run"
     shutil.copytree(trained_folder, folder)
-    _damage(folder / damaged, how)
+    damage(folder / damaged, how)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     with pytest.raises(TrainingError) as refused:
         train(tiny_config(tiny_corpus, folder, epochs=3))

@@ -29,11 +29,12 @@ from nietzsche_tui.engine.prompts import PromptError, read_prompt
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.locate import epoch_checkpoints, train_hint
 from nietzsche_tui.runs import TrainingControl
+from nietzsche_tui.settings import Settings
 from nietzsche_tui.tui.colours import confidence_legend
 from nietzsche_tui.tui.screens.chat_keys import ChatKeys
 from nietzsche_tui.tui.screens.chat_score import ChatScoring
 from nietzsche_tui.tui.screens.dialogs import HelpScreen
-from nietzsche_tui.tui.state import ModelState, Settings
+from nietzsche_tui.tui.state import ModelState
 from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS, SHOWN_PROMPT_CHARS, Turn, replay_turn, replay_verdict
 from nietzsche_tui.tui.widgets.chat_view import ChatView
 from nietzsche_tui.tui.widgets.prompt import PromptInput

@@ -15,7 +15,7 @@ from nietzsche_tui.tui.app import NietzscheApp, make_app
 from nietzsche_tui.tui.screens.chat import ChatScreen
 from nietzsche_tui.tui.screens.dialogs import ProblemScreen
 from nietzsche_tui.tui.widgets.columns import Exchange
-from tests.app.test_app import WIDE, ready, settle
+from tests.helpers import WIDE, messages, ready, settle
 
 
 def copy_model(source, folder, epoch=3):
@@ -81,7 +81,7 @@ async def test_a_failed_reload_tells_one_story_and_ctrl_l_works_in_the_dialog(ap
         good = app.engine.checkpoint.describe()
         # A newer epoch whose weights are damaged, and the one in use damaged on disk too: nothing
         # in the folder loads, so the reload fails and the old model (in memory) stays. (A damaged
-        # newest epoch alone falls back to the one before: tests/app/test_damaged_checkpoint.py.)
+        # newest epoch alone falls back to the one before: tests/tui/test_damaged_checkpoint.py.)
         copy_model(app_model, folder, epoch=4)
         (folder / "epoch_0004.keras").write_bytes(b"PK\x03\x04 damaged")
         (folder / "epoch_0003.keras").write_bytes(b"PK\x03\x04 damaged")
@@ -107,9 +107,9 @@ async def test_a_failed_reload_tells_one_story_and_ctrl_l_works_in_the_dialog(ap
         # The same epoch again is not announced as a reload.
         await pilot.press("ctrl+l")
         await settle(app, pilot)
-        messages = [n.message for n in app._notifications]
-        assert any(m.startswith("Already the latest") for m in messages)
-        assert sum(m.startswith("Now using") for m in messages) == 1
+        said = messages(app)
+        assert any(m.startswith("Already the latest") for m in said)
+        assert sum(m.startswith("Now using") for m in said) == 1
 
 
 async def test_an_empty_folder_says_how_to_train_into_it_without_a_dialog(tmp_path):

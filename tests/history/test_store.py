@@ -11,35 +11,8 @@ import pytest
 
 from nietzsche_tui.history.export import to_markdown
 from nietzsche_tui.history.opening import open_history
-from nietzsche_tui.history.records import Column, StoredExchange
 from nietzsche_tui.history.schema import MIGRATIONS, SCHEMA_VERSION
-
-
-def stored(prompt="what is truth", texts=("a woman", "a lie"), kind="temperatures"):
-    columns = [Column(label=f"T={t}", text=x, temperature=t, epoch=3) for t, x in zip((0.2, 1.0), texts, strict=False)]
-    return StoredExchange(
-        kind,
-        prompt,
-        prompt.lower(),
-        ["🎉"],
-        "/m/epoch_0003.json",
-        3,
-        "ab" * 32,
-        "window",
-        [0.2, 1.0],
-        40,
-        7,
-        None,
-        None,
-        columns,
-    )
-
-
-def new_store(path, **kwargs):
-    store, notice = open_history(path, **kwargs)
-    assert store is not None and notice is None
-    store.start_session("test")
-    return store
+from tests.helpers import new_store, stored
 
 
 def test_text_is_stored_exactly_and_found_by_any_word(tmp_path):
@@ -84,7 +57,7 @@ def test_two_processes_on_one_database_keep_every_exchange(tmp_path):
         [
             "import sys",
             f"sys.path.insert(0, {str(root)!r})",
-            "from tests.engine.test_history import new_store, stored",
+            "from tests.helpers import new_store, stored",
             f"store = new_store({str(path)!r})",
             "for i in range(60):",
             "    store.add(stored(prompt=f'{sys.argv[1]} {i}'))",

@@ -14,8 +14,7 @@ from nietzsche_tui.serve.command import app_command
 from nietzsche_tui.tui.app import make_app
 from nietzsche_tui.tui.screens.history import HistoryScreen
 from nietzsche_tui.tui.screens.start_form import StartForm
-from tests.app.test_app import WIDE, fill, open_start_form, ready, settle
-from tests.app.test_history_app import history_ready, prompt, saved
+from tests.helpers import WIDE, fill, history_ready, messages, open_start_form, prompt, ready, saved, settle
 
 
 def serve_args(*argv: str) -> argparse.Namespace:
@@ -54,8 +53,8 @@ async def test_training_is_off_in_a_served_app(run_folder):
         assert not isinstance(app.screen, StartForm)
         await pilot.press("x")
         await pilot.pause()
-        messages = [n.message for n in app._notifications]
-        assert messages.count(app.TRAINING_OFF) == 2
+        said = messages(app)
+        assert said.count(app.TRAINING_OFF) == 2
         assert not app.training.ours_running
 
 
@@ -250,7 +249,7 @@ def test_a_served_export_names_the_checkpoint_not_where_it_lives(app_model):
 
 
 def test_one_visitor_evicts_only_their_own_exchanges(tmp_path):
-    from tests.engine.test_history import stored
+    from tests.helpers import stored
 
     database = tmp_path / "visits.db"
     operator, _ = open_history(database, max_exchanges=3)

@@ -11,30 +11,7 @@ from nietzsche_tui.history.opening import open_history
 from nietzsche_tui.tui.app import make_app
 from nietzsche_tui.tui.screens.history import HistoryScreen, StoredView
 from nietzsche_tui.tui.widgets.columns import Exchange
-from tests.app.test_app import WIDE, ready, settle
-
-
-async def history_ready(app, pilot):
-    await ready(app, pilot)
-    for _ in range(200):
-        if app.history is not None or app.history_off:
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("the history never opened")
-
-
-async def saved(app, pilot, count):
-    for _ in range(200):
-        if len(app.history.exchanges(limit=None)) >= count:
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"fewer than {count} exchanges were saved")
-
-
-async def prompt(app, pilot, text):
-    app.prompt_input.value = text
-    await pilot.press("enter")
-    await settle(app, pilot)
+from tests.helpers import WIDE, history_ready, messages, notified, prompt, ready, saved, settle
 
 
 async def test_exchanges_are_kept_found_replayed_and_exported(app_model, tmp_path, monkeypatch):
@@ -65,7 +42,7 @@ async def test_exchanges_are_kept_found_replayed_and_exported(app_model, tmp_pat
         assert not isinstance(app.screen, HistoryScreen)
         replayed = app.query(Exchange).last()
         assert replayed.texts() == texts and replayed.replay_of.id == first.id
-        assert any("identical" in n.message for n in app._notifications)
+        assert notified(app, "identical")
         await pilot.press("f6")
         await pilot.press("ctrl+e")
         exported = tmp_path / f"nietzsche-session-{first.session_id}.md"
@@ -82,7 +59,7 @@ async def test_exchanges_are_kept_found_replayed_and_exported(app_model, tmp_pat
         await pilot.press("ctrl+d")  # asks once
         await pilot.pause(0.1)
         assert first.id in {e.id for e in app.history.exchanges(limit=None)}
-        assert f"Press Ctrl+D again to delete exchange {first.id}." in [n.message for n in app._notifications]
+        assert f"Press Ctrl+D again to delete exchange {first.id}." in messages(app)
         await pilot.press("ctrl+d")
         await pilot.pause(0.1)
         assert first.id not in {e.id for e in app.history.exchanges(limit=None)} and table.row_count == 1
@@ -106,7 +83,7 @@ async def test_replay_says_when_the_checkpoint_changed(app_model, tmp_path):
         app.post_message(HistoryScreen.Replay(stored))
         await settle(app, pilot)
         assert "changed" in app.query(Exchange).last().turn.notice
-        assert any("checkpoint file changed" in n.message for n in app._notifications)
+        assert notified(app, "checkpoint file changed")
 
 
 async def test_resume_reopens_the_last_session(app_model, tmp_path):
@@ -149,7 +126,7 @@ async def test_no_history_keeps_nothing_and_an_unusable_location_says_so_once(ap
         await history_ready(app, pilot)
         await prompt(app, pilot, "truth")
         await prompt(app, pilot, "is")
-        warnings = [n.message for n in app._notifications if "history is off" in n.message]
+        warnings = [m for m in messages(app) if "history is off" in m]
         assert len(warnings) == 1 and app.query(Exchange)
 
 
@@ -171,7 +148,7 @@ def test_history_and_export_commands(app_model, tmp_path, capsys):
     path = tmp_path / "h.db"
     store, _ = open_history(path)
     store.start_session("test")
-    from tests.engine.test_history import stored
+    from tests.helpers import stored
 
     store.add(stored(prompt="beyond good and evil", texts=("free spirits", "x")))
     store.add(stored(prompt="on the prejudices", texts=("of philosophers", "y")))

@@ -3,7 +3,7 @@
 import pytest
 
 from nietzsche_tui.tui.app import make_app
-from tests.app.test_app import ready, settle
+from tests.helpers import ready, settle
 
 SIZE = (120, 34)
 
@@ -130,7 +130,7 @@ def utc():
 
 def test_history_screen(app_model, tmp_path, utc, snap_compare):
     from nietzsche_tui.history.opening import open_history
-    from tests.engine.test_history import stored
+    from tests.helpers import stored
 
     store, _ = open_history(tmp_path / "h.db")
     store.start_session("test")

@@ -9,7 +9,7 @@ from nietzsche_tui.tui.colours import confidence_bucket
 from nietzsche_tui.tui.screens.dialogs import HelpScreen
 from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
 from nietzsche_tui.tui.widgets.columns import Exchange, ScoreView
-from tests.app.test_app import WIDE, ready, settle
+from tests.helpers import WIDE, notified, ready, settle
 
 
 async def prompt(app, pilot, text):
@@ -69,7 +69,7 @@ async def test_inspect_waits_for_a_streaming_column(app_model):
         app.chat.focus()
         await pilot.press("i")
         assert not isinstance(app.screen, InspectScreen)
-        assert any("Esc to stop" in n.message for n in app._notifications)
+        assert notified(app, "Esc to stop")
         await pilot.press("escape")  # stops, and (issue 19) takes focus back to the prompt
         await settle(app, pilot)
         assert app.focused is app.prompt_input
@@ -124,7 +124,7 @@ async def test_slash_score_paints_the_users_own_text(app_model):
         assert not app.query(Exchange) and app.prompt_input.value == ""
         await prompt(app, pilot, "/nonsense please")
         assert app.prompt_input.value == "/nonsense please" and not app.query(Exchange)
-        assert any("Unknown command /nonsense" in n.message for n in app._notifications)
+        assert notified(app, "Unknown command /nonsense")
         await prompt(app, pilot, "/help")
         assert isinstance(app.screen, HelpScreen)
 

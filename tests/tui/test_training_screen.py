@@ -16,9 +16,9 @@ from nietzsche_tui.tui.app import make_app
 from nietzsche_tui.tui.screens.start_form import QuitDialog, StartForm
 from nietzsche_tui.tui.screens.training import TrainingScreen
 from nietzsche_tui.tui.widgets.columns import Exchange
-from tests.app.conftest import write_epoch
-from tests.app.test_app import WIDE, ready, settle
 from tests.conftest import TINY_TEXT
+from tests.helpers import WIDE, notified, ready, settle
+from tests.tui.conftest import write_epoch
 
 
 async def test_f5_shows_every_epoch_the_plot_and_each_epochs_samples(run_folder):
@@ -148,7 +148,7 @@ async def test_a_run_started_elsewhere_is_followed_but_never_stopped(run_folder)
             assert app.screen.query_one("#epoch-progress").display
             await pilot.press("x")
             await pilot.pause()
-            assert any("started outside the app" in n.message for n in app._notifications)
+            assert notified(app, "started outside the app")
             await pilot.press("s")
             assert not isinstance(app.screen, StartForm)  # one run per folder
         assert outsider.poll() is None
@@ -315,8 +315,8 @@ async def test_comparing_epochs_without_a_training_folder_explains_what_to_do(tm
 
 
 async def test_the_start_form_resumes_a_gru_stack_with_its_own_shape(tmp_path, monkeypatch, started):
-    from tests.app.conftest import VOCABULARY
     from tests.checkpoints import random_weights, write_checkpoint
+    from tests.tui.conftest import VOCABULARY
 
     monkeypatch.chdir(tmp_path)
     weights = random_weights(len(VOCABULARY), 12, seed=1, cell="gru", layers=2)
@@ -347,7 +347,7 @@ async def test_the_start_form_fits_45_rows_keeps_what_was_typed_and_says_when_no
     from textual.widgets import Input, Static
 
     from nietzsche_tui.tui.screens.start_form import StartForm
-    from tests.app.test_app import open_start_form
+    from tests.helpers import open_start_form
 
     app = make_app(checkpoint="run")
     async with app.run_test(size=(100, 45)) as pilot:

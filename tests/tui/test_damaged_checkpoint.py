@@ -6,13 +6,12 @@ import pytest
 
 from nietzsche_tui.cli.main import main
 from nietzsche_tui.tui.app import make_app
-from tests.app.test_app import WIDE, ready
-from tests.reliability.test_user_data import _damage
+from tests.helpers import WIDE, damage, messages, ready
 
 
 @pytest.mark.parametrize(("damaged", "how"), [("epoch_0004.keras", "truncated"), ("epoch_0004.json", "garbled")])
 def test_generate_falls_back_to_the_newest_epoch_that_loads(run_folder, capsys, damaged, how):
-    _damage(run_folder / damaged, how)
+    damage(run_folder / damaged, how)
     argv = ["generate", "--checkpoint", str(run_folder), "--prompt", "truth", "--length", "10", "--seed", "1"]
     assert main(argv) == 0
     err = capsys.readouterr().err.splitlines()
@@ -20,10 +19,10 @@ def test_generate_falls_back_to_the_newest_epoch_that_loads(run_folder, capsys, 
 
 
 async def test_the_app_falls_back_and_says_which_file_is_damaged(run_folder):
-    _damage(run_folder / "epoch_0004.keras", "truncated")
+    damage(run_folder / "epoch_0004.keras", "truncated")
     app = make_app(checkpoint="run")
     async with app.run_test(size=WIDE) as pilot:
         await ready(app, pilot)
         assert app.engine is not None and app.engine.checkpoint.epoch == 3
-        messages = [n.message for n in app._notifications]
-        assert "run: epoch_0004.keras is damaged; using epoch 3, the newest that loads" in messages
+        said = messages(app)
+        assert "run: epoch_0004.keras is damaged; using epoch 3, the newest that loads" in said

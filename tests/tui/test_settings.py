@@ -5,7 +5,7 @@ import pytest
 
 from nietzsche_tui.cli.main import build_parser
 from nietzsche_tui.contracts.training_form import TrainingBounds
-from nietzsche_tui.tui.state import FLAGS, Settings
+from nietzsche_tui.settings import FLAGS, Settings
 
 
 @pytest.mark.parametrize(

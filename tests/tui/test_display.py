@@ -14,9 +14,9 @@ from nietzsche_tui.tui.screens.chat import ChatScreen
 from nietzsche_tui.tui.widgets.chat_view import ChatView
 from nietzsche_tui.tui.widgets.columns import Exchange
 from nietzsche_tui.tui.widgets.status import StatusBar, fit_parts
-from tests.app.test_app import WIDE, ready, settle
 from tests.checkpoints import random_weights, write_checkpoint
 from tests.conftest import TINY_TEXT
+from tests.helpers import WIDE, ready, settle
 
 
 @pytest.fixture(scope="module")

@@ -9,53 +9,7 @@ from nietzsche_tui.tui.screens.dialogs import HelpScreen, ProblemScreen
 from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS
 from nietzsche_tui.tui.widgets.chat_view import MAX_EXCHANGES, ChatView
 from nietzsche_tui.tui.widgets.columns import Exchange
-
-WIDE = (160, 40)
-
-
-async def open_start_form(app, pilot):
-    """F5, then s: the start form, once the app is ready."""
-    from nietzsche_tui.tui.screens.start_form import StartForm
-
-    await ready(app, pilot)
-    await pilot.press("f5")
-    await pilot.pause()
-    await pilot.press("s")
-    await pilot.pause()
-    assert isinstance(app.screen, StartForm)
-    return app.screen
-
-
-def fill(form, **values: str) -> None:
-    """Type ``values`` into the start form's fields (by field name)."""
-    for name, value in values.items():
-        form.query_one(f"#field-{name}").value = value
-
-
-async def ready(app, pilot):
-    """Wait until the model has loaded (it loads in a worker after the first frame)."""
-    for _ in range(200):
-        if app.engine is not None or isinstance(app.screen, ProblemScreen):
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("the model never loaded")
-
-
-async def settle(app, pilot):
-    """Wait for every worker to end and the app to handle what they posted (a worker's message
-    may start another: a replay's engines load, then its generation streams), so the app must
-    stay quiet for a few frames in a row."""
-    quiet = 0
-    for _ in range(3000):
-        quiet = 0 if any(w.is_running for w in app.workers) else quiet + 1
-        if quiet >= 3:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
-
-
-def running(app):
-    return [w for w in app.workers if w.group == "generation" and w.is_running]
+from tests.helpers import WIDE, messages, notified, ready, running, settle
 
 
 def expected_texts(folder, prompt, seed, length, temperatures=(0.2, 0.5, 1.0, 1.2)):
@@ -186,7 +140,7 @@ async def test_unknown_characters_are_dropped_with_a_notice_and_markup_is_text(a
         assert first.turn.prompt_shown == "[bold]Truth[/]"  # shown as typed, not parsed as markup
         assert "[bold]" in str(first.query_one(".prompt").render())
         assert "dropped unknown characters" in second.turn.notice and "🎉" in second.turn.notice
-        assert any("dropped" in n.message for n in app._notifications)
+        assert notified(app, "dropped")
         assert all(len(t) == 20 for t in second.texts())
 
 
@@ -200,8 +154,8 @@ async def test_empty_and_unusable_prompts_start_nothing(app_model):
         await pilot.pause()
         assert not app.query(Exchange)
         assert app.query_one(Input).value == "🎉🎉"  # nothing typed is lost
-        messages = [n.message for n in app._notifications]
-        assert any("type a few words" in m for m in messages) and any("no character" in m for m in messages)
+        said = messages(app)
+        assert any("type a few words" in m for m in said) and any("no character" in m for m in said)
 
 
 async def test_huge_paste_is_cut_to_what_the_model_reads(app_model):
@@ -407,8 +361,8 @@ async def test_the_chat_says_when_it_drops_old_exchanges_and_why_narrow_keys_do_
         for number in range(MAX_EXCHANGES + 1):
             app.send(f"prompt {number}")
             await settle(app, pilot)
-        messages = [n.message for n in app._notifications]
-        assert sum("older ones are in the history (F6)" in m for m in messages) == 1
+        said = messages(app)
+        assert sum("older ones are in the history (F6)" in m for m in said) == 1
         await pilot.press("f4")
         await pilot.pause()
-        assert any("Too narrow for every column" in n.message for n in app._notifications)
+        assert notified(app, "Too narrow for every column")
