@@ -61,6 +61,7 @@ def test_score_of_held_out_text_is_the_stored_held_out_loss(trained_folder, tiny
 
 
 @pytest.mark.corpus
+@pytest.mark.slow  # scores the whole held-out text (6 s): an accuracy check, not a behaviour one
 def test_score_of_the_real_held_out_text_matches_the_bundled_model(real_corpus, capsys, tmp_path):
     from nietzsche_tui.locate import BUNDLED_MODEL_DIR
 

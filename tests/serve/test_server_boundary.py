@@ -243,6 +243,8 @@ time.sleep(60)
     time.sleep(0.5)
     app.kill()
     app.wait()
-    wait_for(lambda: marker.exists(), 10, "the trainer to get SIGINT")
+    wait_for(
+        lambda: marker.exists() and marker.read_text(), 10, "the trainer to get SIGINT"
+    )  # written, not only created
     assert marker.read_text() == "SIGINT"
     wait_for(lambda: not alive(trainer), 10, "the trainer to end")

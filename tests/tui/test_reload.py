@@ -30,6 +30,7 @@ def status_text(app) -> str:
     return str(app.status.render())
 
 
+@pytest.mark.slow  # a soak: 40 epochs land while the user chats and reloads
 async def test_reload_after_prompts_while_a_trainer_writes_new_epochs(app_model, tmp_path):
     folder = tmp_path / "run"
     copy_model(app_model, folder, epoch=1)

@@ -65,6 +65,7 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
     compare_epochs = reactive(False, init=False)  # the next prompt: temperatures side by side, or epochs
     follow_note = reactive("", init=False)  # what the app says about following a live run
     model_summary = reactive(("loading…", "loading…"), init=False)  # ModelState.summary()
+    STATUS_INPUTS = ("seed", "compare_epochs", "follow_note", "model_summary")
 
     class TurnReady(Message):
         """A worker prepared a turn (a folder's epochs, a replay): show and stream it."""
@@ -105,6 +106,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         self.prompt_input.focus()
         # The live speed figure needs a clock only while something streams: idle means asleep.
         self._status_timer: Timer = self.set_interval(0.25, self.refresh_status, pause=True)
+        for name in self.STATUS_INPUTS:  # the status line follows these: set them, and it redraws
+            self.watch(self, name, self.refresh_status, init=False)
         self.refresh_status()
 
     def show_welcome(self, text: str) -> None:
@@ -247,18 +250,6 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         self.refresh_status()
 
     # -- status ------------------------------------------------------------------------------
-
-    def watch_seed(self) -> None:
-        self.refresh_status()
-
-    def watch_compare_epochs(self) -> None:
-        self.refresh_status()
-
-    def watch_follow_note(self) -> None:
-        self.refresh_status()
-
-    def watch_model_summary(self) -> None:
-        self.refresh_status()
 
     def refresh_status(self) -> None:
         if not self.status.is_attached:
