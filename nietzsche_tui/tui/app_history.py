@@ -30,10 +30,16 @@ class HistoryWiring:
     history_off: str | None
 
     class HistoryOpened(Message):
-        def __init__(self, store: HistoryStore | None, notice: str | None) -> None:
+        def __init__(
+            self,
+            store: HistoryStore | None,
+            notice: str | None,
+            reopened: tuple[int, list[StoredExchange]] | None = None,
+        ) -> None:
             super().__init__()
             self.store = store
             self.notice = notice
+            self.reopened = reopened  # --resume: the last session and its exchanges, oldest first
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def open_history(self) -> None:
@@ -44,9 +50,13 @@ class HistoryWiring:
             evict_own_only=self.settings.served,
             default_location=self.settings.history is None,
         )
+        reopened = None
         if store is not None:
             store.start_session(nietzsche_tui.__version__)
-        self.post_message(self.HistoryOpened(store, notice))
+            last = store.last_session(before=store.session_id) if self.settings.resume else None
+            if last is not None:  # read here too: the UI thread never waits for the database
+                reopened = (last, list(reversed(store.exchanges(session=last, limit=None))))
+        self.post_message(self.HistoryOpened(store, notice, reopened))
 
     def on_history_wiring_history_opened(self, message: HistoryWiring.HistoryOpened) -> None:
         self.history = message.store
@@ -60,16 +70,14 @@ class HistoryWiring:
             return
         if message.notice:
             self.notify(message.notice, severity="warning", timeout=10, markup=False)
-        if self.settings.resume:
-            last = message.store.last_session(before=message.store.session_id)
-            if last is not None:
-                reopened = list(reversed(message.store.exchanges(session=last, limit=None)))
-                for stored in reopened:
-                    self.chat_screen.chat.add_score(StoredView(stored))
-                prompts = [stored.prompt for stored in reopened if stored.kind != "score"]
-                if prompts and self.chat_screen.last_prompt is None:
-                    self.chat_screen.last_prompt = prompts[-1]  # Ctrl+R regenerates the last one reopened
-                self.notify(f"Reopened session {last}.", timeout=3)
+        if message.reopened is not None:
+            last, reopened = message.reopened
+            for stored in reopened:
+                self.chat_screen.chat.add_score(StoredView(stored))
+            prompts = [stored.prompt for stored in reopened if stored.kind != "score"]
+            if prompts and self.chat_screen.last_prompt is None:
+                self.chat_screen.last_prompt = prompts[-1]  # Ctrl+R regenerates the last one reopened
+            self.notify(f"Reopened session {last}.", timeout=3)
 
     def on_chat_view_finished(self, message: ChatView.Finished) -> None:
         self._awaiting_finish = False

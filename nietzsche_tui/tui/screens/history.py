@@ -214,14 +214,21 @@ class HistoryScreen(Screen[None]):
                 f"Press Ctrl+D again to delete exchange {self.selected.id}.", timeout=self.DELETE_CONFIRM_SECONDS
             )
             return
-        self.store.delete(self.selected.id)
-        self.notify(f"Deleted exchange {self.selected.id}.", timeout=2)
-        self.refresh_list(self.query_one("#history-search", Input).value)
+        self._delete_in_thread(self.selected.id, self.query_one("#history-search", Input).value)
+
+    @work(thread=True, group="history-write", exit_on_error=False)
+    def _delete_in_thread(self, exchange_id: int, search: str) -> None:
+        self.store.delete(exchange_id)
+        self.app.call_from_thread(self.notify, f"Deleted exchange {exchange_id}.", timeout=2)
+        self.app.call_from_thread(self.refresh_list, search)
 
     def action_export(self) -> None:
-        if self.selected is None or self.store is None:
-            return
-        session = self.selected.session_id
+        if self.selected is not None and self.store is not None:
+            self._export_in_thread(self.selected.session_id)
+
+    @work(thread=True, group="history-export", exit_on_error=False)
+    def _export_in_thread(self, session: int) -> None:
+        """The session's exchanges read and written as Markdown here; the app hands it over."""
         exchanges = list(reversed(self.store.exchanges(session=session, limit=None)))
         markdown = to_markdown(exchanges, f"nietzsche-tui session {session}", full_paths=self.only_session is None)
         self.post_message(self.Export(markdown, Path(f"nietzsche-session-{session}.md")))
