@@ -16,12 +16,8 @@ from nietzsche_tui.contracts.checkpoint import (
 from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoint
 
 BUNDLED_MODEL_DIR = Path(__file__).parent / "bundled" / "book"
-
-
 # The models shipped with the package (MODEL.md): the book's LSTM(128), and a 2 × LSTM(256).
 BUNDLED_MODELS = {"book": BUNDLED_MODEL_DIR, "large": Path(__file__).parent / "bundled" / "large"}
-
-
 LOCAL_CHECKPOINT_DIR = Path("checkpoints")
 
 

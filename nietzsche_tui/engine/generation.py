@@ -33,8 +33,6 @@ from nietzsche_tui.engine.sampling import check_temperature, sample_index
 from nietzsche_tui.engine.weights import ModelWeights, load_weights
 
 MODES = ("window", "stateful")
-
-
 DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 DEFAULT_LENGTH = 400  # characters per column
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x4E5A5448  # "NZTH": marks the file as ours
-
-
 SCHEMA_VERSION = 3
-
-
 # Each migration takes the database from the version before it to its own number. Version 1 is
 # the first release of the store; version 2 added full-text search over prompts and outputs;
 # version 3 indexes every character (FTS5's trigram tokenizer: unicode61 dropped symbols such as

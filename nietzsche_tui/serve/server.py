@@ -27,20 +27,10 @@ from nietzsche_tui.serve.boundary import (
 from nietzsche_tui.serve.sessions import Limits, Session, close, duration, log, say
 
 CLOSE_TIMEOUT = 2.0  # seconds to wait for a browser's closing handshake (a client that never reads)
-
-
 SHUTDOWN_TIMEOUT = 3.0  # seconds the server waits for open connections once every app has ended
-
-
 MAX_MESSAGE_BYTES = 256 * 1024  # a websocket frame beyond this closes the connection (aiohttp checks it)
-
-
 TITLE = "nietzsche-tui"
-
-
 PAGE = string.Template(files("nietzsche_tui.serve").joinpath("page.html").read_text(encoding="utf-8"))
-
-
 FULL_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>nietzsche-tui: {title}</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">

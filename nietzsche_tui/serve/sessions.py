@@ -32,16 +32,16 @@ from textual_serve.app_service import AppService
 from nietzsche_tui.runs import signal_on_parent_death
 
 log = logging.getLogger("nietzsche-tui.serve")
-
-
 QUIT_GRACE = 2.0  # seconds an app has to quit when asked, before SIGTERM
-
-
 TERM_GRACE = 2.0  # seconds after SIGTERM, before SIGKILL
-
-
 # What an app that reached its address-space limit writes last (Python, the loader, libc).
-OUT_OF_MEMORY = ("memoryerror", "cannot allocate memory", "failed to map segment", "out of memory")
+OUT_OF_MEMORY = (
+    "memoryerror",
+    "cannot allocate memory",
+    "failed to map segment",
+    "out of memory",
+    "memory allocation still failed",  # OpenBLAS, when its buffers do not fit
+)
 
 
 @dataclass(frozen=True)

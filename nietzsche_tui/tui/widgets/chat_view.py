@@ -27,17 +27,11 @@ from nietzsche_tui.tui.widgets.columns import Exchange, TemperatureColumn
 from nietzsche_tui.tui.widgets.prompt import PromptInput
 
 FRAME_SECONDS = 1 / 30
-
-
 # Painted text costs Textual several times more per frame (a segment per colour run), and frames
 # share the interpreter with the generation thread: at 30 frames a second colouring halved the
 # stream. At 12 it keeps ~90% of the plain speed (benchmarks/app_startup.py) and still reads live.
 PAINTED_FRAME_SECONDS = 1 / 12
-
-
 MAX_EXCHANGES = 20  # older exchanges are removed: each re-layout costs time per widget
-
-
 MIN_COLUMN_WIDTH = 26  # below this many cells per column the chat shows one column at a time
 
 

@@ -18,11 +18,7 @@ from nietzsche_tui.tui.colours import confidence_buckets, painted_buckets, surpr
 from nietzsche_tui.tui.turns import Turn
 
 MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
-
-
 DISPLAY_CHARS = 4_000  # characters rendered per finished column
-
-
 LIVE_LINES = 12  # lines per column while streaming (a fixed height: no re-layout per frame)
 
 
