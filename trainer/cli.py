@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nietzsche_tui.cli.common import OneLineParser, temperatures_arg
 from nietzsche_tui.contracts.checkpoint import CELLS
-from nietzsche_tui.contracts.training import DISTRIBUTE, RECIPES, SETTINGS, TrainConfig, flag
+from nietzsche_tui.contracts.training import DISTRIBUTE, RECIPES, SETTINGS, TrainConfig, field_kind, flag
 from trainer.config import config_from, recipe_defaults
 
 # How a setting is typed on the command line, where its field's type does not say it all.
@@ -39,14 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "temperatures":
             options |= {"type": temperatures_arg, "default": default}
         else:
-            kind = int if spec.type.startswith("int") else float if spec.type.startswith("float") else str
-            options |= {"type": kind, "default": None if meaning.recipe_default or default is None else default}
+            options |= {
+                "type": field_kind(name),
+                "default": None if meaning.recipe_default or default is None else default,
+            }
             if name in CHOICES:
                 options["choices"] = CHOICES[name]
             if meaning.recipe_default and default is not None:
-                options["help"] += f" (default: {default:g}" + (
-                    f"; the fast recipe: {fast[name]:g})" if name in fast else ")"
-                )
+                fast_value = f", fast recipe: {fast[name]:g}" if name in fast else ""
+                options["help"] += f" (book recipe: {default:g}{fast_value})"
         parser.add_argument(flag(name), **options)
     return parser
 

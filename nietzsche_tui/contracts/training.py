@@ -19,7 +19,7 @@ longer sequences with clipping and a decaying learning rate (``trainer/config.py
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from nietzsche_tui.contracts.checkpoint import CELLS, Architecture
@@ -275,8 +275,10 @@ class TrainConfig:
 SETTINGS: dict[str, Setting] = {spec.name: spec.metadata["setting"] for spec in fields(TrainConfig)}
 
 
-def default_of(spec: Field) -> Any:
-    return spec.default if spec.default is not MISSING else None
+def field_kind(name: str) -> type:
+    """int, float or str: how a setting's value is typed (its field's annotation says)."""
+    annotation = str(TrainConfig.__dataclass_fields__[name].type)
+    return int if annotation.startswith("int") else float if annotation.startswith("float") else str
 
 
 def flag(name: str) -> str:

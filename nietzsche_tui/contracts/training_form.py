@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from nietzsche_tui.contracts.training import SETTINGS, TrainConfig, default_of, flag
+from nietzsche_tui.contracts.training import SETTINGS, TrainConfig, field_kind, flag
 
 FORM_FIELDS: tuple[str, ...] = tuple(name for name, meaning in SETTINGS.items() if meaning.label)
 FORM_CHOICES = ("recipe", "cell")  # chosen from a list, not typed
@@ -47,12 +47,6 @@ def parse_form_value(name: str, text: str) -> Any:
     return value
 
 
-def field_kind(name: str) -> type:
-    """int, float or str: how a setting's value is typed."""
-    annotation = str(TrainConfig.__dataclass_fields__[name].type)
-    return int if annotation.startswith("int") else float if annotation.startswith("float") else str
-
-
 @dataclass(frozen=True)
 class StartSettings:
     """What the start form chose: a value for each of ``FORM_FIELDS`` and ``FORM_CHOICES`` (None or
@@ -63,10 +57,13 @@ class StartSettings:
     @classmethod
     def defaults(cls, **values: Any) -> StartSettings:
         """The form's starting values: ``FORM_DEFAULTS`` over ``TrainConfig``'s, then ``values``."""
-        base = {spec.name: default_of(spec) for spec in fields(TrainConfig) if spec.name in FORM_FIELDS + FORM_CHOICES}
-        base["corpus"] = ""
-        ordered = {"corpus": "", **base}  # the corpus first: the trainer's command reads best so
-        return cls({**ordered, **FORM_DEFAULTS, **values})
+        offered = FORM_FIELDS + FORM_CHOICES
+        # The corpus first (the trainer's command reads best so), as a path: empty downloads the book's.
+        base = {
+            "corpus": "",
+            **{f.name: f.default for f in fields(TrainConfig) if f.name in offered and f.name != "corpus"},
+        }
+        return cls({**base, **FORM_DEFAULTS, **values})
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

@@ -13,6 +13,7 @@ subprocess.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 
@@ -85,6 +86,7 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
         self.start_form_typed: dict[str, str] = {}  # the start form's fields when it last closed
         self._followed_up_to = 0  # epochs up to this one were damaged or tried: follow mode skips them
         self._polled = False  # the first poll of the folder sees what the app loads at start-up
+        self._poll_lock = threading.Lock()  # one poll at a time: the folder's reader keeps an offset
         self._quitting = False  # Ctrl+Q arrived mid-stream: quit once the stopped exchange is saved
         self._awaiting_finish = False  # quitting waits for the stopped generation's Finished message
 

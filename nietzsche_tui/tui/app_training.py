@@ -15,12 +15,17 @@ from nietzsche_tui.tui.screens.start_form import StartForm
 class TrainingWiring:
     """The training folder and its runs, for ``NietzscheApp``."""
 
-    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    @work(thread=True, group="poll", exit_on_error=False)
     def poll_training_folder(self) -> None:
-        """Once a second, in a thread (it reads the folder): what changed reaches the screens and the model."""
-        first = not self._polled
-        self._polled = True
-        if self.training.poll():
+        """Once a second, in a thread (it reads the folder): what changed reaches the screens and the model.
+
+        Polls never overlap (the lock): a thread worker cannot be cancelled halfway, and two
+        readers of the events file at once would apply its lines twice."""
+        with self._poll_lock:
+            first = not self._polled
+            self._polled = True
+            changed = self.training.poll()
+        if changed:
             self.call_from_thread(self._folder_changed, first)
 
     def _folder_changed(self, first: bool = False) -> None:

@@ -137,7 +137,6 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         """Generate a stored exchange again with its stored settings and say whether the text is
         the same (it must be, when the checkpoint file is the same); a stored /score scores its
         text again with its checkpoint. The engines load in a worker."""
-        self.last_prompt = stored.prompt  # Ctrl+R regenerates the replayed prompt
         self._replay_in_thread(stored)
 
     @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
@@ -160,6 +159,7 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         if turn.generation.prompt.dropped and turn.replay is None:
             self.notify(turn.notice, title="Prompt adjusted", severity="warning", markup=False)
         self.seed = turn.request.seed  # the status line shows the seed of what streams
+        self.last_prompt = turn.prompt_typed  # Ctrl+R regenerates it (a replay's too)
         self.chat.start(turn)
         self._status_timer.resume()
         self.refresh_status()
@@ -174,7 +174,6 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
             )
             return False
         seed = self._take_seed() if seed is None else seed
-        self.last_prompt = text
         if self.compare_epochs:
             # The quick checks here, so a prompt that cannot start stays in the prompt line: which
             # epochs (their metadata) and whether their vocabulary reads the prompt. The weights

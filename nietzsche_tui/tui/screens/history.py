@@ -77,9 +77,9 @@ class HistoryScreen(Screen[None]):
     class Listed(Message):
         """The worker read the list of exchanges for ``search``."""
 
-        def __init__(self, search: str | None, found: list[StoredExchange], skipped: int) -> None:
+        def __init__(self, request: int, found: list[StoredExchange], skipped: int) -> None:
             super().__init__()
-            self.search, self.found, self.skipped = search, found, skipped
+            self.request, self.found, self.skipped = request, found, skipped
 
     BINDINGS = [
         Binding("f6,escape", "app.pop_screen", "Chat", id="history-close"),
@@ -105,6 +105,7 @@ class HistoryScreen(Screen[None]):
         self.selected: StoredExchange | None = None
         self.column = 0
         self._shown: dict[int, StoredExchange] = {}
+        self._list_requests = 0  # the newest list asked for: older answers are dropped
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search prompts and outputs (every word must appear)", id="history-search")
@@ -135,16 +136,19 @@ class HistoryScreen(Screen[None]):
         if self.store is None:
             self.show(None)
             return
-        self._read_list(search)
+        self._list_requests += 1
+        self._read_list(self._list_requests, search)
 
     @work(thread=True, exclusive=True, group="history-list", exit_on_error=False)
-    def _read_list(self, search: str | None) -> None:
+    def _read_list(self, request: int, search: str | None) -> None:
         store = self.store
         before = store.skipped
         found = store.exchanges(search=search, session=self.only_session, limit=500)
-        self.post_message(self.Listed(search, found, store.skipped - before))
+        self.post_message(self.Listed(request, found, store.skipped - before))
 
     def on_history_screen_listed(self, message: Listed) -> None:
+        if message.request != self._list_requests:
+            return  # an older search's answer, arriving after the newer one was asked for
         if message.skipped and not self._told_skipped:
             self._told_skipped = True  # once a screen: the count grows with every search
             self.notify(f"Skipped {message.skipped} damaged rows of the history.", severity="warning")

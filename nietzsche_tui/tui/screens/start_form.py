@@ -12,12 +12,12 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Footer, Input, Label, Select, Static
 
+from nietzsche_tui.contracts.training import field_kind
 from nietzsche_tui.contracts.training_form import (
     FORM_CHOICES,
     FORM_FIELDS,
     StartSettings,
     TrainingBounds,
-    field_kind,
     form_label,
     parse_form_value,
 )
@@ -109,18 +109,18 @@ class StartForm(ModalScreen[StartSettings | None]):
         self.query_one("#field-epochs" if self.corpus_fixed else "#field-corpus", Input).focus()
 
     def settings(self) -> StartSettings:
-        """The form's values as settings; raises ValueError naming the first bad field (each
-        field's own check is its Textual validator, made from the setting's definition)."""
+        """The form's values as settings; raises ValueError naming the first bad field (by the
+        same check as each field's Textual validator, which marks it while it is typed)."""
         values: dict = {name: self.query_one(f"#field-{name}", Select).value for name in FORM_CHOICES}
         for name in FORM_FIELDS:
             field = self.query_one(f"#field-{name}", Input)
             if name == "corpus" and self.corpus_fixed:
                 values[name] = self.defaults["corpus"]
                 continue
-            result = field.validate(field.value)
-            if result is not None and not result.is_valid:
-                raise ValueError(f"{form_label(name)}: {result.failure_descriptions[0]}")
-            values[name] = parse_form_value(name, field.value)
+            try:
+                values[name] = parse_form_value(name, field.value)
+            except ValueError as error:
+                raise ValueError(f"{form_label(name)}: {error}") from None
         settings = self.defaults.replace(**values)
         problem = self.bounds.problem(settings)
         if problem:
