@@ -29,8 +29,9 @@ from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError, Chec
 from nietzsche_tui.contracts.folder import resolve_checkpoint, scan_checkpoints
 from nietzsche_tui.engine.network import Network, State, one_blas_thread, window_batches
 from nietzsche_tui.engine.prompts import Prompt, PromptError, encode_prompt, read_prompt
-from nietzsche_tui.engine.sampling import check_temperature, sample_index
+from nietzsche_tui.engine.sampling import check_temperature, sample_rows
 from nietzsche_tui.engine.weights import ModelWeights, load_weights
+from nietzsche_tui.engine.windows import WindowPipeline
 
 MODES = ("window", "stateful")
 DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
@@ -251,13 +252,13 @@ def step_loop(
 ) -> Iterator[Step]:
     """The one generation loop: row r of every batch samples at ``temperatures[r]`` from
     ``streams[r]``; ``network`` is one model (rows are temperatures) or several stacked (rows are
-    epochs). Window mode reruns the last ``maxlen`` characters from a zero state at every step,
-    stateful mode carries the state."""
+    epochs). Window mode reads each character from a run over the last ``maxlen`` characters from
+    a zero state (all the coming windows in flight at once: ``windows.WindowPipeline``), stateful
+    mode carries the state."""
     rows = np.arange(len(temperatures))
     if request.mode == "window":
-        # Every row reads a window of the same length at every step: they batch exactly.
-        windows = np.tile(prompt.indices[-maxlen:], (len(rows), 1))
-        probabilities = network.probabilities(network.run(windows))
+        pipeline = WindowPipeline(network, prompt.indices, len(rows), maxlen)
+        probabilities = pipeline.probabilities()
     else:
         if network.is_stacked:
             state = network.run(np.tile(prompt.indices, (len(rows), 1)))
@@ -267,12 +268,7 @@ def step_loop(
             ]
         probabilities = network.probabilities(state)
     for number in range(request.length):
-        chosen = np.array(
-            [
-                sample_index(probabilities[row], temperature, stream, request.top_k, request.top_p)
-                for row, temperature, stream in zip(rows, temperatures, streams, strict=True)
-            ]
-        )
+        chosen = sample_rows(probabilities, temperatures, streams, request.top_k, request.top_p)
         yield Step(
             number,
             tuple(vocabulary[i] for i in chosen),
@@ -282,8 +278,8 @@ def step_loop(
         if number + 1 == request.length:
             return  # the next distribution would never be used
         if request.mode == "window":
-            windows = np.concatenate([windows, chosen[:, None]], axis=1)[:, -maxlen:]
-            probabilities = network.probabilities(network.run(windows))
+            pipeline.advance(chosen)
+            probabilities = pipeline.probabilities()
         else:
             state = network.step(chosen, state)
             probabilities = network.probabilities(state)

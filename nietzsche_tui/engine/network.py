@@ -37,13 +37,13 @@ def window_batches(indices: np.ndarray, ends: np.ndarray, maxlen: int, batch: in
 
 
 def _gates(z: np.ndarray, c: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray]:
-    """The LSTM's gates from pre-scaled pre-activations ``z`` (i, f, c, o): the new (h, c)."""
+    """The LSTM's gates from pre-scaled pre-activations ``z`` (i, f, c, o on the last axis): the new (h, c)."""
     np.tanh(z, out=z)
-    z[:, : 2 * units] += 1  # i and f: sigmoid = (1 + tanh) / 2, the halving folded in below
-    z[:, 3 * units :] += 1  # o
-    c = (z[:, units : 2 * units] * c + z[:, :units] * z[:, 2 * units : 3 * units]) * 0.5
+    z[..., : 2 * units] += 1  # i and f: sigmoid = (1 + tanh) / 2, the halving folded in below
+    z[..., 3 * units :] += 1  # o
+    c = (z[..., units : 2 * units] * c + z[..., :units] * z[..., 2 * units : 3 * units]) * 0.5
     h = np.tanh(c)
-    h *= z[:, 3 * units :]
+    h *= z[..., 3 * units :]
     h *= 0.5
     return h, c
 
@@ -55,10 +55,24 @@ def _softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 
 def _project(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """x @ matrix, or row by row when ``matrix`` has one matrix per row (epochs side by side)."""
+    """x @ matrix, or row by row when ``matrix`` has one matrix per row (epochs side by side).
+
+    A grouped ``x`` (group, ..., units), as ``windows.WindowPipeline`` holds its runs, multiplies
+    every row of group g by model g's matrix (one matrix for every group when ``matrix`` is not
+    stacked), as one matrix product per group."""
+    if x.ndim >= 3:
+        product = np.matmul(x.reshape(x.shape[0], -1, x.shape[-1]), matrix)
+        return product.reshape(x.shape[:-1] + product.shape[-1:])
     if matrix.ndim == 2:
         return x @ matrix
     return np.matmul(x[:, None, :], matrix)[:, 0, :]
+
+
+def _bias(bias: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A bias shaped to add to ``x``: a stacked bias (one row per model) spread over a grouped ``x``."""
+    if x.ndim >= 3 and bias.ndim == 2:
+        return bias.reshape(bias.shape[:1] + (1,) * (x.ndim - 2) + bias.shape[1:])
+    return bias
 
 
 def _lookup(table: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -113,18 +127,31 @@ class RecurrentLayer:
 
     def step(self, inputs: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         """One time step: ``inputs`` are character indices (first layer) or the layer below's h."""
-        x = _lookup(self.kernel, inputs) if self.first else _project(inputs, self.kernel) + self.bias
+        return self.recur(self.project(inputs), state)
+
+    def project(self, inputs: np.ndarray) -> np.ndarray:
+        """The inputs' part of the pre-activations (bias included): a table row per character index
+        for the first layer, the layer below's h times the kernel for the others."""
+        if self.first:
+            return _lookup(self.kernel, inputs)
+        x = _project(inputs, self.kernel)
+        x += _bias(self.bias, x)
+        return x
+
+    def recur(self, x: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """The recurrence from projected inputs ``x``; arrays may be grouped (see ``_project``)."""
         h = state[0]
         if self.cell == "lstm":
             z = _project(h, self.recurrent)
             z += x
             return _gates(z, state[1], self.units)
         u = self.units
-        r = _project(h, self.recurrent) + self.recurrent_bias
+        r = _project(h, self.recurrent)
+        r += _bias(self.recurrent_bias, r)
         # sigmoid as (1 + tanh(x / 2)) / 2, as the LSTM: 1 / (1 + exp(-x)) overflows float32 for x < -88
-        gates = 0.5 * (1.0 + np.tanh(0.5 * (x[:, : 2 * u] + r[:, : 2 * u])))
-        update, reset = gates[:, :u], gates[:, u:]
-        candidate = np.tanh(x[:, 2 * u :] + reset * r[:, 2 * u :])
+        gates = 0.5 * (1.0 + np.tanh(0.5 * (x[..., : 2 * u] + r[..., : 2 * u])))
+        update, reset = gates[..., :u], gates[..., u:]
+        candidate = np.tanh(x[..., 2 * u :] + reset * r[..., 2 * u :])
         return ((update * h + (1.0 - update) * candidate).astype(np.float32),)
 
 

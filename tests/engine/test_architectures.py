@@ -172,3 +172,22 @@ def test_the_weight_reader_accepts_exactly_the_architectures_the_trainer_builds(
             damaged.writestr(name, data)
     with pytest.raises(CheckpointError, match=message):
         load_weights(read_checkpoint(tmp_path / "epoch_0001.json"))
+
+
+@pytest.mark.parametrize("prompt", ["wh", PROMPT], ids=["growing window", "full window"])
+def test_window_pipeline_gives_each_window_run_alone(engine_and_model, prompt):
+    """Window mode keeps a window's worth of runs in flight (``windows.WindowPipeline``); every
+    step's distribution is still the one the reference path (``Network.run`` over that window
+    alone, from a zero state) gives, for each of three columns reading different characters, while
+    the window grows from a short prompt and once it slides."""
+    engine, _, _ = engine_and_model
+    request = GenerationRequest(prompt, (1.0, 3.0, 6.0), length=MAXLEN + 20, seed=6)
+    steps = list(engine.generate(request).with_distributions())
+    start = encode_prompt(prompt, engine.vocabulary).indices
+    for column in range(3):
+        text = np.concatenate([start, [engine.vocabulary.index(s.chars[column]) for s in steps]])
+        for number, step in enumerate(steps):
+            window = text[: len(start) + number][-MAXLEN:]
+            reference = engine.window_probabilities(window[None, :])[0]
+            assert np.abs(step.distributions[column] - reference).max() < 1e-6, (column, number)
+    assert len({"".join(s.chars[c] for s in steps) for c in range(3)}) == 3

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nietzsche_tui.engine.sampling import reweight_distribution, sample_index
+from nietzsche_tui.engine.sampling import reweight_distribution, sample_index, sample_rows
 
 
 def book_reweight(p, temperature):
@@ -106,3 +106,28 @@ def test_the_gru_gates_do_not_overflow_with_large_weights():
         warnings.simplefilter("error")  # an overflow in np.exp is a RuntimeWarning
         probabilities = engine.window_probabilities(np.arange(8)[None, :] % len(vocabulary))
     assert np.isfinite(probabilities).all()
+
+
+def test_sampling_every_row_at_once_draws_what_each_row_alone_draws():
+    """``sample_rows`` (generation's sampler) picks exactly ``sample_index``'s character, row by
+    row, with each row's stream left in the same state: the same seed keeps giving the same text."""
+    rng = np.random.default_rng(3)
+    temperatures = (0.0, 1e-9, 0.2, 0.5, 1.0, 1.2, 3.0)
+    together = [np.random.default_rng(s) for s in range(len(temperatures))]
+    alone = [np.random.default_rng(s) for s in range(len(temperatures))]
+    for trial in range(400):
+        logits = rng.normal(0, rng.choice([0.5, 3.0, 30.0]), size=(len(temperatures), 57))
+        rows = np.exp(logits - logits.max(axis=1, keepdims=True)).astype(np.float32)
+        rows /= rows.sum(axis=1, keepdims=True)
+        if trial % 7 == 0:
+            rows[:, rng.integers(0, 57, 20)] = 0.0  # zeros: the step back past empty entries
+        if trial % 50 == 0:
+            rows[1] = 0.0  # nothing usable: uniform
+            rows[2, 5] = np.nan
+        picked = sample_rows(rows, temperatures, together)
+        expected = [sample_index(row, t, s) for row, t, s in zip(rows, temperatures, alone, strict=True)]
+        assert picked.tolist() == expected
+    assert [s.random() for s in together] == [s.random() for s in alone]
+    # Truncated sampling goes row by row, the same way.
+    picked = sample_rows(rows, temperatures, together, top_k=3, top_p=0.9)
+    assert picked.tolist() == [sample_index(r, t, s, 3, 0.9) for r, t, s in zip(rows, temperatures, alone, strict=True)]
