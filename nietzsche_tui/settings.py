@@ -29,6 +29,7 @@ class Settings:
     follow: bool = True  # load each new checkpoint of a live run as it completes
     history: str | None = None  # the history database; None: the default location
     keep_history: bool = True  # --no-history keeps nothing
+    generation_process: bool = True  # generate in a child process (engine/process.py), beside the UI
     resume: bool = False  # reopen the last session's exchanges in the chat
     max_history: int = DEFAULT_MAX_EXCHANGES  # exchanges kept; the oldest go first
     served: bool = False  # running in a browser tab for `nietzsche-tui serve`: the user is not the owner
@@ -77,6 +78,7 @@ FLAGS = {
     "follow": "--no-follow",
     "history": "--history",
     "keep_history": "--no-history",
+    "generation_process": "--no-generation-process",
     "resume": "--resume",
     "max_history": "--max-history",
     "served": "--served",

@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus", default=None, help="text file to pre-fill the training form with (F5, then s)")
     parser.add_argument("--history", default=None, help="the history database (default: the user data folder)")
     parser.add_argument("--no-history", dest="keep_history", action="store_false", help="keep nothing of this session")
+    parser.add_argument(
+        "--no-generation-process",
+        dest="generation_process",
+        action="store_false",
+        help="generate in the app's own process (slower: the model then waits for the screen's redraws)",
+    )
     parser.add_argument("--resume", action="store_true", help="reopen the last session's exchanges in the chat")
     parser.add_argument(
         "--max-history",

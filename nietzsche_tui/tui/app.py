@@ -25,6 +25,7 @@ from textual.screen import Screen
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError, MissingCheckpoint
 from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.engine.process import GenerationProcess
 from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.locate import checkpoint_folder, setting_location, train_hint
 from nietzsche_tui.runs import TrainingControl
@@ -72,7 +73,7 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.models = ModelState()
+        self.models = ModelState(process=GenerationProcess() if settings.generation_process else None)
         # Served, a run started from the tab belongs to it: it ends (gracefully) when the app ends.
         self.training = TrainingControl(checkpoint_folder(settings.checkpoint), settings.corpus, settings.served)
         self.follow = settings.follow
@@ -94,6 +95,8 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
         return self.chat_screen
 
     def on_mount(self) -> None:
+        if self.models.process is not None:
+            self._start_generation_process()
         self.install_screen(self.training_screen, "training")
         self.install_screen(self.history_screen, "history")
         self.poll_training_folder()
@@ -101,6 +104,19 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
         self.load_model()
         if self.settings.keep_history:
             self.open_history()
+
+    @work(thread=True, exclusive=True, group="generation-process", exit_on_error=False)
+    def _start_generation_process(self) -> None:
+        """Start the generation child (it imports NumPy while the model loads here)."""
+        assert self.models.process is not None
+        try:
+            self.models.process.start()
+        except OSError as error:  # generations then run in this process, as with --no-generation-process
+            self.models.process.failure = f"generation runs in the app's own process: {error}"
+
+    def on_unmount(self) -> None:
+        if self.models.process is not None:
+            self.models.process.close()
 
     # The chat screen's parts, for scripts and tests that drive the app as a whole.
     @property
@@ -127,13 +143,19 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_model(self, location: str | None = None) -> None:
         try:
-            self.post_message(self.ModelLoaded(Engine.load(setting_location(location or self.settings.checkpoint))))
+            engine = Engine.load(setting_location(location or self.settings.checkpoint))
         except MissingCheckpoint as error:
             self.post_message(self.ModelFailed(str(error), missing=True))
+            return
         except CheckpointError as error:
             self.post_message(self.ModelFailed(str(error)))
+            return
         except Exception as error:  # anything else a damaged file can cause: explain, don't crash
             self.post_message(self.ModelFailed(f"unexpected {type(error).__name__}: {error}"))
+            return
+        self.post_message(self.ModelLoaded(engine))
+        if self.models.process is not None:
+            self.models.process.prepare(engine)
 
     def on_nietzsche_app_model_loaded(self, message: ModelLoaded) -> None:
         previous, self.models.engine = self.models.engine, message.engine
@@ -253,6 +275,7 @@ def make_app(checkpoint: str | None = None, **options) -> NietzscheApp:
     user's real data directory by accident.
     """
     options.setdefault("keep_history", False)
+    options.setdefault("generation_process", False)  # tests ask for the child where they test it
     if "temperatures" in options:
         options["temperatures"] = tuple(options["temperatures"])
     return NietzscheApp(Settings(checkpoint=checkpoint, **options))

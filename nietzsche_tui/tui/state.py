@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nietzsche_tui.engine.generation import Engine
+from nietzsche_tui.engine.process import GenerationProcess
 
 
 @dataclass
@@ -14,6 +15,7 @@ class ModelState:
 
     engine: Engine | None = None
     problem: str | None = None  # why the last load failed (the engine, if any, is the older one)
+    process: GenerationProcess | None = None  # where generations compute; None: the app's own process
 
     def summary(self) -> tuple[str, str]:
         """Which model is in use, long form and short form."""

@@ -366,3 +366,21 @@ async def test_the_chat_says_when_it_drops_old_exchanges_and_why_narrow_keys_do_
         await pilot.press("f4")
         await pilot.pause()
         assert notified(app, "Too narrow for every column")
+
+
+async def test_a_child_process_streams_the_same_text_and_ends_with_the_app(app_model):
+    """With the generation child (the command line's default) the columns get exactly what the
+    engine computes here, for one prompt after another; the child exits with the app."""
+    app = make_app(checkpoint=str(app_model), seed=11, length=300, generation_process=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        process = app.models.process
+        app.send("what then", seed=5)
+        await settle(app, pilot)
+        await pilot.press(*"truth is a woman", "enter")
+        await settle(app, pilot)
+        exchanges = list(app.query(Exchange))
+        assert exchanges[-1].texts() == expected_texts(app_model, "truth is a woman", 11, 300)
+        assert process.failure is None and process.available
+        child = process._child
+    assert child.wait(timeout=5) is not None

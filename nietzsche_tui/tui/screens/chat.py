@@ -85,7 +85,7 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         self.epoch_spec: str | None = None  # which epochs; None: first, ~quarter, half, last
 
     def compose(self) -> ComposeResult:
-        self.chat = ChatView(self.settings.temperatures, id="chat")
+        self.chat = ChatView(self.settings.temperatures, self.models, id="chat")
         self.status = StatusBar(id="status")
         # Coming back to the prompt keeps what is in it: no select-all that the next key would replace.
         self.prompt_input = PromptInput(

@@ -9,8 +9,9 @@ stops or fails, so no character is lost or shown twice. Model text is always ren
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from rich.text import Text
 from textual import events, work
@@ -22,6 +23,8 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from nietzsche_tui.engine.generation import Step
+from nietzsche_tui.tui.state import ModelState
 from nietzsche_tui.tui.turns import Turn, temperature_label
 from nietzsche_tui.tui.widgets.columns import Exchange, TemperatureColumn
 from nietzsche_tui.tui.widgets.prompt import PromptInput
@@ -66,9 +69,11 @@ class ChatView(VerticalScroll, can_focus=True):
             self.state = state
             self.error = error
 
-    def __init__(self, temperatures: Sequence[float], **kwargs) -> None:
+    def __init__(self, temperatures: Sequence[float], models: ModelState, **kwargs) -> None:
         super().__init__(**kwargs)
         self.temperatures = tuple(temperatures)
+        self.models = models  # its process computes the generations (when there is one)
+        self._told_process_failure = False
         self.active: Exchange | None = None
         self._draining: set[Exchange] = set()
         self._told_trim = False
@@ -149,16 +154,30 @@ class ChatView(VerticalScroll, can_focus=True):
         # Runs in a thread: touches only the exchange's locked buffers, then posts one message.
         worker = get_current_worker()
         state, error = "done", None
+        process = self.models.process
         try:
-            for step in exchange.generation:
-                if worker.is_cancelled:
-                    state = "stopped"
-                    break
-                exchange.feed(step.chars, step.probabilities)
-                time.sleep(0)  # hand the GIL to the UI thread between steps: typing stays responsive
+            with contextlib.closing(self._steps(exchange.turn)) as steps:
+                for step in steps:
+                    if worker.is_cancelled:
+                        state = "stopped"
+                        break
+                    exchange.feed(step.chars, step.probabilities)
+                    if process is None:
+                        time.sleep(0)  # hand the GIL to the UI thread between steps: typing stays responsive
         except Exception as failure:  # report in the UI; never let the app exit
             state, error = "failed", f"{type(failure).__name__}: {failure}"
+        if process is not None and process.failure and not self._told_process_failure:
+            self._told_process_failure = True
+            self.app.call_from_thread(self.notify, process.failure, severity="warning", markup=False)
         self.post_message(self.Finished(exchange, state, error))
+
+    def _steps(self, turn: Turn) -> Iterator[Step]:
+        """The turn's steps: from the generation child when the app has one, else computed here."""
+        process = self.models.process
+        if process is None:
+            return iter(turn.generation)
+        engines = turn.engines if turn.compares_epochs else turn.engines[:1]
+        return process.stream(engines, turn.request, epochs=turn.compares_epochs)
 
     @property
     def labels(self) -> tuple[str, ...]:
