@@ -10,9 +10,13 @@ as it is (``today``), are applied by the child process around the unchanged trai
 
 * ``no-determinism``: ``tf.config.experimental.enable_op_determinism`` left out;
 * ``xla``: ``model.compile(jit_compile=True)``;
-* ``threads-2-1`` / ``threads-1-2``: TensorFlow's intra-op / inter-op thread counts for 2 cores.
+* ``threads-2-1`` / ``threads-1-2``: TensorFlow's intra-op / inter-op thread counts for 2 cores;
+* ``prefetch``: the batches made ahead in two threads (Keras's ``PyDataset(workers=2)``, its
+  own prefetch queue, in place of one batch at a time in the training loop);
+* ``bf16``: ``keras.mixed_precision.set_global_policy("mixed_bfloat16")`` (this CPU has avx512_bf16);
+* ``together``: ``threads-1-2`` with ``no-determinism`` and ``prefetch``.
 
-(``tf.data`` prefetch and ``mixed_bfloat16``, the issue's other two, are not measured here yet.)
+``--options`` picks some (``today`` is always run).
 
 Rounds go option by option, recipe by recipe, so a noisy minute on this shared machine touches
 every option alike; the ratios are against ``today`` in the same round.
@@ -34,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "nietzsche.txt"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-OPTIONS = ("today", "no-determinism", "xla", "threads-2-1", "threads-1-2")
+OPTIONS = ("today", "no-determinism", "xla", "threads-2-1", "threads-1-2", "prefetch", "bf16", "together")
 WARM_BATCHES = 20  # graph building and XLA compilation happen in these
 
 
@@ -43,10 +47,10 @@ def child(option: str, recipe: str, batches: int) -> None:
     import numpy as np
     import tensorflow as tf
 
-    if option == "no-determinism":
+    if option in ("no-determinism", "together"):
         tf.config.experimental.enable_op_determinism = lambda: None
-    if option.startswith("threads-"):
-        intra, inter = (int(n) for n in option.split("-")[1:])
+    if option.startswith("threads-") or option == "together":
+        intra, inter = (int(n) for n in ("threads-1-2" if option == "together" else option).split("-")[1:])
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     if option == "xla":
@@ -56,6 +60,16 @@ def child(option: str, recipe: str, batches: int) -> None:
             return compile_model(self, *args, **{**kwargs, "jit_compile": True})
 
         keras.Model.compile = compile_with_xla
+
+    if option in ("prefetch", "together"):
+        make_dataset = keras.utils.PyDataset.__init__
+
+        def prefetching(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+            make_dataset(self, workers=2, use_multiprocessing=False, max_queue_size=max_queue_size)
+
+        keras.utils.PyDataset.__init__ = prefetching
+    if option == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     from trainer.config import config_from
     from trainer.train import train
@@ -100,18 +114,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--options", default=",".join(OPTIONS[1:]), help="comma-separated (today always runs)")
     args = parser.parse_args()
+    options = ("today", *[o for o in args.options.split(",") if o != "today"])
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        parser.error(f"unknown options: {', '.join(sorted(unknown))}")
     results: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.rounds):
         for recipe in ("book", "fast"):
-            for option in OPTIONS:
+            for option in options:
                 results.setdefault((recipe, option), []).append(run(option, recipe, args.batches))
                 print(recipe, option, results[(recipe, option)][-1], file=sys.stderr, flush=True)
     print("| recipe | option | s/batch (median of rounds) | throughput / today | loss after the epoch |")
     print("|---|---|---|---|---|")
     for recipe in ("book", "fast"):
         today = statistics.median(r["step_seconds"] for r in results[(recipe, "today")])
-        for option in OPTIONS:
+        for option in options:
             rows = results[(recipe, option)]
             seconds = statistics.median(r["step_seconds"] for r in rows)
             losses = ", ".join(f"{r['loss']:.4f}" for r in rows)

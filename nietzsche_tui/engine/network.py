@@ -36,14 +36,28 @@ def window_batches(indices: np.ndarray, ends: np.ndarray, maxlen: int, batch: in
         yield np.array([row]), indices[None, : ends[row]]
 
 
-def _gates(z: np.ndarray, c: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray]:
-    """The LSTM's gates from pre-scaled pre-activations ``z`` (i, f, c, o on the last axis): the new (h, c)."""
+# Where the features lie: along the last axis (ROWS: a row per sequence, the usual layout), or
+# along axis 1 after a group axis (COLUMNS: (group, features, sequences...), a column per sequence,
+# as ``windows.WindowPipeline`` keeps its hundreds of runs, so that each gate is one contiguous
+# block for the elementwise steps).
+ROWS, COLUMNS = -1, 1
+
+
+def _block(a: np.ndarray, start: int, stop: int, axis: int = ROWS) -> np.ndarray:
+    """Features ``start:stop`` of ``a`` (a view), in either layout."""
+    return a[..., start:stop] if axis == ROWS else a[:, start:stop]
+
+
+def _gates(z: np.ndarray, c: np.ndarray, units: int, axis: int = ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """The LSTM's gates from pre-scaled pre-activations ``z`` (i, f, c, o along ``axis``): the new (h, c)."""
     np.tanh(z, out=z)
-    z[..., : 2 * units] += 1  # i and f: sigmoid = (1 + tanh) / 2, the halving folded in below
-    z[..., 3 * units :] += 1  # o
-    c = (z[..., units : 2 * units] * c + z[..., :units] * z[..., 2 * units : 3 * units]) * 0.5
+    i_and_f, o = _block(z, 0, 2 * units, axis), _block(z, 3 * units, 4 * units, axis)
+    i_and_f += 1  # sigmoid = (1 + tanh) / 2, the halving folded in below
+    o += 1
+    i, f, g = (_block(z, k * units, (k + 1) * units, axis) for k in range(3))
+    c = (f * c + i * g) * 0.5
     h = np.tanh(c)
-    h *= z[..., 3 * units :]
+    h *= o
     h *= 0.5
     return h, c
 
@@ -54,12 +68,16 @@ def _softmax_rows(logits: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def _project(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+def _project(x: np.ndarray, matrix: np.ndarray, transposed: np.ndarray | None = None) -> np.ndarray:
     """x @ matrix, or row by row when ``matrix`` has one matrix per row (epochs side by side).
 
     A grouped ``x`` (group, ..., units), as ``windows.WindowPipeline`` holds its runs, multiplies
     every row of group g by model g's matrix (one matrix for every group when ``matrix`` is not
-    stacked), as one matrix product per group."""
+    stacked), as one matrix product per group. Given ``transposed`` (the matrix's transpose), ``x``
+    is grouped in the COLUMNS layout, (group, units, ...), and the product is transposed @ x."""
+    if transposed is not None:
+        product = np.matmul(transposed, x.reshape(x.shape[0], x.shape[1], -1))
+        return product.reshape(product.shape[:2] + x.shape[2:])
     if x.ndim >= 3:
         product = np.matmul(x.reshape(x.shape[0], -1, x.shape[-1]), matrix)
         return product.reshape(x.shape[:-1] + product.shape[-1:])
@@ -68,8 +86,11 @@ def _project(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return np.matmul(x[:, None, :], matrix)[:, 0, :]
 
 
-def _bias(bias: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A bias shaped to add to ``x``: a stacked bias (one row per model) spread over a grouped ``x``."""
+def _bias(bias: np.ndarray, x: np.ndarray, axis: int = ROWS) -> np.ndarray:
+    """A bias shaped to add to ``x``: a stacked bias (one row per model) spread over a grouped ``x``,
+    and standing as a column in the COLUMNS layout."""
+    if axis == COLUMNS:
+        return bias.reshape(bias.shape + (1,) * (x.ndim - 2))  # x is (group, features, ...)
     if x.ndim >= 3 and bias.ndim == 2:
         return bias.reshape(bias.shape[:1] + (1,) * (x.ndim - 2) + bias.shape[1:])
     return bias
@@ -129,30 +150,39 @@ class RecurrentLayer:
         """One time step: ``inputs`` are character indices (first layer) or the layer below's h."""
         return self.recur(self.project(inputs), state)
 
-    def project(self, inputs: np.ndarray) -> np.ndarray:
+    def project(self, inputs: np.ndarray, axis: int = ROWS) -> np.ndarray:
         """The inputs' part of the pre-activations (bias included): a table row per character index
-        for the first layer, the layer below's h times the kernel for the others."""
+        for the first layer (always in the ROWS layout), the layer below's h times the kernel for
+        the others (in ``axis``'s layout)."""
         if self.first:
             return _lookup(self.kernel, inputs)
-        x = _project(inputs, self.kernel)
-        x += _bias(self.bias, x)
+        x = _project(inputs, self.kernel, self._transposed("kernel") if axis == COLUMNS else None)
+        x += _bias(self.bias, x, axis)
         return x
 
-    def recur(self, x: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    def recur(self, x: np.ndarray, state: tuple[np.ndarray, ...], axis: int = ROWS) -> tuple[np.ndarray, ...]:
         """The recurrence from projected inputs ``x``; arrays may be grouped (see ``_project``)."""
         h = state[0]
+        transposed = self._transposed("recurrent") if axis == COLUMNS else None
         if self.cell == "lstm":
-            z = _project(h, self.recurrent)
+            z = _project(h, self.recurrent, transposed)
             z += x
-            return _gates(z, state[1], self.units)
+            return _gates(z, state[1], self.units, axis)
         u = self.units
-        r = _project(h, self.recurrent)
-        r += _bias(self.recurrent_bias, r)
+        r = _project(h, self.recurrent, transposed)
+        r += _bias(self.recurrent_bias, r, axis)
         # sigmoid as (1 + tanh(x / 2)) / 2, as the LSTM: 1 / (1 + exp(-x)) overflows float32 for x < -88
-        gates = 0.5 * (1.0 + np.tanh(0.5 * (x[..., : 2 * u] + r[..., : 2 * u])))
-        update, reset = gates[..., :u], gates[..., u:]
-        candidate = np.tanh(x[..., 2 * u :] + reset * r[..., 2 * u :])
+        gates = 0.5 * (1.0 + np.tanh(0.5 * (_block(x, 0, 2 * u, axis) + _block(r, 0, 2 * u, axis))))
+        update, reset = _block(gates, 0, u, axis), _block(gates, u, 2 * u, axis)
+        candidate = np.tanh(_block(x, 2 * u, 3 * u, axis) + reset * _block(r, 2 * u, 3 * u, axis))
         return ((update * h + (1.0 - update) * candidate).astype(np.float32),)
+
+    def _transposed(self, name: str) -> np.ndarray:
+        """A matrix's transpose, made once, for the COLUMNS layout."""
+        key = f"_{name}_transposed"
+        if key not in self.__dict__:
+            self.__dict__[key] = np.ascontiguousarray(np.swapaxes(getattr(self, name), -1, -2))
+        return self.__dict__[key]
 
 
 class Network:

@@ -14,16 +14,18 @@ run alone from a zero state over exactly its characters, so the distributions ar
 (the same products, summed in the same order by a larger matrix product: equal, or within a few
 float32 roundings), at one step per character instead of ``maxlen``.
 
-Runs are stored grouped, ``(groups, slots × rows, units)``: one group for one model (its rows are
-the temperatures), one per model for several stacked (epochs side by side, one row each), so
-each group multiplies by its own model's matrices.
+Runs are stored grouped and as columns, ``(groups, units, rows, slots)``: one group for one
+model (its rows are the temperatures), one per model for several stacked (epochs side by side,
+one row each), so each group multiplies by its own model's matrices; a column per run puts each
+gate's values in one contiguous block (``network.COLUMNS``), which the elementwise steps run
+through 2-5× faster than the strided slices of a row per run.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nietzsche_tui.engine.network import Network
+from nietzsche_tui.engine.network import COLUMNS, Network
 
 
 class WindowPipeline:
@@ -42,9 +44,8 @@ class WindowPipeline:
         self.network, self.maxlen, self.rows = network, maxlen, rows
         self.groups = rows if network.is_stacked else 1
         self.per_slot = rows // self.groups  # one slot holds one run of every row
-        width = maxlen * self.per_slot
         self.states = [
-            tuple(np.zeros((self.groups, width, layer.units), dtype=np.float32) for _ in layer.zeros(1))
+            tuple(np.zeros((self.groups, layer.units, self.per_slot, maxlen), dtype=np.float32) for _ in layer.zeros(1))
             for layer in network.layers
         ]
         self.window = np.asarray(indices[-maxlen:])
@@ -63,9 +64,9 @@ class WindowPipeline:
         if not self.primed:
             first = self.network.probabilities(self.first_state)
             return first if len(first) == self.rows else np.repeat(first, self.rows, axis=0)
-        start = max(0, self.length - self.maxlen) % self.maxlen * self.per_slot
-        h = self.states[-1][0][:, start : start + self.per_slot]
-        return self.network.probabilities([(h.reshape(-1, h.shape[-1]),)])
+        slot = max(0, self.length - self.maxlen) % self.maxlen
+        h = self.states[-1][0][..., slot]  # (groups, units, rows per group)
+        return self.network.probabilities([(np.swapaxes(h, 1, 2).reshape(self.rows, -1),)])
 
     def advance(self, chosen: np.ndarray) -> None:
         """Append ``chosen`` (one character index per row): a new run starts at this position and
@@ -75,7 +76,7 @@ class WindowPipeline:
         slot = self.length % self.maxlen
         for state in self.states:
             for array in state:
-                array[:, slot * self.per_slot : (slot + 1) * self.per_slot] = 0
+                array[..., slot] = 0
         self.length += 1
         self._feed(chosen, 0, self.running)
 
@@ -87,23 +88,23 @@ class WindowPipeline:
         if len(self.window) < self.maxlen:
             for state, first in zip(self.states, self.first_state, strict=True):
                 for array, value in zip(state, first, strict=True):
-                    view = array[:, : self.per_slot]
-                    view[...] = value.reshape(self.groups, -1, value.shape[-1])  # one row serves every row
+                    view = array[..., 0]
+                    # (rows read, units) as (groups, units, 1 or rows per group): one row serves every row
+                    view[...] = np.swapaxes(value.reshape(self.groups, -1, value.shape[-1]), 1, 2)
         self.primed = True
 
     def _feed(self, chosen: np.ndarray, first_slot: int, end_slot: int) -> None:
         """Every run in slots [first_slot, end_slot) reads ``chosen``, in one step of the network."""
-        shape = (self.groups, end_slot - first_slot, self.per_slot, -1)
-        rows = slice(first_slot * self.per_slot, end_slot * self.per_slot)
         below: np.ndarray | None = None
         for number, (layer, state) in enumerate(zip(self.network.layers, self.states, strict=True)):
-            views = tuple(array[:, rows].reshape(shape) for array in state)
-            if number == 0:  # every run of a row reads the same character: one table row, spread
-                x = layer.project(chosen).reshape(self.groups, 1, self.per_slot, -1)
+            views = tuple(array[..., first_slot:end_slot] for array in state)  # (groups, units, rows, runs)
+            if number == 0:  # every run of a row reads the same character: one table column, spread
+                row = layer.project(chosen).reshape(self.groups, self.per_slot, -1)
+                x = np.swapaxes(row, 1, 2)[..., None]
             else:
                 assert below is not None
-                x = layer.project(below)
-            new = layer.recur(x, views)
+                x = layer.project(below, COLUMNS)
+            new = layer.recur(x, views, COLUMNS)
             for view, value in zip(views, new, strict=True):
                 view[...] = value
             below = new[0]

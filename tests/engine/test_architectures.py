@@ -178,8 +178,9 @@ def test_the_weight_reader_accepts_exactly_the_architectures_the_trainer_builds(
 def test_window_pipeline_gives_each_window_run_alone(engine_and_model, prompt):
     """Window mode keeps a window's worth of runs in flight (``windows.WindowPipeline``); every
     step's distribution is still the one the reference path (``Network.run`` over that window
-    alone, from a zero state) gives, for each of three columns reading different characters, while
-    the window grows from a short prompt and once it slides."""
+    alone, from a zero state) gives, within the 1e-5 held against Keras (larger matrix products
+    sum in another order), for each of three columns reading different characters, while the
+    window grows from a short prompt and once it slides."""
     engine, _, _ = engine_and_model
     request = GenerationRequest(prompt, (1.0, 3.0, 6.0), length=MAXLEN + 20, seed=6)
     steps = list(engine.generate(request).with_distributions())
@@ -189,5 +190,5 @@ def test_window_pipeline_gives_each_window_run_alone(engine_and_model, prompt):
         for number, step in enumerate(steps):
             window = text[: len(start) + number][-MAXLEN:]
             reference = engine.window_probabilities(window[None, :])[0]
-            assert np.abs(step.distributions[column] - reference).max() < 1e-6, (column, number)
+            assert np.abs(step.distributions[column] - reference).max() < 1e-5, (column, number)
     assert len({"".join(s.chars[c] for s in steps) for c in range(3)}) == 3

@@ -144,9 +144,10 @@ def test_one_batched_pass_serves_every_column(engine_and_model, monkeypatch):
     calls = []
     original = layer.recur
 
-    def counting(x, state):
-        calls.append(state[0].shape[:3])
-        return original(x, state)
+    def counting(x, state, axis):
+        groups, _, rows, runs = state[0].shape  # the pipeline keeps its runs as columns
+        calls.append((groups, runs, rows))
+        return original(x, state, axis)
 
     monkeypatch.setattr(layer, "recur", counting)
     list(engine.generate(GenerationRequest("what then?", length=10, seed=1)))
