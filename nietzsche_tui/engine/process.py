@@ -61,12 +61,16 @@ class GenerationProcess:
 
     def start(self) -> None:
         """Start the child (it imports NumPy and the engine while the app loads its model); a
-        no-op once started."""
+        no-op once started. A child that cannot start leaves generation in this process, saying
+        why in ``failure``."""
         with self._start_lock:
             if self._child is not None or self.failure is not None:
                 return
             environment = dict(os.environ, PYTHONUNBUFFERED="1")
-            self._child = self._spawn(environment)
+            try:
+                self._child = self._spawn(environment)
+            except OSError as error:
+                self.failure = f"generation runs in the app's own process: {error}"
 
     @staticmethod
     def _spawn(environment: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -114,7 +118,6 @@ class GenerationProcess:
     def stream(self, engines: Sequence[Engine], request: GenerationRequest, epochs: bool = False) -> Iterator[Step]:
         """The steps of ``local_generation(engines, request, epochs)``, computed in the child.
         Stop iterating (or ``close()`` the iterator) to cancel."""
-        local: Generation | None = None
         received = 0
         with self._lock:
             if self.available:

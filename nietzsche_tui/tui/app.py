@@ -107,12 +107,10 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
 
     @work(thread=True, exclusive=True, group="generation-process", exit_on_error=False)
     def _start_generation_process(self) -> None:
-        """Start the generation child (it imports NumPy while the model loads here)."""
+        """Start the generation child (it imports NumPy while the model loads here); if it cannot
+        start, generations run in this process, as with --no-generation-process."""
         assert self.models.process is not None
-        try:
-            self.models.process.start()
-        except OSError as error:  # generations then run in this process, as with --no-generation-process
-            self.models.process.failure = f"generation runs in the app's own process: {error}"
+        self.models.process.start()
 
     def on_unmount(self) -> None:
         if self.models.process is not None:

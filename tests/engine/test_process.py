@@ -75,9 +75,8 @@ def test_a_child_that_cannot_start_leaves_generation_here(engine, monkeypatch):
 
     child = GenerationProcess()
     monkeypatch.setattr(child, "_spawn", refused)
-    with pytest.raises(OSError):
-        child.start()
-    assert not child.available
+    child.start()
+    assert not child.available and "no processes left" in child.failure
     assert texts(child.stream([engine], REQUEST)) == texts(local_generation([engine], REQUEST, False))
 
 
