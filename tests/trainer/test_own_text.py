@@ -86,6 +86,7 @@ def test_several_corpus_files_join_in_the_order_given(tmp_path):
         load_corpus([tmp_path / "a.txt", tmp_path / "bad.txt"], maxlen=12)
 
 
+@pytest.mark.slow  # 7 s: its parts (keep-case, resume, GRU stacks) each have a fast test; this is them together
 def test_a_two_layer_gru_on_mixed_case_files_trains_resumes_and_keeps_case(tmp_path):
     """The issue's user: their own mixed-case text in two files, a 2-layer GRU, resumed once."""
     from nietzsche_tui.contracts.checkpoint import Architecture

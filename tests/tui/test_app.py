@@ -35,7 +35,7 @@ async def test_escape_stops_and_keeps_the_partial_text(app_model):
     async with app.run_test(size=WIDE) as pilot:
         await ready(app, pilot)
         await pilot.press(*"what then", "enter")
-        await pilot.pause(0.3)
+        await pilot.pause(0.1)
         await pilot.press("escape")
         await settle(app, pilot)
         exchange = app.query_one(Exchange)
