@@ -19,9 +19,10 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from earlier_tree import earlier_tree  # benchmarks/, first on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "what is truth? is it not the most"
@@ -95,20 +96,13 @@ def main() -> None:
         print(f"RESULT {rate}")
         return
     figures: dict[tuple, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="app-streaming-") as scratch:
-        before = Path(scratch) / "before"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True, capture_output=True
-        )
-        try:
-            for _ in range(args.repeats):
-                for model, mode in CASES:
-                    for tree, root in (("before", before), ("after", ROOT)):
-                        for where in ("engine", "app"):
-                            rate = measure(root, where, model, mode)
-                            figures.setdefault((tree, where, model, mode), []).append(rate)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, check=False)
+    with earlier_tree(ROOT, args.before) as before:
+        for _ in range(args.repeats):
+            for model, mode in CASES:
+                for tree, root in (("before", before), ("after", ROOT)):
+                    for where in ("engine", "app"):
+                        rate = measure(root, where, model, mode)
+                        figures.setdefault((tree, where, model, mode), []).append(rate)
     print(
         f"machine: {platform.machine()}, {platform.system()}; {time.strftime('%Y-%m-%d %H:%M')}; "
         f"{args.repeats} interleaved runs, medians; {LENGTH} characters per column × 4 temperatures\n"

@@ -20,9 +20,10 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from earlier_tree import earlier_tree  # benchmarks/, first on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "the free spirit, the very free spirit, as they call themselve"
@@ -84,18 +85,11 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
-    with tempfile.TemporaryDirectory(prefix="generation-ab-") as scratch:
-        before = Path(scratch) / "before"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(before), args.before], cwd=ROOT, check=True, capture_output=True
-        )
-        try:
-            runs: dict[str, list[dict]] = {"before": [], "after": []}
-            for _ in range(args.repeats):
-                runs["before"].append(run_tree(before))
-                runs["after"].append(run_tree(ROOT))
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, check=False)
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    with earlier_tree(ROOT, args.before) as before:
+        for _ in range(args.repeats):
+            runs["before"].append(run_tree(before))
+            runs["after"].append(run_tree(ROOT))
     print(
         f"machine: {platform.processor() or platform.machine()}, {platform.system()}; "
         f"{time.strftime('%Y-%m-%d %H:%M')}; {args.repeats} interleaved runs; medians"

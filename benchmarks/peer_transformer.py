@@ -151,7 +151,7 @@ def score_transformer(model, held) -> float:
     return total / len(targets)
 
 
-def lstm(recipe: str, budgets: list[float], core: int) -> list[dict]:
+def lstm(recipe: str, budgets: list[float]) -> list[dict]:
     """Run the trainer until the largest budget, then score its checkpoints at each budget."""
     sys.path.insert(0, str(ROOT))
     from nietzsche_tui.contracts.folder import scan_checkpoints
@@ -199,7 +199,7 @@ def child(racer: str, budgets: list[float], core: int) -> None:
     if racer == "transformer":
         transformer(budgets)
     else:
-        lstm(racer, budgets, core)
+        lstm(racer, budgets)
 
 
 def main() -> None:

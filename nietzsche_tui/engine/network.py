@@ -71,29 +71,21 @@ def _softmax_rows(logits: np.ndarray) -> np.ndarray:
 def _project(x: np.ndarray, matrix: np.ndarray, transposed: np.ndarray | None = None) -> np.ndarray:
     """x @ matrix, or row by row when ``matrix`` has one matrix per row (epochs side by side).
 
-    A grouped ``x`` (group, ..., units), as ``windows.WindowPipeline`` holds its runs, multiplies
-    every row of group g by model g's matrix (one matrix for every group when ``matrix`` is not
-    stacked), as one matrix product per group. Given ``transposed`` (the matrix's transpose), ``x``
-    is grouped in the COLUMNS layout, (group, units, ...), and the product is transposed @ x."""
+    Given ``transposed`` (the matrix's transpose), ``x`` is in the COLUMNS layout, (group, units,
+    ...), as ``windows.WindowPipeline`` holds its runs: group g is multiplied by model g's matrix
+    (one matrix for every group when ``matrix`` is not stacked), one matrix product per group."""
     if transposed is not None:
         product = np.matmul(transposed, x.reshape(x.shape[0], x.shape[1], -1))
         return product.reshape(product.shape[:2] + x.shape[2:])
-    if x.ndim >= 3:
-        product = np.matmul(x.reshape(x.shape[0], -1, x.shape[-1]), matrix)
-        return product.reshape(x.shape[:-1] + product.shape[-1:])
     if matrix.ndim == 2:
         return x @ matrix
     return np.matmul(x[:, None, :], matrix)[:, 0, :]
 
 
 def _bias(bias: np.ndarray, x: np.ndarray, axis: int = ROWS) -> np.ndarray:
-    """A bias shaped to add to ``x``: a stacked bias (one row per model) spread over a grouped ``x``,
-    and standing as a column in the COLUMNS layout."""
-    if axis == COLUMNS:
-        return bias.reshape(bias.shape + (1,) * (x.ndim - 2))  # x is (group, features, ...)
-    if x.ndim >= 3 and bias.ndim == 2:
-        return bias.reshape(bias.shape[:1] + (1,) * (x.ndim - 2) + bias.shape[1:])
-    return bias
+    """A bias shaped to add to ``x``: as it is in the ROWS layout, standing as a column (one per
+    model when stacked) in the COLUMNS layout, where ``x`` is (group, features, ...)."""
+    return bias.reshape(bias.shape + (1,) * (x.ndim - 2)) if axis == COLUMNS else bias
 
 
 def _lookup(table: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -161,7 +153,7 @@ class RecurrentLayer:
         return x
 
     def recur(self, x: np.ndarray, state: tuple[np.ndarray, ...], axis: int = ROWS) -> tuple[np.ndarray, ...]:
-        """The recurrence from projected inputs ``x``; arrays may be grouped (see ``_project``)."""
+        """The recurrence from projected inputs ``x``, in either layout (see ``_project``)."""
         h = state[0]
         transposed = self._transposed("recurrent") if axis == COLUMNS else None
         if self.cell == "lstm":

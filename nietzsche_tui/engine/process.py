@@ -32,16 +32,10 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
-from nietzsche_tui.engine.epochs import generate_epochs
-from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest, Step
+from nietzsche_tui.engine.epochs import generate_columns
+from nietzsche_tui.engine.generation import Engine, GenerationRequest, Step
 from nietzsche_tui.engine.network import one_blas_thread
 from nietzsche_tui.engine.prompts import PromptError
-
-
-def local_generation(engines: Sequence[Engine], request: GenerationRequest, epochs: bool) -> Generation:
-    """The generation a turn means: one engine's temperatures, or epochs side by side."""
-    return generate_epochs(engines, request) if epochs else engines[0].generate(request)
-
 
 BATCH_SECONDS = 0.005  # the child sends what it computed at most this long ago (the app draws at 30 Hz)
 
@@ -116,7 +110,7 @@ class GenerationProcess:
             child.stdout.close()
 
     def stream(self, engines: Sequence[Engine], request: GenerationRequest, epochs: bool = False) -> Iterator[Step]:
-        """The steps of ``local_generation(engines, request, epochs)``, computed in the child.
+        """The steps of ``generate_columns(engines, request, epochs)``, computed in the child.
         Stop iterating (or ``close()`` the iterator) to cancel."""
         received = 0
         with self._lock:
@@ -129,7 +123,7 @@ class GenerationProcess:
                 except (OSError, EOFError, pickle.UnpicklingError, ChildFailed) as error:
                     self.failure = f"generation continues in the app's own process: {error}"
                     self.close()
-        local = local_generation(engines, request, epochs)
+        local = generate_columns(engines, request, epochs)
         for number, step in enumerate(local):
             if number >= received:  # the child's steps were shown already: go on from there
                 yield step
@@ -250,7 +244,7 @@ def _stream_job(
     batch: list[tuple] = []
     sent = 0.0
     try:
-        for step in local_generation(engines, request, epochs):
+        for step in generate_columns(engines, request, epochs):
             batch.append((step.number, step.chars, step.probabilities, step.distributions))
             # Steps go in batches of up to BATCH_SECONDS' worth: the first at once, later ones
             # faster than the screen redraws anyway, and a pickle per step would cost more than

@@ -11,8 +11,8 @@ give character n+k starts at n+k-maxlen, so its run can already read every chara
 character is fed to all of them in one step of ``maxlen`` × rows; the oldest has then read a full
 window and gives the next distribution, and its slot starts the newest run. Every window is still
 run alone from a zero state over exactly its characters, so the distributions are window mode's
-(the same products, summed in the same order by a larger matrix product: equal, or within a few
-float32 roundings), at one step per character instead of ``maxlen``.
+(the same products, summed by a larger matrix product: equal within float32 rounding), at one
+step per character instead of ``maxlen``.
 
 Runs are stored grouped and as columns, ``(groups, units, rows, slots)``: one group for one
 model (its rows are the temperatures), one per model for several stacked (epochs side by side,

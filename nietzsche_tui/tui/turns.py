@@ -99,7 +99,7 @@ class Turn:
 def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
     """A stored exchange as a new turn with its stored settings (the engines loaded, the weights
     hashed: call it in a thread). Raises CheckpointError, PromptError or ValueError."""
-    from nietzsche_tui.engine.epochs import generate_epochs
+    from nietzsche_tui.engine.epochs import generate_columns
 
     if stored.kind == "epochs":
         folder = Path(stored.checkpoint_path).parent
@@ -115,7 +115,7 @@ def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
         stored.top_k,
         stored.top_p,
     )
-    generation = generate_epochs(engines, request) if stored.kind == "epochs" else engines[0].generate(request)
+    generation = generate_columns(engines, request, epochs=stored.kind == "epochs")
     checkpoint = engines[-1].checkpoint
     same = checkpoint is not None and weights_sha256(checkpoint.weights_path) == stored.weights_sha256
     note = "replay: same checkpoint file" if same else "replay: the checkpoint file has changed since"

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from nietzsche_tui.engine.epochs import generate_epochs
+from nietzsche_tui.engine.epochs import generate_columns, generate_epochs
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
-from nietzsche_tui.engine.process import GenerationProcess, local_generation
+from nietzsche_tui.engine.process import GenerationProcess
 from nietzsche_tui.engine.weights import load_weights
 
 REQUEST = GenerationRequest("what then? is there", (0.2, 1.0, 1.2), length=120, seed=7)
@@ -77,7 +77,7 @@ def test_a_child_that_cannot_start_leaves_generation_here(engine, monkeypatch):
     monkeypatch.setattr(child, "_spawn", refused)
     child.start()
     assert not child.available and "no processes left" in child.failure
-    assert texts(child.stream([engine], REQUEST)) == texts(local_generation([engine], REQUEST, False))
+    assert texts(child.stream([engine], REQUEST)) == texts(generate_columns([engine], REQUEST, False))
 
 
 def test_the_child_exits_when_the_app_closes_it_or_goes_away(engine):
