@@ -92,6 +92,7 @@ def write_checkpoint(
     metrics: dict | None = None,
     seed_passages: list[str] | None = None,
     lowercased: bool = True,
+    corpus: dict | None = None,
 ) -> Path:
     """Write one complete checkpoint (weights first, metadata last, as the trainer does)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,7 +106,7 @@ def write_checkpoint(
         training={"recipe": recipe},
         metrics=Metrics.from_dict(metrics if metrics is not None else {"train_loss": 1.5, "val_loss": 1.4567}),
         seed_passages=seed_passages or [],
-        corpus={"lowercased": lowercased},
+        corpus={**(corpus or {}), "lowercased": lowercased},
         created_utc="fixture",
     )
     return write_metadata(folder, metadata)

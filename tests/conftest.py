@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3  # noqa: F401 - before TensorFlow: see below
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,9 @@ def pytest_collection_modifyitems(config, items):
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests never use a GPU, even where there is one
+# Built verbatim indexes go to the user cache folder: tests keep theirs apart (one folder per
+# worker process), so they neither read a user's cache nor leave files in it.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nietzsche-tui-test-cache-")
 
 REAL_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "nietzsche.txt"
 

@@ -8,7 +8,6 @@ set of characters and travels inside every checkpoint; nothing downstream rebuil
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,15 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from nietzsche_tui.contracts.corpus import SOURCES_JOINED_BY, CorpusError, corpus_sha256, read_corpus
 from trainer.config import BOOK_CORPUS_URL
+
+__all__ = ["Corpus", "CorpusError", "load_corpus"]
 
 SEED_PASSAGES = 300  # "surprise me" passages stored in every checkpoint (about 15 kB of metadata)
 _SENTENCE_START = re.compile(r"(?:(?<=[.!?:;]\s)|(?<=\n\n)|(?<=[.!?]\s\s))[^\s]")
 _WORD_START = re.compile(r"(?<=\s)[^\s]")
-
-
-class CorpusError(Exception):
-    """A corpus that cannot be used; the message says what is wrong and what to do."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,7 @@ class Corpus:
     sha256: str
     source: str  # the paths read, joined with " + "
     name: str  # their file or folder names, as the checkpoint records them
+    paths: tuple[str, ...] = ()  # the absolute paths read, recorded so the app can find the text again
 
     @property
     def train(self) -> np.ndarray:
@@ -92,41 +91,6 @@ def download_book_corpus() -> Path:
         ) from None
 
 
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 file, raising CorpusError that names the problem (and the byte, if any)."""
-    target = Path(path).expanduser()
-    try:
-        data = target.read_bytes()
-    except FileNotFoundError:
-        raise CorpusError(f"corpus {target} does not exist; check the --corpus path.") from None
-    except IsADirectoryError:
-        raise CorpusError(
-            f"corpus {target} is a folder; --corpus needs a text file or a folder of .txt files."
-        ) from None
-    except OSError as error:
-        raise CorpusError(f"cannot read corpus {target}: {error.strerror or error}.") from None
-    try:
-        # utf-8-sig: a byte-order mark some editors put first is not text to learn (U+FEFF).
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise CorpusError(
-            f"corpus {target} is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start} "
-            f"(line {line}); convert it, e.g. `iconv -f latin1 -t utf-8`."
-        ) from None
-
-
-def read_corpus(path: str | Path) -> str:
-    """A text file, or a folder's ``.txt`` files in name order joined with a blank line."""
-    target = Path(path).expanduser()
-    if not target.is_dir():
-        return read_text(target)
-    files = sorted(p for p in target.iterdir() if p.suffix == ".txt" and p.is_file())
-    if not files:
-        raise CorpusError(f"corpus folder {target} holds no .txt files.")
-    return "\n\n".join(read_text(file) for file in files)
-
-
 def load_corpus(
     path: str | Path | Sequence[str | Path] | None, maxlen: int, val_fraction: float = 0.05, keep_case: bool = False
 ) -> Corpus:
@@ -140,7 +104,7 @@ def load_corpus(
     paths = [path] if isinstance(path, str | Path) else list(path or [])
     sources = [Path(p).expanduser() for p in paths] or [download_book_corpus()]
     source = " + ".join(str(s) for s in sources)
-    raw = "\n\n".join(read_corpus(s) for s in sources)
+    raw = SOURCES_JOINED_BY.join(read_corpus(s) for s in sources)
     text = raw if keep_case else raw.lower()
     held_out = int(len(text) * val_fraction)
     split = len(text) - held_out
@@ -158,5 +122,7 @@ def load_corpus(
     lookup = {char: i for i, char in enumerate(vocabulary)}
     dtype = np.uint8 if len(vocabulary) <= 256 else np.uint32
     encoded = np.fromiter((lookup[c] for c in text), dtype=dtype, count=len(text))
-    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    return Corpus(text, vocabulary, encoded, split, digest, source, " + ".join(s.name for s in sources))
+    digest = corpus_sha256(raw)
+    names = " + ".join(s.name for s in sources)
+    paths = tuple(str(s.resolve()) for s in sources)
+    return Corpus(text, vocabulary, encoded, split, digest, source, names, paths)

@@ -306,6 +306,7 @@ def train(
             ),
             corpus={
                 "source": corpus.name,
+                "paths": list(corpus.paths),
                 "sha256": corpus.sha256,
                 "length": len(corpus.text),
                 "held_out_from": corpus.split,

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 from nietzsche_tui.cli.common import EXIT_CHECKPOINT, EXIT_USAGE, fail, load_engine
+from nietzsche_tui.cli.verbatim import copied_counter
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.analysis import top_alternatives
 from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
@@ -91,6 +92,7 @@ def run_generate(args: argparse.Namespace) -> int:
             out.write(visible(step.chars[0]))  # a terminal must never receive the model's raw controls
             out.flush()
     if args.json:
+        copied = copied_counter(args)
         for (_, temperature, checkpoint), chars, probs, column_alternatives in zip(
             columns, texts, probabilities, alternatives, strict=True
         ):
@@ -108,6 +110,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 "epoch": checkpoint.epoch,
                 "val_loss": checkpoint.val_loss,
                 "dropped": list(generation.prompt.dropped),
+                "copied": copied(checkpoint, "".join(chars)),
             }
             if args.alternatives:
                 record["alternatives"] = column_alternatives

@@ -25,6 +25,8 @@ from nietzsche_tui.cli.common import (
 from nietzsche_tui.cli.generate import run_generate
 from nietzsche_tui.cli.history import add_commands as add_history_commands
 from nietzsche_tui.cli.history import run_export, run_history
+from nietzsche_tui.cli.verbatim import add_command as add_verbatim_command
+from nietzsche_tui.cli.verbatim import add_copied_options, run_verbatim
 from nietzsche_tui.contracts.training_form import TrainingBounds
 from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, MODES
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
@@ -107,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-training", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--training-bounds", type=_bounds, default=TrainingBounds(), help=argparse.SUPPRESS)
     commands = parser.add_subparsers(
-        dest="command", metavar="{generate,score,cells,history,export,serve}", parser_class=OneLineParser
+        dest="command", metavar="{generate,score,cells,verbatim,history,export,serve}", parser_class=OneLineParser
     )
     generate = commands.add_parser(
         "generate",
@@ -137,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare a training folder's epochs at one temperature (default 0.5): e.g. 1,5,last or all; "
         "alone, the first, a quarter, half and last",
     )
-    generate.add_argument("--json", action="store_true", help="print one JSON object per column")
+    generate.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per column (with its spans copied from the training text)",
+    )
+    add_copied_options(generate)
     generate.add_argument(
         "--alternatives",
         type=_non_negative,
@@ -146,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --json: the N most likely characters (untempered) at every step",
     )
     add_analysis_commands(commands)
+    add_verbatim_command(commands)
     add_history_commands(commands)
     add_serve_command(commands, _shared_options())
     return parser
@@ -178,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "generate": run_generate,
             "score": run_score,
             "cells": run_cells,
+            "verbatim": run_verbatim,
             "history": run_history,
             "export": run_export,
             "serve": run_serve,

@@ -179,7 +179,7 @@ class CheckpointMetadata:
     architecture: Architecture = Architecture()
     training: dict[str, Any] = field(default_factory=dict)  # the trainer's TrainConfig, as saved
     metrics: Metrics = Metrics()
-    corpus: dict[str, Any] = field(default_factory=dict)  # source, sha256, length, held_out_from, lowercased
+    corpus: dict[str, Any] = field(default_factory=dict)  # source, paths, sha256, length, held_out_from, lowercased
     seed_passages: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. "bundle": how a bundled model was made

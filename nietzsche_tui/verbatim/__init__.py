@@ -1,0 +1,1 @@
+"""Is it quoting? Spans of generated text found verbatim in the training text."""
