@@ -81,7 +81,7 @@ def test_real_corpus_matches_the_book(real_corpus):
 
 
 def test_a_byte_order_mark_at_the_start_is_not_text(tmp_path):
-    from trainer.corpus import read_text
+    from nietzsche_tui.contracts.corpus import read_text
 
     path = tmp_path / "bom.txt"
     path.write_bytes("\ufeffthe free spirit".encode())
