@@ -13,6 +13,7 @@ from typing import Any
 from nietzsche_tui.contracts.training_form import TrainingBounds
 from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
+from nietzsche_tui.verbatim.index import DEFAULT_MIN_SPAN
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class Settings:
     seed: int | None = None  # None: a fresh seed for every prompt
     mode: str = "window"
     show_speed: bool = True  # snapshot tests turn the live figure off
-    corpus: str | None = None  # pre-fills the training form
+    corpus: str | None = None  # the training text: pre-fills the training form; the copied spans' text
+    copied_min: int = DEFAULT_MIN_SPAN  # the shortest span marked as copied from the training text
     follow: bool = True  # load each new checkpoint of a live run as it completes
     history: str | None = None  # the history database; None: the default location
     keep_history: bool = True  # --no-history keeps nothing
@@ -75,6 +77,7 @@ FLAGS = {
     "seed": "--seed",
     "mode": "--mode",
     "corpus": "--corpus",
+    "copied_min": "--copied-min",
     "follow": "--no-follow",
     "history": "--history",
     "keep_history": "--no-history",

@@ -32,6 +32,7 @@ from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
 from nietzsche_tui.serve.command import add_command as add_serve_command
 from nietzsche_tui.serve.command import run_serve
+from nietzsche_tui.verbatim.index import DEFAULT_MIN_SPAN
 
 _non_negative = whole_number(0)
 
@@ -82,7 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with the character-level LSTM of Deep Learning with Python §8.1: "
         "your prompt seeds four temperatures that stream side by side.",
     )
-    parser.add_argument("--corpus", default=None, help="text file to pre-fill the training form with (F5, then s)")
+    parser.add_argument(
+        "--corpus",
+        default=None,
+        help="a text file: pre-fills the training form (F5, then s); the model's training text, where the "
+        "checkpoint's record does not find it (copied spans, v)",
+    )
+    parser.add_argument(
+        "--copied-min",
+        type=whole_number(1),
+        default=DEFAULT_MIN_SPAN,
+        help="the shortest span marked as copied from the training text (v)",
+    )
     parser.add_argument("--history", default=None, help="the history database (default: the user data folder)")
     parser.add_argument("--no-history", dest="keep_history", action="store_false", help="keep nothing of this session")
     parser.add_argument(

@@ -14,7 +14,7 @@ from nietzsche_tui.engine.analysis import ScoreError
 from nietzsche_tui.locate import setting_location
 from nietzsche_tui.text import visible_one_line
 from nietzsche_tui.verbatim.index import DEFAULT_MIN_SPAN, Copying, VerbatimIndex
-from nietzsche_tui.verbatim.source import TrainingText, TrainingTextError, training_index
+from nietzsche_tui.verbatim.source import TrainingIndexes, TrainingTextError, training_index
 
 VERBATIM_HELP = (
     "Mark every span of at least --min characters (default 20) that appears word for word in the text "
@@ -42,7 +42,11 @@ def add_command(commands) -> None:
     )
     verbatim.add_argument("file", nargs="?", default="-", help="a UTF-8 text file, or - for standard input")
     verbatim.add_argument(
-        "--min", dest="copied_min", type=whole_number(1), default=DEFAULT_MIN_SPAN, help="shortest span counted"
+        "--min",
+        dest="copied_min",
+        type=whole_number(1),
+        default=argparse.SUPPRESS,
+        help=f"shortest span counted (default {DEFAULT_MIN_SPAN})",
     )
     verbatim.add_argument("--json", action="store_true", help="one JSON object: the spans, longest, fraction")
     add_corpus_options(verbatim)
@@ -51,7 +55,10 @@ def add_command(commands) -> None:
 def add_copied_options(parser: argparse.ArgumentParser) -> None:
     """``generate``'s options for its ``copied`` field."""
     parser.add_argument(
-        "--copied-min", type=whole_number(1), default=DEFAULT_MIN_SPAN, help="with --json: shortest copied span counted"
+        "--copied-min",
+        type=whole_number(1),
+        default=argparse.SUPPRESS,
+        help=f"with --json: shortest copied span counted (default {DEFAULT_MIN_SPAN})",
     )
     add_corpus_options(parser)
 
@@ -59,19 +66,17 @@ def add_copied_options(parser: argparse.ArgumentParser) -> None:
 def copied_counter(args: argparse.Namespace):
     """For ``generate --json``: a function giving a text's ``copied`` record under a checkpoint's
     training text (None where that text cannot be found: said once on standard error)."""
-    opened: dict[str, tuple[VerbatimIndex, TrainingText] | None] = {}
+    indexes = TrainingIndexes(getattr(args, "corpus", None), args.copied_min)
+    told: set[str] = set()
 
     def copied(checkpoint: Checkpoint, text: str) -> dict | None:
-        key = str(checkpoint.metadata.corpus.get("sha256"))
-        if key not in opened:
-            try:
-                opened[key] = training_index(checkpoint.metadata, getattr(args, "corpus", None), args.copied_min)
-            except TrainingTextError as error:
+        try:
+            index, found = indexes.open(checkpoint.metadata)
+        except TrainingTextError as error:
+            if str(error) not in told:
                 print(f"nietzsche-tui: warning: no copied spans: {error}", file=sys.stderr)
-                opened[key] = None
-        if opened[key] is None:
+                told.add(str(error))
             return None
-        index, found = opened[key]
         return index.copying(found.as_seen(text)).to_dict()
 
     return copied

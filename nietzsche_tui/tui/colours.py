@@ -17,6 +17,7 @@ from rich.style import Style
 from rich.text import Span, Text
 
 from nietzsche_tui.text import visible
+from nietzsche_tui.verbatim.index import Copying
 
 # (lowest probability of the bucket, label, background, text colour), most confident first.
 CONFIDENCE = (
@@ -78,6 +79,26 @@ def confidence_legend() -> Text:
     for (_, label, _, _), style in zip(CONFIDENCE, _STYLES, strict=True):
         legend.append(f" {label} ", style=style or Style(underline=True))
         legend.append(" ")
+    return legend
+
+
+# Copied spans are underlined in bold: the confidence colours are backgrounds, so both read at once.
+COPIED_STYLE = Style(underline=True, bold=True)
+
+
+def paint_copied(text: Text, copying: Copying, offset: int = 0) -> Text:
+    """Underline ``copying``'s spans in ``text``, which shows the copied text from ``offset`` on."""
+    for span in copying.spans:
+        start, end = max(0, span.start - offset), span.end - offset
+        if end > start:
+            text.stylize(COPIED_STYLE, start, end)
+    return text
+
+
+def copied_legend(min_span: int) -> Text:
+    legend = Text("  ")
+    legend.append("underlined", style=COPIED_STYLE)
+    legend.append(f": copied word for word from the training text ({min_span}+ characters; i shows where)")
     return legend
 
 

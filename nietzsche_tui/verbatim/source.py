@@ -10,6 +10,7 @@ training is said plainly and never used, since its line numbers would point at t
 from __future__ import annotations
 
 import lzma
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,3 +129,39 @@ def training_index(
     """The verbatim index of a model's training text, from the cache when built before."""
     found = find_training_text(metadata, override)
     return open_index(found.text, found.cache_key, min_span, index_cache()), found
+
+
+class TrainingIndexes:
+    """The app's open indexes, one per training text, opened on first use (from a worker thread:
+    finding and hashing the text and building its index read the disk). A text that cannot be
+    found is remembered with its reason, so the user is told once, not at every column."""
+
+    def __init__(self, corpus: str | None = None, min_span: int = DEFAULT_MIN_SPAN) -> None:
+        self.corpus = corpus  # --corpus: the training text named by the user
+        self.min_span = min_span
+        self._opened: dict[str, tuple[VerbatimIndex, TrainingText] | str] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(metadata: CheckpointMetadata) -> str:
+        return f"{metadata.corpus.get('sha256')}-{metadata.lowercases}"
+
+    def open(self, metadata: CheckpointMetadata) -> tuple[VerbatimIndex, TrainingText]:
+        """The index of this model's training text; raises TrainingTextError (every time, with
+        the reason found the first time) when there is none."""
+        key = self.key(metadata)
+        with self._lock:  # two workers asking at once build it once
+            if key not in self._opened:
+                try:
+                    self._opened[key] = training_index(metadata, self.corpus, self.min_span)
+                except TrainingTextError as error:
+                    self._opened[key] = str(error)
+            opened = self._opened[key]
+        if isinstance(opened, str):
+            raise TrainingTextError(opened)
+        return opened
+
+    def opened(self, metadata: CheckpointMetadata) -> tuple[VerbatimIndex, TrainingText] | None:
+        """The index if it is open already (never reads the disk: the UI thread may ask)."""
+        opened = self._opened.get(self.key(metadata))
+        return None if opened is None or isinstance(opened, str) else opened

@@ -80,6 +80,7 @@ def test_the_installed_wheel_finds_the_model_and_stylesheet(tmp_path):
     assert "nietzsche_tui/tui/app.tcss" in names
     assert any(n.startswith("nietzsche_tui/bundled/book/epoch_") and n.endswith(".keras") for n in names)
     assert any(n.startswith("nietzsche_tui/bundled/large/epoch_") and n.endswith(".keras") for n in names)
+    assert "nietzsche_tui/bundled/nietzsche.txt.xz" in names  # the verbatim view works out of the box
     assert not any(n.startswith("tests/") or n.endswith("nietzsche.txt") for n in names)
     # A pure-Python wheel installs by unpacking; run from there, away from the checkout.
     site = tmp_path / "site"

@@ -30,7 +30,7 @@ from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.locate import epoch_checkpoints, train_hint
 from nietzsche_tui.runs import TrainingControl
 from nietzsche_tui.settings import Settings
-from nietzsche_tui.tui.colours import confidence_legend
+from nietzsche_tui.tui.colours import confidence_legend, copied_legend
 from nietzsche_tui.tui.screens.chat_keys import ChatKeys
 from nietzsche_tui.tui.screens.chat_score import ChatScoring
 from nietzsche_tui.tui.screens.dialogs import HelpScreen
@@ -39,6 +39,7 @@ from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS, SHOWN_PROMPT_CHARS, Turn, 
 from nietzsche_tui.tui.widgets.chat_view import ChatView
 from nietzsche_tui.tui.widgets.prompt import PromptInput
 from nietzsche_tui.tui.widgets.status import StatusBar, prompt_notice
+from nietzsche_tui.verbatim.source import TrainingIndexes
 
 COMMANDS = {"/score": "/score TEXT: how surprised the model is by TEXT", "/help": "/help: keys and commands"}
 
@@ -85,7 +86,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         self.epoch_spec: str | None = None  # which epochs; None: first, ~quarter, half, last
 
     def compose(self) -> ComposeResult:
-        self.chat = ChatView(self.settings.temperatures, self.models, id="chat")
+        indexes = TrainingIndexes(self.settings.corpus, self.settings.copied_min)
+        self.chat = ChatView(self.settings.temperatures, self.models, indexes, id="chat")
         self.status = StatusBar(id="status")
         # Coming back to the prompt keeps what is in it: no select-all that the next key would replace.
         self.prompt_input = PromptInput(
@@ -245,7 +247,13 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
             self.notify(said, title="Replay", severity=severity, timeout=4)
 
     def on_chat_view_view_changed(self, message: ChatView.ViewChanged) -> None:
-        self.legend.display = self.chat.colour
+        legend = Text()
+        if self.chat.colour:
+            legend.append(confidence_legend())
+        if self.chat.copied:
+            legend.append(copied_legend(self.settings.copied_min))
+        self.legend.update(legend)
+        self.legend.display = bool(legend)
         self.refresh_status()
 
     # -- status ------------------------------------------------------------------------------

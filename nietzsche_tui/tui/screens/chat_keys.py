@@ -69,7 +69,13 @@ class ChatKeys:
         exchange, index = chosen
         turn = exchange.turn
         column, prompt = exchange.columns[index], turn.generation.prompt.text
-        self.app.push_screen(InspectScreen(column, prompt, turn.engines[index], turn.temperature(index), turn.request))
+        engine = turn.engines[index]
+        copied = self.chat.indexes.opened(engine.metadata)  # None until v has opened the index
+        if copied is not None and column.copying is None:
+            index_, found = copied
+            column.copying = index_.copying(found.as_seen(column.text))  # one column: a millisecond
+        source = None if copied is None else copied[0]
+        self.app.push_screen(InspectScreen(column, prompt, engine, turn.temperature(index), turn.request, source))
 
     def action_cells(self) -> None:
         chosen = self._column_to_look_at()

@@ -20,8 +20,9 @@ from textual.widgets.option_list import Option
 from nietzsche_tui.engine.analysis import ScoreError, alternatives, cell_activations, rank_activations
 from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.text import visible_one_line
-from nietzsche_tui.tui.colours import painted_activations, painted_buckets
+from nietzsche_tui.tui.colours import paint_copied, painted_activations, painted_buckets
 from nietzsche_tui.tui.widgets.columns import TemperatureColumn
+from nietzsche_tui.verbatim.index import VerbatimIndex
 
 BAR_WIDTH = 12
 
@@ -49,10 +50,20 @@ class InspectScreen(Screen[None]):
         Binding("end", "edge(1)", "End", priority=True, id="inspect-end"),
     ]
 
-    def __init__(self, column: TemperatureColumn, prompt: str, engine: Engine, temperature: float, request) -> None:
+    def __init__(
+        self,
+        column: TemperatureColumn,
+        prompt: str,
+        engine: Engine,
+        temperature: float,
+        request,
+        index: VerbatimIndex | None = None,
+    ) -> None:
         super().__init__()
         self.text = column.text
         self.buckets = column.buckets
+        self.copying = column.copying  # the column's copied spans (found once the index is open)
+        self.index = index  # the training text's index, for the passage a span comes from
         self.label = column.label
         self.prompt = prompt
         self.engine = engine
@@ -81,6 +92,8 @@ class InspectScreen(Screen[None]):
         body = Text(f"column {self.label}\n\n", style="bold")
         body.append(Text(visible_one_line(self.prompt[-200:]), style="dim"))
         shown = painted_buckets(self.text, self.buckets)
+        if self.copying is not None:
+            paint_copied(shown, self.copying)
         shown.stylize("reverse", self.cursor, self.cursor + 1)
         body.append(shown)
         self.query_one("#inspect-text", Static).update(body)
@@ -107,7 +120,7 @@ class InspectScreen(Screen[None]):
             title=f"character {self.cursor + 1} of {len(self.text)}: {shown_char(seen.chosen)!s} "
             f"(rank {seen.chosen_rank}, p={seen.chosen_probability:.3f})",
             caption=f"entropy {seen.entropy_bits:.2f} bits · T={self.temperature:g}{truncation}\n"
-            f"read: “{visible_one_line(seen.context[-60:])}”",
+            f"read: “{visible_one_line(seen.context[-60:])}”\n{self.copied_line()}",
             expand=True,
         )
         table.add_column("char", no_wrap=True)
@@ -121,6 +134,16 @@ class InspectScreen(Screen[None]):
                 mark = f" ◀ (rank {seen.chosen_rank})"
             table.add_row(shown_char(char) + mark, bar(before), f"{before:.3f}", bar(after), f"{after:.3f}")
         return table
+
+    def copied_line(self) -> str:
+        """Whether the character at the cursor is inside a copied span, and where it comes from."""
+        if self.copying is None or self.index is None:
+            return "copied: v in the chat looks for spans copied from the training text"
+        span = self.copying.at(self.cursor)
+        if span is None:
+            return f"copied: no (no span of {self.index.min_span}+ characters here is in the training text)"
+        passage = visible_one_line(self.index.passage(span, context=20))
+        return f"copied: {span.length} characters from line {span.line:,}\n“…{passage}…”"
 
     def action_move(self, delta: int) -> None:
         self.cursor = max(0, min(len(self.text) - 1, self.cursor + delta))

@@ -28,6 +28,7 @@ from nietzsche_tui.tui.state import ModelState
 from nietzsche_tui.tui.turns import Turn, temperature_label
 from nietzsche_tui.tui.widgets.columns import Exchange, TemperatureColumn
 from nietzsche_tui.tui.widgets.prompt import PromptInput
+from nietzsche_tui.verbatim.source import TrainingIndexes, TrainingTextError
 
 FRAME_SECONDS = 1 / 30
 # Painted text costs Textual several times more per frame (a segment per colour run), and frames
@@ -50,6 +51,7 @@ class ChatView(VerticalScroll, can_focus=True):
         Binding("left", "step_column(-1)", "Previous column", show=False, id="column-left"),
         Binding("right", "step_column(1)", "Next column", show=False, id="column-right"),
         Binding("p", "toggle_colour", "Confidence colours", show=False, id="confidence-colours"),
+        Binding("v", "toggle_copied", "Copied spans", show=False, id="copied-spans"),
         Binding("i", "screen.inspect", "Inspect", show=False, id="inspect"),
         Binding("n", "screen.cells", "Cells", show=False, id="cells"),
     ]
@@ -59,6 +61,7 @@ class ChatView(VerticalScroll, can_focus=True):
     current = reactive(0)  # the highlighted column (and the one shown when narrow)
     narrow = reactive(False)
     colour = reactive(False)  # paint characters by the model's confidence
+    copied = reactive(False)  # underline the spans found word for word in the training text
 
     class Finished(Message):
         """A generation ended: ``state`` is done, stopped or failed."""
@@ -69,10 +72,13 @@ class ChatView(VerticalScroll, can_focus=True):
             self.state = state
             self.error = error
 
-    def __init__(self, temperatures: Sequence[float], models: ModelState, **kwargs) -> None:
+    def __init__(
+        self, temperatures: Sequence[float], models: ModelState, indexes: TrainingIndexes | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.temperatures = tuple(temperatures)
         self.models = models  # its process computes the generations (when there is one)
+        self.indexes = indexes or TrainingIndexes()  # the training texts' indexes, for copied spans
         self._told_process_failure = False
         self.active: Exchange | None = None
         self._draining: set[Exchange] = set()
@@ -119,6 +125,7 @@ class ChatView(VerticalScroll, can_focus=True):
         exchange = Exchange(turn)
         for column in exchange.columns:
             column.colour = self.colour
+            column.show_copied = self.copied
         self.active = exchange
         self.current = min(self.current, self.column_count - 1)
         if self.solo is not None and self.solo >= self.column_count:
@@ -220,6 +227,8 @@ class ChatView(VerticalScroll, can_focus=True):
             self._flush_timer.pause()
         if exchange.is_attached:
             exchange.finish(message.state)
+            if self.copied:
+                self.mark_copied([exchange])
 
     # -- which columns show ------------------------------------------------------------------
 
@@ -251,6 +260,39 @@ class ChatView(VerticalScroll, can_focus=True):
                 column.colour = colour
                 column.redraw()
         self.post_message(self.ViewChanged())
+
+    def action_toggle_copied(self) -> None:
+        self.copied = not self.copied
+
+    def watch_copied(self, copied: bool) -> None:
+        with self.app.batch_update():
+            for column in self.query(TemperatureColumn):
+                column.show_copied = copied
+                column.redraw()
+        if copied:
+            self.mark_copied(list(self.query(Exchange)))
+        self.post_message(self.ViewChanged())
+
+    @work(thread=True, group="copied", exit_on_error=False)
+    def mark_copied(self, exchanges: list[Exchange]) -> None:
+        """Find each finished column's copied spans (the index is opened, and built the first
+        time, here: it reads and hashes the training text)."""
+        for exchange in exchanges:
+            for column, engine in zip(exchange.columns, exchange.engines, strict=True):
+                if column.copying is not None or column.state == "streaming":
+                    continue
+                text = column.text
+                try:
+                    index, found = self.indexes.open(engine.metadata)
+                except TrainingTextError as error:
+                    self.app.call_from_thread(self._no_copied_spans, str(error))
+                    return
+                self.app.call_from_thread(column.set_copying, text, index.copying(found.as_seen(text)))
+
+    def _no_copied_spans(self, reason: str) -> None:
+        if self.copied:
+            self.copied = False
+            self.notify(f"No copied spans: {reason}", severity="warning", markup=False, timeout=8)
 
     def watch_narrow(self) -> None:
         self._apply_view()

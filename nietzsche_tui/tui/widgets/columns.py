@@ -14,8 +14,9 @@ from textual.widgets import Static
 from nietzsche_tui.engine.generation import Engine, Generation
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.text import visible, visible_one_line
-from nietzsche_tui.tui.colours import confidence_buckets, painted_buckets, surprisal_buckets
+from nietzsche_tui.tui.colours import confidence_buckets, paint_copied, painted_buckets, surprisal_buckets
 from nietzsche_tui.tui.turns import Turn
+from nietzsche_tui.verbatim.index import Copying
 
 MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
 DISPLAY_CHARS = 4_000  # characters rendered per finished column
@@ -34,6 +35,8 @@ class TemperatureColumn(Vertical):
         self.probabilities: list[float] = []  # the model's probability of each character of text
         self.buckets = b""  # their confidence colours, computed once as they arrive
         self.colour = False  # paint each character by that probability
+        self.copying: Copying | None = None  # its spans found in the training text, once finished
+        self.show_copied = False  # underline them
         self.state = "streaming"  # columns are created as their generation starts
         # Children exist from the start so the stream can update them before they are mounted.
         self.header = Static(self._header(), classes="column-header", markup=False)
@@ -56,10 +59,19 @@ class TemperatureColumn(Vertical):
         self.redraw()
 
     def _shown(self, count: int) -> Text:
-        """The last ``count`` characters, made visible, painted by confidence when colouring."""
-        if not self.colour:
-            return Text(visible(self.text[-count:]))
-        return painted_buckets(self.text[-count:], self.buckets)
+        """The last ``count`` characters, made visible, painted by confidence when colouring and
+        with the copied spans underlined when they are shown."""
+        text = self.text[-count:]
+        shown = painted_buckets(text, self.buckets) if self.colour else Text(visible(text))
+        if self.show_copied and self.copying is not None:
+            paint_copied(shown, self.copying, len(self.text) - len(text))
+        return shown
+
+    def set_copying(self, text: str, copying: Copying) -> None:
+        """The spans a worker found for ``text`` (UI thread); kept only if the text is still that."""
+        if text == self.text:
+            self.copying = copying
+            self.redraw()
 
     def redraw(self) -> None:
         """While streaming, show the last LIVE_LINES wrapped lines in a fixed-height body, so new
