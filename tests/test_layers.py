@@ -14,16 +14,18 @@ ALLOWED = {
     "locate": {"contracts"},
     "engine": {"engine", "contracts", "text"},
     "history": {"history", "contracts"},
+    "verbatim": {"verbatim", "contracts"},
     "runs": {"contracts"},
-    "settings": {"contracts", "engine", "history"},
+    "settings": {"contracts", "engine", "history", "verbatim"},
     "serve": {"serve", "runs", "locate", "contracts", "settings", "history"},
-    "tui": {"tui", "contracts", "engine", "history", "locate", "runs", "text", "settings"},
-    "cli": {"cli", "contracts", "engine", "history", "locate", "runs", "text", "settings", "serve", "tui"},
+    "tui": {"tui", "contracts", "engine", "history", "verbatim", "locate", "runs", "text", "settings"},
+    "cli": {"cli", "contracts", "engine", "history", "verbatim", "locate", "runs", "text", "settings", "serve", "tui"},
     "__main__": {"cli"},
     "__init__": set(),
 }
-# The trainer shares the contracts and the maths, and the command-line toolkit alone of the CLI.
-TRAINER_ALLOWED = {"contracts", "engine", "text", "cli.common", "__init__"}
+# The trainer shares the contracts and the maths (the verbatim index measures its samples' copying),
+# and the command-line toolkit alone of the CLI.
+TRAINER_ALLOWED = {"contracts", "engine", "verbatim.index", "text", "cli.common", "__init__"}
 
 
 def layer_of(module: str) -> str:

@@ -39,6 +39,7 @@ from nietzsche_tui.contracts.folder import atomic_write_bytes, complete_checkpoi
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.engine.weights import ModelWeights
 from nietzsche_tui.text import visible
+from nietzsche_tui.verbatim.index import VerbatimIndex
 from trainer.data import WindowBatches
 from trainer.model import build_model
 
@@ -245,8 +246,10 @@ class EpochSamples(keras.callbacks.Callback):
         length: int,
         seed: int,
         guard: DivergenceGuard,
+        corpus_index: VerbatimIndex | None = None,
     ) -> None:
         super().__init__()
+        self.corpus_index = corpus_index  # the training text's, to measure what the samples copy
         self.make_engine = make_engine
         self.passages = passages
         self.temperatures = temperatures
@@ -264,6 +267,13 @@ class EpochSamples(keras.callbacks.Callback):
         columns = ["".join(column) for column in zip(*(s.chars for s in engine.generate(request)), strict=True)]
         samples = [{"temperature": t, "text": x} for t, x in zip(self.temperatures, columns, strict=True)]
         self.last = (epoch + 1, seed_text, samples)
+        if self.corpus_index is not None and logs is not None:
+            # Memorisation, seen as copying: the longest span of the samples found word for word
+            # in the training text, and the share of their characters inside such spans. Runs
+            # before the checkpoint writer and the events, which record both from the logs.
+            copied = [self.corpus_index.copying(text) for text in columns]
+            logs["copied_longest"] = max(c.longest for c in copied)
+            logs["copied_fraction"] = sum(c.covered for c in copied) / max(1, sum(len(t) for t in columns))
         out = sys.stdout
         out.write(f'--- Generating with seed: "{visible(seed_text)}"\n')
         for temperature, text in zip(self.temperatures, columns, strict=True):
@@ -328,4 +338,6 @@ class TrainingEvents(keras.callbacks.Callback):
             checkpoint=saved,
             seed_text=sampled[1] if sampled else "",
             samples=sampled[2] if sampled else [],
+            copied_longest=logs.get("copied_longest"),
+            copied_fraction=logs.get("copied_fraction"),
         )

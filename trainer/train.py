@@ -25,6 +25,7 @@ from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.engine.prompts import describe_characters
 from nietzsche_tui.engine.weights import MAX_MEMBER_BYTES, load_weights
 from nietzsche_tui.text import control_characters
+from nietzsche_tui.verbatim.index import VerbatimIndex
 from trainer.callbacks import (
     CheckpointWriter,
     DivergenceGuard,
@@ -303,6 +304,8 @@ def train(
                 learning_rate=logs.get("learning_rate"),
                 epoch_seconds=record["seconds"],
                 total_seconds=total,
+                copied_longest=logs.get("copied_longest"),
+                copied_fraction=logs.get("copied_fraction"),
             ),
             corpus={
                 "source": corpus.name,
@@ -339,13 +342,15 @@ def train(
         config.sample_length,
         config.seed,
         guard,
+        VerbatimIndex.build(corpus.text) if config.sample_length and config.temperatures else None,
     )
     callbacks: list[keras.callbacks.Callback] = [
         HeldOutLoss(held_out, vocab_size, config.maxlen, config.architecture),
         guard,
     ]
     if placement.is_chief:
-        callbacks += [writer, TrainingLog(out, guard), samples, TrainingEvents(events, guard, writer, samples)]
+        # The samples first: they add what they copied to the logs the checkpoint and events record.
+        callbacks += [samples, writer, TrainingLog(out, guard), TrainingEvents(events, guard, writer, samples)]
     callbacks += extra_callbacks
     # A progress bar on a terminal, one line per epoch in logs and CI.
     verbose = 1 if sys.stdout.isatty() and not os.environ.get("CI") else 2

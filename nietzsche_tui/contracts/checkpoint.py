@@ -141,6 +141,10 @@ class Metrics:
     learning_rate: float | None = None
     epoch_seconds: float | None = None
     total_seconds: float | None = None
+    # What the epoch's samples copied from the training text (verbatim/index.py, 20+ characters):
+    # the longest span, and the share of their characters inside one.
+    copied_longest: float | None = None
+    copied_fraction: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     NAMES: ClassVar[tuple[str, ...]] = (
@@ -150,6 +154,8 @@ class Metrics:
         "learning_rate",
         "epoch_seconds",
         "total_seconds",
+        "copied_longest",
+        "copied_fraction",
     )
 
     @property

@@ -15,7 +15,10 @@ with these events, in the order a run writes them:
                   (since the epoch began). At most a few per second.
 ``epoch_ended``   ``epoch``, ``train_loss``, ``val_loss``, ``val_bpc``, ``learning_rate``,
                   ``seconds``, ``checkpoint`` (the metadata file's name, or null when the epoch
-                  was not saved), ``seed_text`` and ``samples`` (``[{"temperature": T, "text": …}]``)
+                  was not saved), ``seed_text`` and ``samples`` (``[{"temperature": T, "text": …}]``),
+                  ``copied_longest`` and ``copied_fraction`` (what the samples copied word for
+                  word from the training text: the longest span, the share of characters in
+                  spans of 20+; null when there were no samples)
 ``run_finished``  ``epoch`` (the last complete one)
 ``run_stopped``   ``reason``: ``interrupted`` (SIGINT/Ctrl-C) or ``diverged``; ``message``
 ``run_failed``    ``message``: the one line the trainer printed (bad corpus, disk full, …)
@@ -169,6 +172,8 @@ class EpochRecord:
     checkpoint: str | None = None
     seed_text: str = ""
     samples: list[tuple[float, str]] = field(default_factory=list)
+    copied_longest: float | None = None
+    copied_fraction: float | None = None
 
 
 @dataclass
@@ -236,6 +241,8 @@ class RunState:
                 checkpoint if isinstance(checkpoint := event.get("checkpoint"), str) else None,
                 seed_text if isinstance(seed_text := event.get("seed_text"), str) else "",
                 samples,
+                _number(event.get("copied_longest")),
+                _number(event.get("copied_fraction")),
             )
             self.epoch, self.batch, self.loss = epoch + 1, 0, None
         elif kind in TERMINAL_EVENTS:

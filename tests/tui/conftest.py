@@ -27,6 +27,8 @@ def write_epoch(folder, epoch, start=1_800_000_000.0):
             "learning_rate": 0.02 * 0.98 ** (epoch - 1),
             "epoch_seconds": 30.0,
             "total_seconds": 30.0 * epoch,
+            "copied_longest": 14 + 6 * epoch,
+            "copied_fraction": 0.03 * epoch,
         },
         seed_passages=["what then? is there not"],
     )

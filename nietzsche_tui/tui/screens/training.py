@@ -50,6 +50,14 @@ def run_summary(folder: str, state: RunState, checkpoints: list[Checkpoint]) -> 
     return f"{folder} · {words.get(state.status, state.status)}{message} · {latest}"
 
 
+def copied_cell(longest: float | None, fraction: float | None) -> str:
+    """The table's "copied" column: the samples' longest span found in the training text, and
+    the share of their characters inside spans of 20 or more."""
+    if longest is None or fraction is None:
+        return "—"
+    return f"{int(longest)} · {fraction:.0%}"
+
+
 def loss_axis(losses: list[float]) -> tuple[float, float]:
     """The loss axis's range: the curves start high at the left, where plotext draws its legend,
     so the axis reaches a third above the highest loss and the legend sits over empty space."""
@@ -98,6 +106,7 @@ class TrainingScreen(Screen[None]):
             ("bits/char", "bpc"),
             ("learning rate", "lr"),
             ("seconds", "seconds"),
+            ("copied", "copied"),
         ):
             table.add_column(label, key=key)
         self.show()
@@ -137,6 +146,7 @@ class TrainingScreen(Screen[None]):
                 _number(metrics.held_out_bits),
                 _number(metrics.learning_rate, 5),
                 _number(metrics.epoch_seconds, 1),
+                copied_cell(metrics.copied_longest, metrics.copied_fraction),
                 key=str(checkpoint.epoch),
             )
             self._rows.append(checkpoint.epoch)
@@ -165,6 +175,16 @@ class TrainingScreen(Screen[None]):
         losses = [y for _, y in train + held if y is not None]
         if losses:
             plt.ylim(*loss_axis(losses))
+        # Memorisation seen as copying, on the right-hand axis: the share of the epoch's samples
+        # found word for word in the training text rises as the held-out loss turns up.
+        copied = [
+            (x, 100 * c.metadata.metrics.copied_fraction)
+            for x, c in zip(xs, checkpoints, strict=True)
+            if c.metadata.metrics.copied_fraction is not None
+        ]
+        if copied:
+            plt.plot([x for x, _ in copied], [y for _, y in copied], label="copied %", marker="braille", yside="right")
+            plt.ylim(0, max(10.0, max(y for _, y in copied) * 1.35), yside="right")
         plt.title("loss (nats/char)" if checkpoints else "no epochs yet: press s to start training")
         plot.refresh()
 
