@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--history", default=None, help="the history database (default: the user data folder)")
     parser.add_argument("--no-history", dest="keep_history", action="store_false", help="keep nothing of this session")
     parser.add_argument(
+        "--no-suggest",
+        dest="suggest",
+        action="store_false",
+        help="do not show the model's continuation as you type (the palette toggles it)",
+    )
+    parser.add_argument(
         "--no-generation-process",
         dest="generation_process",
         action="store_false",

@@ -274,6 +274,7 @@ def make_app(checkpoint: str | None = None, **options) -> NietzscheApp:
     """
     options.setdefault("keep_history", False)
     options.setdefault("generation_process", False)  # tests ask for the child where they test it
+    options.setdefault("suggest", False)  # and for suggestions where they test them
     if "temperatures" in options:
         options["temperatures"] = tuple(options["temperatures"])
     return NietzscheApp(Settings(checkpoint=checkpoint, **options))

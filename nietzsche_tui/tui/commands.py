@@ -26,6 +26,12 @@ def system_commands(app: NietzscheApp, built_in: Iterable[SystemCommand]) -> Ite
         ("Surprise me", "Start from a held-out passage (Ctrl+T)", chat.action_surprise),
         ("Reload checkpoint", "Load the latest checkpoint (Ctrl+L)", app.action_reload),
         ("Show all columns", "Columns side by side", chat.chat.action_show_all),
+        (
+            "Suggestions as you type",
+            "The model's next word, dimmed: → takes it, Ctrl+→ a word",
+            chat.action_toggle_suggestions,
+        ),
+        ("Copied spans", "Underline what the training text holds word for word (v)", chat.chat.action_toggle_copied),
         ("Training screen", "The folder's epochs, loss plot and samples (F5)", app.action_training),
         ("Start training", "Train or resume into the folder", app.action_start_training),
         ("Stop training", "Stop the run this app started", app.action_stop_training),

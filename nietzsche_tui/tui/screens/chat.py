@@ -37,7 +37,7 @@ from nietzsche_tui.tui.screens.dialogs import HelpScreen
 from nietzsche_tui.tui.state import ModelState
 from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS, SHOWN_PROMPT_CHARS, Turn, replay_turn, replay_verdict
 from nietzsche_tui.tui.widgets.chat_view import ChatView
-from nietzsche_tui.tui.widgets.prompt import PromptInput
+from nietzsche_tui.tui.widgets.prompt import ModelSuggester, PromptInput
 from nietzsche_tui.tui.widgets.status import StatusBar, prompt_notice
 from nietzsche_tui.verbatim.source import TrainingIndexes
 
@@ -84,6 +84,7 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         self.set_reactive(ChatScreen.seed, settings.seed)
         self._next_seed = settings.seed
         self.epoch_spec: str | None = None  # which epochs; None: first, ~quarter, half, last
+        self.suggest = settings.suggest  # the model's continuation as you type (the palette toggles it)
 
     def compose(self) -> ComposeResult:
         indexes = TrainingIndexes(self.settings.corpus, self.settings.copied_min)
@@ -94,6 +95,7 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
             placeholder="Seed the model with a few words and press Enter  (F1: help)",
             id="prompt-input",
             select_on_focus=False,
+            suggester=ModelSuggester(lambda: self.models.engine, self.settings.mode, lambda: self.suggest),
         )
         with self.chat:
             yield Static(Text("Loading the model…"), id="welcome")

@@ -86,6 +86,12 @@ class ChatKeys:
             CellScreen(exchange.columns[index], exchange.generation.prompt.text, exchange.engines[index])
         )
 
+    def action_toggle_suggestions(self) -> None:
+        self.suggest = not self.suggest
+        if not self.suggest:
+            self.prompt_input.clear_suggestion()
+        self.notify(f"Suggestions as you type: {'on' if self.suggest else 'off'}", timeout=2)
+
     def action_toggle_compare(self) -> None:
         self.compare_epochs = not self.compare_epochs
         what = f"epochs side by side at T={EPOCHS_TEMPERATURE:g}" if self.compare_epochs else "temperatures"
