@@ -128,3 +128,24 @@ def damage(path, how):
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     else:
         path.write_text("{ not json")
+
+
+def model_that_copies(tmp_path, seed=3, length=80):
+    """A model and a training text that holds, on its third line, 30 characters of what the
+    model writes at T=0.5 for "truth is" with this seed."""
+    from nietzsche_tui.contracts.corpus import corpus_sha256
+    from nietzsche_tui.engine.generation import Engine, GenerationRequest
+    from tests.checkpoints import random_weights, write_checkpoint
+    from tests.conftest import TINY_TEXT
+
+    vocabulary = sorted(set(TINY_TEXT.lower()))
+    weights = random_weights(len(vocabulary), 32, seed=2024)
+    folder = tmp_path / "model"
+    write_checkpoint(folder, weights, vocabulary, epoch=1, maxlen=20)
+    generation = Engine.load(folder).generate(GenerationRequest("truth is", (0.5,), length, seed))
+    written = "".join(step.chars[0] for step in generation)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(f"one line\nanother line\nhere: {written[20:50]} and more\n", encoding="utf-8")
+    record = {"source": "corpus.txt", "paths": [str(corpus)], "sha256": corpus_sha256(corpus.read_text())}
+    write_checkpoint(folder, weights, vocabulary, epoch=1, maxlen=20, corpus=record)
+    return folder, corpus, written

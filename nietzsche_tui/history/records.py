@@ -39,6 +39,8 @@ class StoredExchange:
     top_k: int | None
     top_p: float | None
     columns: list[Column]
+    # A branch (inspect, then a digit): where it branched from, as ``Branch.to_dict`` writes it.
+    branch_of: dict[str, Any] | None = None
     id: int | None = None
     session_id: int | None = None
     created: float = 0.0
@@ -56,6 +58,7 @@ class StoredExchange:
             "prompt_typed": self.prompt,
             "dropped": self.dropped,
             "weights_sha256": self.weights_sha256,
+            "branch_of": self.branch_of,
             "columns": [
                 {
                     "label": column.label,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x4E5A5448  # "NZTH": marks the file as ours
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Each migration takes the database from the version before it to its own number. Version 1 is
 # the first release of the store; version 2 added full-text search over prompts and outputs;
 # version 3 indexes every character (FTS5's trigram tokenizer: unicode61 dropped symbols such as
-# "☃", so a search for one found nothing).
+# "☃", so a search for one found nothing); version 4 links a branch to the exchange it branched from.
 MIGRATIONS: dict[int, str] = {
     1: """
         CREATE TABLE sessions (
@@ -52,6 +52,9 @@ MIGRATIONS: dict[int, str] = {
             SELECT id, prompt, (SELECT group_concat(json_extract(value, '$.text'), ' ')
                                 FROM json_each(exchanges.columns))
             FROM exchanges;
+    """,
+    4: """
+        ALTER TABLE exchanges ADD COLUMN branch_of TEXT;
     """,
 }
 

@@ -176,12 +176,13 @@ class HistoryStore:
             exchange.top_k,
             exchange.top_p,
             columns,
+            None if exchange.branch_of is None else json.dumps(exchange.branch_of, ensure_ascii=False),
         )
         with self._lock, self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO exchanges(session_id, created, kind, prompt, prompt_read, dropped, checkpoint_path, "
-                "epoch, weights_sha256, mode, temperatures, length, seed, top_k, top_p, columns) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "epoch, weights_sha256, mode, temperatures, length, seed, top_k, top_p, columns, branch_of) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             exchange_id = int(cursor.lastrowid)
@@ -288,6 +289,9 @@ def _from_row(row: sqlite3.Row) -> StoredExchange:
     columns = [Column(**column) for column in columns]
     if not all(isinstance(column.text, str) and isinstance(column.label, str) for column in columns):
         raise ValueError("a column without text")
+    branch_of = json.loads(row["branch_of"]) if row["branch_of"] else None
+    if branch_of is not None and not isinstance(branch_of, dict):
+        raise ValueError("a branch link that is not an object")
     return StoredExchange(
         kind=row["kind"],
         prompt=row["prompt"],
@@ -303,6 +307,7 @@ def _from_row(row: sqlite3.Row) -> StoredExchange:
         top_k=row["top_k"],
         top_p=row["top_p"],
         columns=columns,
+        branch_of=branch_of,
         id=row["id"],
         session_id=row["session_id"],
         created=row["created"],

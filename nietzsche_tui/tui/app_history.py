@@ -84,7 +84,7 @@ class HistoryWiring:
         if self.history is not None:
             # The record, with the text its columns received: stored from a thread.
             turn, texts = message.exchange.turn, message.exchange.texts()
-            self._store(lambda: turn.stored(texts, message.state))
+            self._store(lambda: turn.stored(texts, message.state), turn.saved)
 
     def on_chat_scoring_scored(self, message: ChatScreen.Scored) -> None:
         """Keep a /score exchange too (its column is the scored text)."""
@@ -92,9 +92,13 @@ class HistoryWiring:
             self._store(lambda: stored_score(message.text, message.summary, message.engine))
 
     @work(thread=True, group="history-save", exit_on_error=False)
-    def _store(self, record: Callable[[], StoredExchange]) -> None:
-        """Save one exchange in a thread (hashing the weights included): the UI never waits for the disk."""
-        self._save(record())
+    def _store(self, record: Callable[[], StoredExchange], saved: dict[str, int] | None = None) -> None:
+        """Save one exchange in a thread (hashing the weights included): the UI never waits for
+        the disk. ``saved`` (a turn's) receives the row's id, which a branch of it names."""
+        stored = record()
+        self._save(stored)
+        if saved is not None and stored.id is not None:
+            saved["id"] = stored.id
 
     def _saving(self) -> bool:
         return any(not worker.is_finished for worker in self.workers if worker.group == "history-save")

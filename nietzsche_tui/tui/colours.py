@@ -98,7 +98,7 @@ def paint_copied(text: Text, copying: Copying, offset: int = 0) -> Text:
 def copied_legend(min_span: int) -> Text:
     legend = Text("  ")
     legend.append("underlined", style=COPIED_STYLE)
-    legend.append(f": copied word for word from the training text ({min_span}+ characters; i shows where)")
+    legend.append(f": in the training text word for word ({min_span}+ characters)")
     return legend
 
 

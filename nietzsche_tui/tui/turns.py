@@ -8,11 +8,13 @@ replay, hashing the weights) and hand it to the UI finished.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
 from nietzsche_tui.history.records import Column, StoredExchange, weights_sha256
+from nietzsche_tui.text import visible_one_line
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
 SHOWN_PROMPT_CHARS = 300  # of a long prompt, the end is shown above its columns
@@ -32,6 +34,37 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class Branch:
+    """Where a branch leaves an exchange (inspect, then a digit or Enter on a row): the column, the
+    position in its text, and the character chosen there instead of the one the model wrote."""
+
+    prompt: str  # the original exchange's prompt, as the model read it
+    column: str  # the column's label
+    position: int  # 0-based, in the column's text
+    chosen: str
+    instead_of: str
+    exchange: int | None = None  # the original's id in the history, once it was stored
+
+    def describe(self) -> str:
+        origin = f"exchange #{self.exchange}" if self.exchange is not None else f"“{self.prompt[-24:]}”"
+        return (
+            f"branch of {origin} ({self.column}) at character {self.position + 1}: "
+            f"“{visible_one_line(self.chosen)}” for “{visible_one_line(self.instead_of)}”"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Branch | None:
+        """The link a stored exchange keeps, or None when there is none (or it is not ours)."""
+        try:
+            return cls(**data) if data else None
+        except TypeError:
+            return None
+
+
+@dataclass(frozen=True)
 class Turn:
     """One prompt and how it is answered: the prompt as typed and as shown, the generation (its
     request and the prompt as the model reads it), each column's engine, a notice for the
@@ -43,6 +76,10 @@ class Turn:
     engines: tuple[Engine, ...]
     notice: str = ""
     replay: Replay | None = None
+    branch: Branch | None = None
+    # Filled once by the history's thread when the turn is stored: {"id": its row}, so a branch
+    # of it can name it.
+    saved: dict[str, int] = field(default_factory=dict, compare=False)
 
     @property
     def request(self) -> GenerationRequest:
@@ -93,7 +130,32 @@ class Turn:
             top_k=request.top_k,
             top_p=request.top_p,
             columns=columns,
+            branch_of=None if self.branch is None else self.branch.to_dict(),
         )
+
+
+def branch_turn(turn: Turn, column: int, text: str, position: int, chosen: str, shown_chars: int) -> Turn:
+    """A new turn continuing ``turn``'s column ``column`` (whose text is ``text``) from
+    ``position``, with ``chosen`` there instead of the character written: the text up to it is
+    the new prompt; the temperature, seed, length, mode and truncation are the column's.
+    Raises PromptError or ValueError."""
+    request = turn.request
+    prompt = turn.generation.prompt.text + text[:position] + chosen
+    branched = GenerationRequest(
+        prompt[-MAX_PROMPT_CHARS:],
+        (turn.temperature(column),),
+        request.length,
+        request.seed,
+        request.mode,
+        request.top_k,
+        request.top_p,
+    )
+    engine = turn.engines[column]
+    branch = Branch(
+        turn.generation.prompt.text, turn.labels[column], position, chosen, text[position], turn.saved.get("id")
+    )
+    shown = prompt if len(prompt) <= shown_chars else "…" + prompt[-shown_chars:]
+    return Turn(prompt, shown, engine.generate(branched), (engine,), branch.describe(), branch=branch)
 
 
 def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
@@ -119,7 +181,11 @@ def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
     checkpoint = engines[-1].checkpoint
     same = checkpoint is not None and weights_sha256(checkpoint.weights_path) == stored.weights_sha256
     note = "replay: same checkpoint file" if same else "replay: the checkpoint file has changed since"
-    return Turn(stored.prompt, stored.prompt[-shown_chars:], generation, tuple(engines), note, Replay(stored, same))
+    branch = Branch.from_dict(stored.branch_of)
+    if branch is not None:
+        note += f" · {branch.describe()}"
+    shown = stored.prompt[-shown_chars:]
+    return Turn(stored.prompt, shown, generation, tuple(engines), note, Replay(stored, same), branch)
 
 
 def replay_verdict(replay: Replay, texts: Sequence[str]) -> tuple[str, str]:

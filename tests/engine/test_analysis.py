@@ -128,7 +128,9 @@ def test_alternatives_sum_and_hold_the_chosen_characters_probability(app_model):
         assert sum(p for _, p, _ in seen.top) == pytest.approx(1.0, abs=1e-9)
         assert sum(q for _, _, q in seen.top) == pytest.approx(1.0, abs=1e-9)
         assert sum(q > 0 for _, _, q in seen.top) <= 5  # top-k applied after temperature
-        assert seen.chosen_probability == pytest.approx(steps[i].probabilities[0], abs=1e-9)
+        # Generation runs the window in the pipeline's larger products, inspect runs it alone: float32
+        # sums in another order differ by ~1e-8 on some BLAS kernels (this machine's, 2026-12-02).
+        assert seen.chosen_probability == pytest.approx(steps[i].probabilities[0], abs=1e-6)
         assert dict((c, p) for c, p, _ in seen.top)[text[i]] == pytest.approx(steps[i].probabilities[0])
         assert 1 <= seen.chosen_rank <= 5
 

@@ -45,8 +45,9 @@ def test_migrations_from_the_first_version(tmp_path):
     db.commit()
     db.close()
     store = new_store(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
-    assert [e.prompt for e in store.exchanges(search="nietzsche")] == ["old prompt"]  # the old row is searchable
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    (old,) = store.exchanges(search="nietzsche")  # the old row is searchable
+    assert old.prompt == "old prompt" and old.branch_of is None
 
 
 def test_two_processes_on_one_database_keep_every_exchange(tmp_path):

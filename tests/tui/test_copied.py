@@ -1,31 +1,10 @@
 """Copied spans in the app: v underlines what the training text holds word for word, inspect says
 from which line, and a training text that changed is refused with one line."""
 
-from nietzsche_tui.contracts.corpus import corpus_sha256
-from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.tui.app import make_app
 from nietzsche_tui.tui.screens.inspect import InspectScreen
 from nietzsche_tui.tui.widgets.columns import Exchange
-from tests.checkpoints import random_weights, write_checkpoint
-from tests.conftest import TINY_TEXT
-from tests.helpers import WIDE, notified, prompt, ready, settle
-
-VOCABULARY = sorted(set(TINY_TEXT.lower()))
-WEIGHTS = random_weights(len(VOCABULARY), 32, seed=2024)
-
-
-def model_that_copies(tmp_path, seed=3, length=80):
-    """A model and a training text that holds, on its third line, 30 characters of what the
-    model writes at T=0.5 for "truth is" with this seed."""
-    folder = tmp_path / "model"
-    write_checkpoint(folder, WEIGHTS, VOCABULARY, epoch=1, maxlen=20)
-    generation = Engine.load(folder).generate(GenerationRequest("truth is", (0.5,), length, seed))
-    written = "".join(step.chars[0] for step in generation)
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(f"one line\nanother line\nhere: {written[20:50]} and more\n", encoding="utf-8")
-    record = {"source": "corpus.txt", "paths": [str(corpus)], "sha256": corpus_sha256(corpus.read_text())}
-    write_checkpoint(folder, WEIGHTS, VOCABULARY, epoch=1, maxlen=20, corpus=record)
-    return folder, corpus, written
+from tests.helpers import WIDE, model_that_copies, notified, prompt, ready, settle
 
 
 def underlined(column) -> set[int]:
@@ -49,7 +28,7 @@ async def test_v_underlines_the_copied_span_and_inspect_names_its_line(tmp_path)
         (span,) = column.copying.spans
         assert (span.start, span.line) == (20, 3) and span.length >= 30
         assert underlined(column) == set(range(span.start, span.end))
-        assert "copied word for word" in str(app.chat_screen.legend.render())
+        assert "in the training text word for word (12+" in str(app.chat_screen.legend.render())
         await pilot.press("i", "home", *["right"] * 25)
         screen = app.screen
         assert isinstance(screen, InspectScreen)

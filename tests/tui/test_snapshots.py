@@ -3,7 +3,7 @@
 import pytest
 
 from nietzsche_tui.tui.app import make_app
-from tests.helpers import ready, settle
+from tests.helpers import model_that_copies, ready, settle
 
 SIZE = (120, 34)
 
@@ -151,3 +151,38 @@ def test_history_screen(app_model, tmp_path, utc, snap_compare):
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_copied_spans_over_confidence_colours(tmp_path, snap_compare):
+    """v underlines what the training text holds word for word; with p the two read together."""
+    folder, _, _ = model_that_copies(tmp_path)
+    app = make_app(checkpoint=str(folder), seed=3, length=80, temperatures=(0.5,), copied_min=12, show_speed=False)
+
+    async def run_before(pilot):
+        app.prompt_input.cursor_blink = False
+        await ready(app, pilot)
+        app.prompt_input.value = "truth is"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("tab", "p", "v")
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_suggestion_as_you_type(app_model, snap_compare):
+    app = app_for(app_model, suggest=True)
+
+    async def run_before(pilot):
+        app.prompt_input.cursor_blink = False
+        await ready(app, pilot)
+        await pilot.press(*"truth is a")
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_a_branch_from_inspect(app_model, snap_compare):
+    """i, a position, then a digit: the column continues from there with that character."""
+    run_before = before("tab", "i", "home", *["right"] * 6, "2", prompt="what then? is there not ground")
+    assert snap_compare(app_for(app_model, temperatures=(0.5, 1.0)), terminal_size=SIZE, run_before=run_before)

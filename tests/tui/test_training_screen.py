@@ -31,7 +31,7 @@ async def test_f5_shows_every_epoch_the_plot_and_each_epochs_samples(run_folder)
         table = screen.query_one("#epochs")
         assert table.row_count == 4 and screen.selected_epoch == 4
         assert [table.get_row_at(i)[2] for i in range(4)] == ["3.200", "2.500", "2.200", "2.050"]
-        assert [table.get_row_at(i)[6] for i in range(4)] == ["20 · 3%", "26 · 6%", "32 · 9%", "38 · 12%"]
+        assert [table.get_row_at(i)[4] for i in range(4)] == ["20 · 3%", "26 · 6%", "32 · 9%", "38 · 12%"]
         samples = str(screen.query_one("#samples-text").render())
         assert "truth is a woman (epoch 4 at 0.2)" in samples and "temperature 1" in samples
         await pilot.press("up")

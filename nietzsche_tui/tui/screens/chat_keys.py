@@ -13,6 +13,7 @@ from nietzsche_tui.engine.prompts import PromptError
 from nietzsche_tui.locate import epoch_checkpoints
 from nietzsche_tui.tui.screens.dialogs import EpochsDialog
 from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
+from nietzsche_tui.tui.turns import SHOWN_PROMPT_CHARS, branch_turn
 from nietzsche_tui.tui.widgets.columns import Exchange
 
 
@@ -75,7 +76,23 @@ class ChatKeys:
             index_, found = copied
             column.copying = index_.copying(found.as_seen(column.text))  # one column: a millisecond
         source = None if copied is None else copied[0]
-        self.app.push_screen(InspectScreen(column, prompt, engine, turn.temperature(index), turn.request, source))
+        screen = InspectScreen(column, prompt, engine, turn.temperature(index), turn.request, source)
+
+        def branch(picked: tuple[int, str] | None) -> None:
+            if picked is not None:
+                self.branch(exchange, index, *picked)
+
+        self.app.push_screen(screen, branch)
+
+    def branch(self, exchange: Exchange, index: int, position: int, chosen: str) -> None:
+        """Continue column ``index`` of ``exchange`` from ``position`` with ``chosen`` there."""
+        column = exchange.columns[index]
+        try:
+            turn = branch_turn(exchange.turn, index, column.text, position, chosen, SHOWN_PROMPT_CHARS)
+        except (PromptError, ValueError) as error:
+            self.notify(f"Cannot branch: {error}", severity="warning", markup=False)
+            return
+        self._start(turn)
 
     def action_cells(self) -> None:
         chosen = self._column_to_look_at()

@@ -39,8 +39,11 @@ KEYS = [
     (
         "i",
         "chat",
-        "inspect the column: ← → move, Ctrl+← Ctrl+→ by word, Home End; the 10 likeliest characters there",
+        "inspect the column: ← → move, Ctrl+← Ctrl+→ by word, Home End; the 10 likeliest characters there; "
+        "a digit (or ↑ ↓ and Enter) branches: the column continues from there with that character",
     ),
+    ("v", "chat", "underline the spans copied word for word from the training text (i says from which line)"),
+    ("→ / Ctrl+→", "prompt", "take the model's dimmed suggestion / one word of it (--no-suggest, or the palette)"),
     ("n", "chat", "the column's text coloured by one LSTM cell; cells ranked by what they track"),
     ("/score TEXT", "prompt", "how surprised the model is by TEXT, coloured character by character"),
     ("/help", "prompt", "this help"),
@@ -53,7 +56,7 @@ KEYS = [
 ]
 
 FOOTNOTE = (
-    "Digits, arrows and p i n act on the chat only when it has focus (Tab); any other key typed there "
+    "Digits, arrows and p i n v act on the chat only when it has focus (Tab); any other key typed there "
     "goes to the prompt, so typing never triggers them. Keys are written as you press them. "
     "A terminal too narrow for every column shows one at a time; the same keys switch between them."
 )

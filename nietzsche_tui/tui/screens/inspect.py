@@ -37,11 +37,22 @@ def bar(probability: float) -> str:
     return "█" * int(filled) + ("▌" if filled - int(filled) >= 0.5 else "")
 
 
-class InspectScreen(Screen[None]):
-    """A cursor over one column's text; the side panel shows what the model weighed at the cursor."""
+class InspectScreen(Screen[tuple[int, str] | None]):
+    """A cursor over one column's text; the side panel shows what the model weighed at the cursor.
+
+    Picking one of the listed characters (its digit, or Enter on the highlighted row) ends the
+    screen with (cursor, character): the chat continues the column from there with that character
+    instead, as a branch."""
 
     BINDINGS = [
         Binding("escape,i", "app.pop_screen", "Back", id="inspect-close"),
+        Binding("up", "row(-1)", "▲ row", priority=True, id="inspect-row-up"),
+        Binding("down", "row(1)", "▼ row", priority=True, id="inspect-row-down"),
+        Binding("enter", "branch", "Branch here", priority=True, id="inspect-branch"),
+        *(
+            Binding(str(n), f"branch({n})", f"Branch with row {n}", show=False, id=f"inspect-branch-{n}")
+            for n in range(1, 10)
+        ),
         Binding("left", "move(-1)", "◀", priority=True, id="inspect-left"),
         Binding("right", "move(1)", "▶", priority=True, id="inspect-right"),
         Binding("ctrl+left", "word(-1)", "◀ word", priority=True, id="inspect-word-left"),
@@ -70,6 +81,8 @@ class InspectScreen(Screen[None]):
         self.temperature = temperature
         self.request = request
         self.cursor = max(0, len(self.text) - 1)
+        self.row = 0  # the highlighted alternative (Enter branches with it)
+        self.listed: list[str] = []  # the alternatives the panel lists, in its order
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="inspect-body"):
@@ -128,12 +141,28 @@ class InspectScreen(Screen[None]):
         table.add_column("p", justify="right")
         table.add_column(f"after T={self.temperature:g}", no_wrap=True)
         table.add_column("p", justify="right")
+        self.listed = [char for char, _, _ in seen.top]
+        self.row = min(self.row, len(self.listed) - 1)
         for row, (char, before, after) in enumerate(seen.top, 1):
             mark = " ◀" if char == seen.chosen else ""
             if row > 10 and mark:  # listed although it is not among the 10 likeliest
                 mark = f" ◀ (rank {seen.chosen_rank})"
-            table.add_row(shown_char(char) + mark, bar(before), f"{before:.3f}", bar(after), f"{after:.3f}")
+            key = f"{row} " if row < 10 else "  "
+            cells = (key + shown_char(char) + mark, bar(before), f"{before:.3f}", bar(after), f"{after:.3f}")
+            table.add_row(*cells, style="bold on grey30" if row - 1 == self.row else None)
         return table
+
+    def action_row(self, delta: int) -> None:
+        if self.listed:
+            self.row = (self.row + delta) % len(self.listed)
+            self.show()
+
+    def action_branch(self, row: int | None = None) -> None:
+        """Branch here with the listed character ``row`` (1-based), or the highlighted one."""
+        index = self.row if row is None else row - 1
+        if not self.text or not 0 <= index < len(self.listed):
+            return
+        self.dismiss((self.cursor, self.listed[index]))
 
     def copied_line(self) -> str:
         """Whether the character at the cursor is inside a copied span, and where it comes from."""

@@ -104,9 +104,9 @@ class TrainingScreen(Screen[None]):
             ("train", "train"),
             ("held-out", "val"),
             ("bits/char", "bpc"),
+            ("copied", "copied"),  # before the rate and seconds: a half-width table shows it
             ("learning rate", "lr"),
             ("seconds", "seconds"),
-            ("copied", "copied"),
         ):
             table.add_column(label, key=key)
         self.show()
@@ -144,9 +144,9 @@ class TrainingScreen(Screen[None]):
                 _number(metrics.train_loss),
                 _number(metrics.val_loss),
                 _number(metrics.held_out_bits),
+                copied_cell(metrics.copied_longest, metrics.copied_fraction),
                 _number(metrics.learning_rate, 5),
                 _number(metrics.epoch_seconds, 1),
-                copied_cell(metrics.copied_longest, metrics.copied_fraction),
                 key=str(checkpoint.epoch),
             )
             self._rows.append(checkpoint.epoch)
