@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import numpy as np
-
 from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointMetadata
-from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest, Step, step_loop
+from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest, Step, column_streams, step_loop
 from nietzsche_tui.engine.network import Network
 from nietzsche_tui.engine.weights import load_weights
 
@@ -50,7 +48,7 @@ def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Ge
     temperatures = request.temperatures * len(engines)
 
     def make_steps(keep: bool) -> Iterator[Step]:
-        streams = [np.random.default_rng(np.random.SeedSequence(request.seed).spawn(1)[0]) for _ in engines]
+        streams = [column_streams(request.seed, 1)[0] for _ in engines]  # every epoch draws as column 0
         return step_loop(stack, first.vocabulary, first.maxlen, prompt, request, temperatures, streams, keep)
 
     return Generation(request, prompt, make_steps(False), labels, make_steps)

@@ -232,9 +232,7 @@ class Engine:
         return Generation(request, prompt, make_steps(False), make_steps=make_steps)
 
     def _steps(self, request: GenerationRequest, prompt: Prompt, keep: bool = False) -> Iterator[Step]:
-        streams = [
-            np.random.default_rng(s) for s in np.random.SeedSequence(request.seed).spawn(len(request.temperatures))
-        ]
+        streams = column_streams(request.seed, len(request.temperatures))
         return step_loop(
             self.network, self.vocabulary, self.maxlen, prompt, request, request.temperatures, streams, keep
         )
@@ -283,3 +281,9 @@ def step_loop(
         else:
             state = network.step(chosen, state)
             probabilities = network.probabilities(state)
+
+
+def column_streams(seed: int, columns: int) -> list[np.random.Generator]:
+    """Each column's own random stream for a seed: column c draws the same numbers whatever the
+    other columns do (and step mode's single column draws column 0's)."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(columns)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KINDS = ("temperatures", "epochs", "score")
+KINDS = ("temperatures", "epochs", "score", "steps")  # steps: written a character at a time (F8)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.history.store import HistoryStore, default_history_path
 from nietzsche_tui.tui.screens.chat import ChatScreen
 from nietzsche_tui.tui.screens.history import HistoryScreen, StoredView
-from nietzsche_tui.tui.turns import stored_score
+from nietzsche_tui.tui.turns import stored_score, with_weights_hash
 from nietzsche_tui.tui.widgets.chat_view import ChatView
 
 
@@ -85,6 +85,11 @@ class HistoryWiring:
             # The record, with the text its columns received: stored from a thread.
             turn, texts = message.exchange.turn, message.exchange.texts()
             self._store(lambda: turn.stored(texts, message.state), turn.saved)
+
+    def on_chat_screen_stepped(self, message: ChatScreen.Stepped) -> None:
+        """Keep a step-mode exchange (its weights hashed in the storing thread)."""
+        if self.history is not None:
+            self._store(lambda: with_weights_hash(message.stored))
 
     def on_chat_scoring_scored(self, message: ChatScreen.Scored) -> None:
         """Keep a /score exchange too (its column is the scored text)."""

@@ -31,6 +31,7 @@ def system_commands(app: NietzscheApp, built_in: Iterable[SystemCommand]) -> Ite
             "The model's next word, dimmed: → takes it, Ctrl+→ a word",
             chat.action_toggle_suggestions,
         ),
+        ("Step mode", "Continue the prompt one character at a time (F8)", chat.action_step_mode),
         ("Copied spans", "Underline what the training text holds word for word (v)", chat.chat.action_toggle_copied),
         ("Training screen", "The folder's epochs, loss plot and samples (F5)", app.action_training),
         ("Start training", "Train or resume into the folder", app.action_start_training),

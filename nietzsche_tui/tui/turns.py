@@ -8,11 +8,13 @@ replay, hashing the weights) and hand it to the UI finished.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nietzsche_tui.contracts.checkpoint import WEIGHTS_SUFFIX
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
+from nietzsche_tui.engine.stepping import StepSession
 from nietzsche_tui.history.records import Column, StoredExchange, weights_sha256
 from nietzsche_tui.text import visible_one_line
 
@@ -195,6 +197,35 @@ def replay_verdict(replay: Replay, texts: Sequence[str]) -> tuple[str, str]:
     if replay.same_weights:
         return "Replayed: the text differs although the checkpoint is the same.", "error"
     return "Replayed: the text differs; the checkpoint file changed since it was stored.", "warning"
+
+
+def stored_steps(session: StepSession, prompt_typed: str, label: str) -> StoredExchange:
+    """What the history keeps of a step-mode exchange: the characters chosen, as one column. The
+    weights' hash is left for the thread that stores it (``with_weights_hash``)."""
+    checkpoint = session.engine.checkpoint
+    assert checkpoint is not None, "step mode runs on a loaded checkpoint"
+    return StoredExchange(
+        kind="steps",
+        prompt=prompt_typed,
+        prompt_read=session.prompt.text,
+        dropped=list(session.prompt.dropped),
+        checkpoint_path=str(checkpoint.metadata_path.resolve()),
+        epoch=checkpoint.epoch,
+        weights_sha256=None,
+        mode="window",
+        temperatures=[session.temperature],
+        length=len(session.text),
+        seed=session.seed,
+        top_k=None,
+        top_p=None,
+        columns=[Column(label=f"steps {label}", text=session.text, temperature=session.temperature)],
+    )
+
+
+def with_weights_hash(stored: StoredExchange) -> StoredExchange:
+    """``stored`` with its checkpoint's weights hashed (reads the file: call it in a thread)."""
+    weights = Path(stored.checkpoint_path).with_suffix(WEIGHTS_SUFFIX)
+    return replace(stored, weights_sha256=weights_sha256(weights))
 
 
 def stored_score(text: str, summary: str, engine: Engine) -> StoredExchange:

@@ -186,3 +186,21 @@ def test_a_branch_from_inspect(app_model, snap_compare):
     """i, a position, then a digit: the column continues from there with that character."""
     run_before = before("tab", "i", "home", *["right"] * 6, "2", prompt="what then? is there not ground")
     assert snap_compare(app_for(app_model, temperatures=(0.5, 1.0)), terminal_size=SIZE, run_before=run_before)
+
+
+def test_step_mode(app_model, snap_compare):
+    """F8 on a typed prompt, then two steps: Enter (the drawn character) and 2 (the second listed)."""
+    app = app_for(app_model, temperatures=(0.5,))
+
+    async def run_before(pilot):
+        app.prompt_input.cursor_blink = False
+        await ready(app, pilot)
+        app.prompt_input.value = "what then? is there"
+        await pilot.press("f8")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("2")
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

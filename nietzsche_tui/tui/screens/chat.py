@@ -59,6 +59,7 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         Binding("f4", "toggle_solo", "Solo", id="toggle-solo"),
         # In the help and the palette; the footer keeps its room for F5 and F6, the app's keys after these.
         Binding("f7", "toggle_compare", "Epochs/Temps", show=False, id="toggle-compare"),
+        Binding("f8", "step_mode", "Step mode", show=False, id="step-mode"),
     ]
 
     # What the status line shows besides the chat's own state: set them, and it follows.
@@ -67,6 +68,13 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
     follow_note = reactive("", init=False)  # what the app says about following a live run
     model_summary = reactive(("loading…", "loading…"), init=False)  # ModelState.summary()
     STATUS_INPUTS = ("seed", "compare_epochs", "follow_note", "model_summary")
+
+    class Stepped(Message):
+        """A step-mode exchange ended: the chat shows it; the app keeps it in the history."""
+
+        def __init__(self, stored: StoredExchange) -> None:
+            super().__init__()
+            self.stored = stored
 
     class TurnReady(Message):
         """A worker prepared a turn (a folder's epochs, a replay): show and stream it."""
@@ -145,6 +153,14 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
 
     @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
     def _replay_in_thread(self, stored: StoredExchange) -> None:
+        if stored.kind == "steps":
+            self.app.call_from_thread(
+                self.notify,
+                "A step-by-step exchange has no replay: its characters were chosen by hand. "
+                "Continue it (Ctrl+O) to write on from its end.",
+                severity="warning",
+            )
+            return
         try:
             if stored.kind == "score":
                 engine = Engine.load(stored.checkpoint_path)

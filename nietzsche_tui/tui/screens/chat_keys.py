@@ -10,10 +10,13 @@ import numpy as np
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE
 from nietzsche_tui.engine.prompts import PromptError
+from nietzsche_tui.engine.stepping import StepSession
 from nietzsche_tui.locate import epoch_checkpoints
 from nietzsche_tui.tui.screens.dialogs import EpochsDialog
+from nietzsche_tui.tui.screens.history import StoredView
 from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
-from nietzsche_tui.tui.turns import SHOWN_PROMPT_CHARS, branch_turn
+from nietzsche_tui.tui.screens.step import StepScreen
+from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS, SHOWN_PROMPT_CHARS, branch_turn, stored_steps, temperature_label
 from nietzsche_tui.tui.widgets.columns import Exchange
 
 
@@ -102,6 +105,36 @@ class ChatKeys:
         self.app.push_screen(
             CellScreen(exchange.columns[index], exchange.generation.prompt.text, exchange.engines[index])
         )
+
+    def action_step_mode(self) -> None:
+        """Continue the prompt being typed one character at a time (F8), at the highlighted
+        column's temperature and the next seed."""
+        engine = self.models.engine
+        if engine is None:
+            self.notify("No model is loaded yet.", severity="error")
+            return
+        typed = self.prompt_input.prompt_text
+        if not typed.strip():
+            self.notify("Type a prompt first: step mode continues it one character at a time.", severity="warning")
+            return
+        temperatures = self.settings.temperatures
+        temperature = temperatures[min(self.chat.current, len(temperatures) - 1)]
+        try:
+            session = StepSession.start(engine, typed[-MAX_PROMPT_CHARS:], temperature, self._take_seed())
+        except PromptError as error:
+            self.notify(str(error), severity="warning", markup=False)
+            return
+        label = temperature_label(temperature)
+
+        def ended(result: StepSession | None) -> None:
+            if result is None:
+                return  # nothing written: the prompt stays as typed
+            self.prompt_input.clear()
+            stored = stored_steps(result, typed, label)
+            self.chat.add_score(StoredView(stored))
+            self.post_message(self.Stepped(stored))
+
+        self.app.push_screen(StepScreen(session, label), ended)
 
     def action_toggle_suggestions(self) -> None:
         self.suggest = not self.suggest

@@ -42,6 +42,12 @@ KEYS = [
         "inspect the column: ← → move, Ctrl+← Ctrl+→ by word, Home End; the 10 likeliest characters there; "
         "a digit (or ↑ ↓ and Enter) branches: the column continues from there with that character",
     ),
+    (
+        "F8",
+        "anywhere",
+        "step mode: continue the prompt one character at a time (a digit takes a listed one, Enter the drawn "
+        "one, any other key your own, Backspace one back, Esc ends and keeps it)",
+    ),
     ("v", "chat", "underline the spans copied word for word from the training text (i says from which line)"),
     ("→ / Ctrl+→", "prompt", "take the model's dimmed suggestion / one word of it (--no-suggest, or the palette)"),
     ("n", "chat", "the column's text coloured by one LSTM cell; cells ranked by what they track"),

@@ -37,6 +37,28 @@ def bar(probability: float) -> str:
     return "█" * int(filled) + ("▌" if filled - int(filled) >= 0.5 else "")
 
 
+def choices_table(
+    title: str,
+    caption: str,
+    temperature: float,
+    rows: list[tuple[str, str, str, float, float]],
+    highlighted: int | None = None,
+) -> Table:
+    """The characters the model weighed, one row each: (key, character, mark, probability,
+    probability after the temperature), as bars and figures; the ``highlighted`` row stands out.
+    Inspect (i) and step mode (F8) show their choices so."""
+    table = Table(title=title, caption=caption, expand=True)
+    table.add_column("key · char", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    table.add_column("p", justify="right")
+    table.add_column(f"after T={temperature:g}", no_wrap=True)
+    table.add_column("p", justify="right")
+    for index, (key, char, mark, before, after) in enumerate(rows):
+        cells = (f"{key}{shown_char(char)}{mark}", bar(before), f"{before:.3f}", bar(after), f"{after:.3f}")
+        table.add_row(*cells, style="bold on grey30" if index == highlighted else None)
+    return table
+
+
 class InspectScreen(Screen[tuple[int, str] | None]):
     """A cursor over one column's text; the side panel shows what the model weighed at the cursor.
 
@@ -129,28 +151,23 @@ class InspectScreen(Screen[tuple[int, str] | None]):
         truncation = "".join(
             f", {name} {value}" for name, value in (("top-k", request.top_k), ("top-p", request.top_p)) if value
         )
-        table = Table(
-            title=f"character {self.cursor + 1} of {len(self.text)}: {shown_char(seen.chosen)!s} "
-            f"(rank {seen.chosen_rank}, p={seen.chosen_probability:.3f})",
-            caption=f"entropy {seen.entropy_bits:.2f} bits · T={self.temperature:g}{truncation}\n"
-            f"read: “{visible_one_line(seen.context[-60:])}”\n{self.copied_line()}",
-            expand=True,
-        )
-        table.add_column("char", no_wrap=True)
-        table.add_column("model", no_wrap=True)
-        table.add_column("p", justify="right")
-        table.add_column(f"after T={self.temperature:g}", no_wrap=True)
-        table.add_column("p", justify="right")
         self.listed = [char for char, _, _ in seen.top]
         self.row = min(self.row, len(self.listed) - 1)
+        rows = []
         for row, (char, before, after) in enumerate(seen.top, 1):
             mark = " ◀" if char == seen.chosen else ""
             if row > 10 and mark:  # listed although it is not among the 10 likeliest
                 mark = f" ◀ (rank {seen.chosen_rank})"
-            key = f"{row} " if row < 10 else "  "
-            cells = (key + shown_char(char) + mark, bar(before), f"{before:.3f}", bar(after), f"{after:.3f}")
-            table.add_row(*cells, style="bold on grey30" if row - 1 == self.row else None)
-        return table
+            rows.append((f"{row} " if row < 10 else "  ", char, mark, before, after))
+        return choices_table(
+            f"character {self.cursor + 1} of {len(self.text)}: {shown_char(seen.chosen)!s} "
+            f"(rank {seen.chosen_rank}, p={seen.chosen_probability:.3f})",
+            f"entropy {seen.entropy_bits:.2f} bits · T={self.temperature:g}{truncation}\n"
+            f"read: “{visible_one_line(seen.context[-60:])}”\n{self.copied_line()}",
+            self.temperature,
+            rows,
+            self.row,
+        )
 
     def action_row(self, delta: int) -> None:
         if self.listed:
