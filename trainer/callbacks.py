@@ -341,3 +341,37 @@ class TrainingEvents(keras.callbacks.Callback):
             copied_longest=logs.get("copied_longest"),
             copied_fraction=logs.get("copied_fraction"),
         )
+
+
+class RunTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's TensorBoard callback, as Keras users expect it, plus what this trainer measures:
+    the held-out loss (``val_loss``, written by HeldOutLoss before this runs, appears under
+    ``validation``), what the samples copied, and each epoch's samples as text summaries (under
+    ``samples``). Figures a run did not measure (no held-out text) are left out, not written as
+    nothing."""
+
+    def __init__(self, log_dir: str, samples: EpochSamples) -> None:
+        super().__init__(log_dir=log_dir)
+        self.samples = samples
+        self._samples_writer = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        numbers = {k: v for k, v in (logs or {}).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        super().on_epoch_end(epoch, numbers)
+        sampled = self.samples.last
+        if sampled is None or sampled[0] != epoch + 1:
+            return
+        import tensorflow as tf
+
+        if self._samples_writer is None:
+            self._samples_writer = tf.summary.create_file_writer(str(Path(self.log_dir) / "samples"))
+        with self._samples_writer.as_default():
+            for sample in sampled[2]:
+                text = f"seed: {sampled[1]}\n\n{sample['text']}"
+                tf.summary.text(f"sample/T={sample['temperature']:g}", text, step=epoch)
+        self._samples_writer.flush()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        super().on_train_end(logs)
+        if self._samples_writer is not None:
+            self._samples_writer.close()

@@ -31,6 +31,7 @@ from trainer.callbacks import (
     DivergenceGuard,
     EpochSamples,
     HeldOutLoss,
+    RunTensorBoard,
     TrainingEvents,
     TrainingLog,
     weights_of,
@@ -351,6 +352,8 @@ def train(
     if placement.is_chief:
         # The samples first: they add what they copied to the logs the checkpoint and events record.
         callbacks += [samples, writer, TrainingLog(out, guard), TrainingEvents(events, guard, writer, samples)]
+        if config.tensorboard:
+            callbacks.append(RunTensorBoard(config.tensorboard, samples))
     callbacks += extra_callbacks
     # A progress bar on a terminal, one line per epoch in logs and CI.
     verbose = 1 if sys.stdout.isatty() and not os.environ.get("CI") else 2

@@ -238,6 +238,13 @@ class TrainConfig:
     explode_factor: float = setting(
         3.0, "stop when the epoch loss exceeds this × the best so far", limits=Limits(minimum=1, above=True)
     )
+    # Off unless asked for: F5 already follows every run, and the summaries cost a write per epoch
+    # (and a graph) that most runs would never read.
+    tensorboard: str | None = setting(
+        None,
+        "also write TensorBoard logs into this folder (what keras.callbacks.TensorBoard writes, the held-out "
+        "loss, and each epoch's samples as text): `tensorboard --logdir DIR` shows the run",
+    )
 
     def __post_init__(self) -> None:
         # One path (as older checkpoints and the app's start form give it) means a one-file corpus.
