@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from nietzsche_tui.contracts.checkpoint import (
     METADATA_SUFFIX,
@@ -13,7 +14,7 @@ from nietzsche_tui.contracts.checkpoint import (
     CheckpointError,
     MissingCheckpoint,
 )
-from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoint
+from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoint, resolve_checkpoint
 
 BUNDLED_MODEL_DIR = Path(__file__).parent / "bundled" / "book"
 # The models shipped with the package (MODEL.md): the book's LSTM(128), and a 2 × LSTM(256).
@@ -105,3 +106,48 @@ def epoch_checkpoints(folder: str | Path | None, spec: str | None = None) -> lis
     if not checkpoints:
         raise CheckpointError(f"{target}: no complete checkpoint in this folder to compare.")
     return [checkpoints[e] for e in pick_epochs(list(checkpoints), spec)]
+
+
+MAX_COMPARED_MODELS = 8
+
+
+def model_checkpoint(spec: str) -> tuple[str, Checkpoint]:
+    """The checkpoint a ``--models``/``--compare`` entry names, and its name for a column label:
+    ``book`` or ``large`` (bundled), a training folder (its latest epoch), ``DIR@N`` (epoch N of a
+    folder), or a checkpoint file. Raises CheckpointError with one line."""
+    spec = spec.strip()
+    if spec in BUNDLED_MODELS:
+        checkpoint = latest_checkpoint(BUNDLED_MODELS[spec])
+        if checkpoint is None:
+            raise MissingCheckpoint(f"the bundled model {spec!r} is missing from this install")
+        return spec, checkpoint
+    folder, at, epoch = spec.rpartition("@")
+    if at and epoch.isdigit():
+        (checkpoint,) = epoch_checkpoints(folder, epoch)
+        return f"{Path(folder).name}@{epoch}", checkpoint
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        checkpoint = latest_checkpoint(path)
+        if checkpoint is None:
+            raise MissingCheckpoint(f"{spec}: no complete checkpoint in this folder")
+        return path.name or spec, checkpoint
+    checkpoint = resolve_checkpoint(path)
+    return f"{path.parent.name}/{path.stem}", checkpoint
+
+
+class ModelChoice(NamedTuple):
+    """One entry of ``--models``: as given, its name for labels, and its checkpoint."""
+
+    spec: str
+    name: str
+    checkpoint: Checkpoint
+
+
+def model_checkpoints(specs: str) -> list[ModelChoice]:
+    """``model_checkpoint`` of each comma-separated entry (2 to MAX_COMPARED_MODELS of them)."""
+    parts = [part for part in (p.strip() for p in specs.split(",")) if part]
+    if not 2 <= len(parts) <= MAX_COMPARED_MODELS:
+        raise ValueError(
+            f"compare 2 to {MAX_COMPARED_MODELS} models, comma-separated (like book,large,runs/mine); got {len(parts)}"
+        )
+    return [ModelChoice(part, *model_checkpoint(part)) for part in parts]

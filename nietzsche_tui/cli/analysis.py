@@ -14,10 +14,13 @@ from nietzsche_tui.engine.analysis import (
     MAX_SCORE_CHARS,
     PROPERTIES,
     ScoreError,
+    disagreements,
     rank_cells,
     score_text,
 )
+from nietzsche_tui.engine.epochs import load_epochs
 from nietzsche_tui.engine.prompts import describe_characters
+from nietzsche_tui.locate import model_checkpoints
 from nietzsche_tui.text import visible_one_line
 
 SCORE_HELP = (
@@ -51,6 +54,13 @@ def add_commands(commands) -> None:
     score.add_argument("file", nargs="?", default="-", help="a UTF-8 text file, or - for standard input")
     score.add_argument("--json", action="store_true", help="one JSON object with every character's bits")
     score.add_argument("--spans", type=whole_number(1), default=5, help="how many surprising places to list")
+    score.add_argument(
+        "--models",
+        default=None,
+        metavar="LIST",
+        help="score the text under several models side by side (book, large, folders, DIR@N, files; "
+        "comma-separated) and list where they disagree most",
+    )
     cells = commands.add_parser(
         "cells", parents=[shared], help="which LSTM cells track quotes, words, lines", description=CELLS_HELP
     )
@@ -85,7 +95,62 @@ def read_text_argument(location: str, limit: int = MAX_SCORE_CHARS, what: str = 
         raise ScoreError(f"{location} is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})") from None
 
 
+def run_models_score(args: argparse.Namespace) -> int:
+    """``score --models``: bits per character under each model, and where they disagree most."""
+    try:
+        chosen = model_checkpoints(args.models)
+        engines = load_epochs([choice.checkpoint for choice in chosen])
+    except CheckpointError as error:
+        return fail(str(error), EXIT_CHECKPOINT)
+    except ValueError as error:
+        return fail(f"--models: {error}", EXIT_USAGE)
+    names, specs = [choice.name for choice in chosen], [choice.spec for choice in chosen]
+    try:
+        text = read_text_argument(args.file)
+        scores = [score_text(engine, text) for engine in engines]
+    except ScoreError as error:
+        return fail(str(error), EXIT_USAGE)
+    disagree = disagreements(scores, max(0, args.spans))
+    if args.json:
+        record = {
+            "models": [
+                {
+                    "model": spec,
+                    "name": name,
+                    "checkpoint": str(engine.checkpoint.metadata_path),
+                    "scored": len(scored.bits),
+                    "bits_per_char": scored.bits_per_char,
+                    "full_window_nats_per_char": scored.full_window_nats,
+                    "skipped": scored.skipped,
+                }
+                for spec, name, engine, scored in zip(specs, names, engines, scores, strict=True)
+            ],
+            "disagreements": [
+                {"position": position, "char": text[position], "bits": dict(zip(specs, bits, strict=True))}
+                for position, bits in disagree
+            ],
+        }
+        print(json.dumps(record, ensure_ascii=False))
+        return 0
+    width = max(len(name) for name in names)
+    for name, engine, scored in zip(names, engines, scores, strict=True):
+        skipped = f" · skipped {describe_characters(scored.skipped)}" if scored.skipped else ""
+        print(
+            f"{name:>{width}}: {scored.bits_per_char:.3f} bits/char over {len(scored.bits):,} characters "
+            f"({engine.checkpoint.describe()}){skipped}"
+        )
+    if disagree:
+        print("where they disagree most (bits per model, in the order above):")
+        for position, bits in disagree:
+            context = visible_one_line(text[max(0, position - 12) : position + 1])
+            figures = " ".join(f"{b:6.2f}" for b in bits)
+            print(f"  {figures}  “…{context}” at {position}")
+    return 0
+
+
 def run_score(args: argparse.Namespace) -> int:
+    if getattr(args, "models", None):
+        return run_models_score(args)
     try:
         engine = load_engine(args.checkpoint)
     except CheckpointError as error:

@@ -15,8 +15,9 @@ from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.analysis import top_alternatives
 from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
 from nietzsche_tui.engine.generation import DEFAULT_TEMPERATURES, GenerationRequest
+from nietzsche_tui.engine.models import MODELS_TEMPERATURE, generate_models
 from nietzsche_tui.engine.prompts import PromptError, describe_characters
-from nietzsche_tui.locate import epoch_checkpoints
+from nietzsche_tui.locate import epoch_checkpoints, model_checkpoints
 from nietzsche_tui.text import visible
 
 
@@ -30,8 +31,22 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.alternatives and not args.json:
         return fail("--alternatives lists characters in the JSON output: add --json", EXIT_USAGE)
     temperatures = args.temperatures
+    names: list[str] = []
+    specs: list[str] = []
+    if args.epochs is not None and args.models is not None:
+        return fail("--epochs compares one folder's epochs, --models several models: give one", EXIT_USAGE)
     try:
-        if args.epochs is not None:
+        if args.models is not None:
+            if len(temperatures) > 1 and temperatures != DEFAULT_TEMPERATURES:
+                return fail(
+                    "--models compares models at one temperature; give one, like --temperatures 0.5", EXIT_USAGE
+                )
+            temperatures = temperatures if len(temperatures) == 1 else (MODELS_TEMPERATURE,)
+            chosen = model_checkpoints(args.models)
+            names = [choice.name for choice in chosen]
+            specs = [choice.spec for choice in chosen]
+            engines = load_epochs([choice.checkpoint for choice in chosen])
+        elif args.epochs is not None:
             if len(temperatures) > 1 and temperatures != DEFAULT_TEMPERATURES:
                 return fail(
                     "--epochs compares epochs at one temperature; give one, like --temperatures 0.5", EXIT_USAGE
@@ -43,11 +58,12 @@ def run_generate(args: argparse.Namespace) -> int:
     except CheckpointError as error:
         return fail(str(error), EXIT_CHECKPOINT)
     except ValueError as error:
-        return fail(f"--epochs: {error}", EXIT_USAGE)
+        return fail(f"{'--models' if args.models is not None else '--epochs'}: {error}", EXIT_USAGE)
     engine = engines[-1]  # the newest reads the prompt (a folder's epochs share one vocabulary)
     prompt = args.prompt
     try:
-        engine.prepare_prompt(prompt)
+        for each in engines if names else [engine]:
+            each.prepare_prompt(prompt)
     except PromptError as error:
         if not args.surprise:
             return fail(f"{error} (or pass --surprise)", EXIT_USAGE)
@@ -57,7 +73,13 @@ def run_generate(args: argparse.Namespace) -> int:
             return fail(str(surprise_error), EXIT_USAGE)
     try:
         request = GenerationRequest(prompt, temperatures, args.length, seed, args.mode, args.top_k, args.top_p)
-        if args.epochs is not None:
+        if names:
+            generation = generate_models(engines, names, request)
+            columns = [
+                (f"model: {label}", temperatures[0], e.checkpoint)
+                for label, e in zip(generation.labels, engines, strict=True)
+            ]
+        elif args.epochs is not None:
             generation = generate_epochs(engines, request)
             columns = [(f"epoch: {e.checkpoint.epoch}", temperatures[0], e.checkpoint) for e in engines]
         else:
@@ -65,13 +87,19 @@ def run_generate(args: argparse.Namespace) -> int:
             columns = [(f"temperature: {t}", t, engine.checkpoint) for t in request.temperatures]
     except (ValueError, PromptError) as error:
         return fail(str(error), EXIT_USAGE)
-    if generation.prompt.dropped:
-        print(
-            f"nietzsche-tui: dropped characters the model does not know: "
-            f"{describe_characters(generation.prompt.dropped)}",
-            file=sys.stderr,
-        )
-    seed_text = generation.prompt.text[-engine.maxlen :] if args.mode == "window" else generation.prompt.text
+    prompts = generation.prompts or (generation.prompt,) * len(columns)
+    for index, read in enumerate(prompts if names else prompts[:1]):
+        if read.dropped:
+            who = f"{names[index]}: " if names else ""
+            print(
+                f"nietzsche-tui: {who}dropped characters the model does not know: {describe_characters(read.dropped)}",
+                file=sys.stderr,
+            )
+    seed_texts = [
+        read.text[-each.maxlen :] if args.mode == "window" else read.text
+        for read, each in zip(prompts, engines if names else [engine] * len(columns), strict=True)
+    ]
+    seed_text = seed_texts[0]
     out = sys.stdout
     texts: list[list[str]] = [[] for _ in columns]
     probabilities: list[list[float]] = [[] for _ in columns]
@@ -93,14 +121,14 @@ def run_generate(args: argparse.Namespace) -> int:
             out.flush()
     if args.json:
         copied = copied_counter(args)
-        for (_, temperature, checkpoint), chars, probs, column_alternatives in zip(
-            columns, texts, probabilities, alternatives, strict=True
+        for index, ((_, temperature, checkpoint), chars, probs, column_alternatives) in enumerate(
+            zip(columns, texts, probabilities, alternatives, strict=True)
         ):
             record = {
                 "temperature": temperature,
                 "text": "".join(chars),
                 "probabilities": probs,
-                "prompt": seed_text,
+                "prompt": seed_texts[index],
                 "seed": seed,
                 "mode": args.mode,
                 "length": args.length,
@@ -109,21 +137,24 @@ def run_generate(args: argparse.Namespace) -> int:
                 "checkpoint": str(checkpoint.metadata_path),
                 "epoch": checkpoint.epoch,
                 "val_loss": checkpoint.val_loss,
-                "dropped": list(generation.prompt.dropped),
+                "dropped": list(prompts[index].dropped),
                 "copied": copied(checkpoint, "".join(chars)),
             }
+            if names:
+                record["model"], record["name"] = specs[index], names[index]
             if args.alternatives:
                 record["alternatives"] = column_alternatives
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         out.write("\n")
-        for (header, _, _), chars in zip(columns[1:], texts[1:], strict=True):
-            out.write(f"------ {header}\n{visible(seed_text + ''.join(chars))}\n")
-        described = (
-            engine.checkpoint.describe()
-            if args.epochs is None
-            else f"epochs of {engine.checkpoint.metadata_path.parent}"
-        )
+        for (header, _, _), chars, column_seed in zip(columns[1:], texts[1:], seed_texts[1:], strict=True):
+            out.write(f"------ {header}\n{visible(column_seed + ''.join(chars))}\n")
+        if names:
+            described = f"{len(names)} models at T={temperatures[0]:g}"
+        elif args.epochs is not None:
+            described = f"epochs of {engine.checkpoint.metadata_path.parent}"
+        else:
+            described = engine.checkpoint.describe()
         print(f"nietzsche-tui: seed {seed}, mode {args.mode}, {described}", file=sys.stderr)
     out.flush()
     return 0

@@ -158,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         "alone, the first, a quarter, half and last",
     )
     generate.add_argument(
+        "--models",
+        default=None,
+        metavar="LIST",
+        help="compare models at one temperature (default 0.5), one column each: bundled names (book, large), "
+        "training folders (their latest), DIR@N (epoch N) or files, comma-separated",
+    )
+    generate.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object per column (with its spans copied from the training text)",

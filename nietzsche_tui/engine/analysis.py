@@ -99,6 +99,21 @@ def check_length(text: str, limit: int, what: str) -> None:
         raise ScoreError(f"the text has {len(text):,} characters; {what} takes at most {limit:,} (split it)")
 
 
+def disagreements(scores: Sequence[ScoredText], count: int = 5) -> list[tuple[int, list[float]]]:
+    """Where models scoring one text disagree most: the ``count`` positions every model scored
+    with the largest gap between the most and the least surprised, each with every model's bits."""
+    common = set(scores[0].positions.tolist())
+    for scored in scores[1:]:
+        common &= set(scored.positions.tolist())
+    if not common:
+        return []
+    positions = np.array(sorted(common))
+    table = np.array([s.bits[np.searchsorted(s.positions, positions)] for s in scores])  # (models, positions)
+    gaps = table.max(axis=0) - table.min(axis=0)
+    order = np.argsort(-gaps, kind="stable")[:count]
+    return [(int(positions[i]), [float(b) for b in table[:, i]]) for i in order]
+
+
 def scorable(engine: Engine, text: str, limit: int = MAX_SCORE_CHARS, what: str = "score") -> Encoded:
     """``text`` encoded for scoring, or a ScoreError saying why it cannot be scored: the quick
     checks, before the scoring itself (which can take a while, so the app runs it in a worker)."""

@@ -84,7 +84,9 @@ class Step:
 class Generation:
     """A prepared generation: the encoded prompt plus a lazy stream of steps.
 
-    ``labels`` names the columns when they are not the request's temperatures (epochs side by side).
+    ``labels`` names the columns when they are not the request's temperatures (epochs or models
+    side by side); ``prompts`` holds each column's reading of the prompt when the columns' models
+    read it differently (models side by side: their own vocabularies and case rules).
     """
 
     request: GenerationRequest
@@ -92,6 +94,7 @@ class Generation:
     steps: Iterator[Step] = field(repr=False)
     labels: tuple[str, ...] = ()
     make_steps: Callable[[bool], Iterator[Step]] | None = field(default=None, repr=False)
+    prompts: tuple[Prompt, ...] = ()
 
     def __iter__(self) -> Iterator[Step]:
         """The steps, each computed with one BLAS thread (``one_blas_thread``); between steps the
