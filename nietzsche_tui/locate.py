@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,28 +112,41 @@ def epoch_checkpoints(folder: str | Path | None, spec: str | None = None) -> lis
 MAX_COMPARED_MODELS = 8
 
 
+def model_name(spec: str) -> str:
+    """A ``--models`` entry's name for column labels: the bundled name, ``folder@N``, a folder's
+    name, or ``folder/epoch_NNNN`` for a file."""
+    spec = spec.strip()
+    folder, at, epoch = spec.rpartition("@")
+    path = Path(spec).expanduser()
+    if spec in BUNDLED_MODELS:
+        return spec
+    if at and epoch.isdigit():
+        return f"{Path(folder).name}@{epoch}"
+    if path.suffix in (METADATA_SUFFIX, WEIGHTS_SUFFIX):
+        return f"{path.parent.name}/{path.stem}"
+    return path.name or spec
+
+
 def model_checkpoint(spec: str) -> tuple[str, Checkpoint]:
     """The checkpoint a ``--models``/``--compare`` entry names, and its name for a column label:
     ``book`` or ``large`` (bundled), a training folder (its latest epoch), ``DIR@N`` (epoch N of a
     folder), or a checkpoint file. Raises CheckpointError with one line."""
     spec = spec.strip()
+    folder, at, epoch = spec.rpartition("@")
+    path = Path(spec).expanduser()
     if spec in BUNDLED_MODELS:
         checkpoint = latest_checkpoint(BUNDLED_MODELS[spec])
         if checkpoint is None:
             raise MissingCheckpoint(f"the bundled model {spec!r} is missing from this install")
-        return spec, checkpoint
-    folder, at, epoch = spec.rpartition("@")
-    if at and epoch.isdigit():
+    elif at and epoch.isdigit():
         (checkpoint,) = epoch_checkpoints(folder, epoch)
-        return f"{Path(folder).name}@{epoch}", checkpoint
-    path = Path(spec).expanduser()
-    if path.is_dir():
+    elif path.is_dir():
         checkpoint = latest_checkpoint(path)
         if checkpoint is None:
             raise MissingCheckpoint(f"{spec}: no complete checkpoint in this folder")
-        return path.name or spec, checkpoint
-    checkpoint = resolve_checkpoint(path)
-    return f"{path.parent.name}/{path.stem}", checkpoint
+    else:
+        checkpoint = resolve_checkpoint(path)
+    return model_name(spec), checkpoint
 
 
 class ModelChoice(NamedTuple):
@@ -151,3 +165,27 @@ def model_checkpoints(specs: str) -> list[ModelChoice]:
             f"compare 2 to {MAX_COMPARED_MODELS} models, comma-separated (like book,large,runs/mine); got {len(parts)}"
         )
     return [ModelChoice(part, *model_checkpoint(part)) for part in parts]
+
+
+def model_candidates(training_folder: str | None, served: bool = False, limit: int = 30) -> list[tuple[str, str]]:
+    """What "Compare models…" offers, as (entry, description): the bundled models, then the
+    training folder and the folders beside it that hold a checkpoint (their latest epoch). A
+    served tab offers the bundled models and its own folder only: a visitor never learns the
+    names of the operator's other folders. Reads the disk: call it in a thread."""
+    found: list[tuple[str, str]] = []
+    for name, folder in BUNDLED_MODELS.items():
+        checkpoint = latest_checkpoint(folder)
+        if checkpoint is not None:
+            found.append((name, f"bundled · {checkpoint.metadata.architecture.describe()}"))
+    own = Path(checkpoint_folder(training_folder))
+    folders = [own]
+    if not served and own.parent.is_dir():
+        with contextlib.suppress(OSError):  # a parent we may not list offers nothing more
+            folders += sorted(p for p in own.parent.iterdir() if p.is_dir() and p != own)
+    for folder in folders:
+        if len(found) >= limit:
+            break
+        checkpoint = latest_checkpoint(folder) if folder.is_dir() else None
+        if checkpoint is not None:
+            found.append((str(folder), f"{folder.name} · {checkpoint.describe_short()}"))
+    return found

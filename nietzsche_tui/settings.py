@@ -31,6 +31,7 @@ class Settings:
     follow: bool = True  # load each new checkpoint of a live run as it completes
     history: str | None = None  # the history database; None: the default location
     keep_history: bool = True  # --no-history keeps nothing
+    compare: str | None = None  # models side by side for every prompt: "book,large,runs/mine"
     suggest: bool = True  # the model's continuation, dimmed after the cursor as you type
     generation_process: bool = True  # generate in a child process (engine/process.py), beside the UI
     resume: bool = False  # reopen the last session's exchanges in the chat
@@ -82,6 +83,7 @@ FLAGS = {
     "follow": "--no-follow",
     "history": "--history",
     "keep_history": "--no-history",
+    "compare": "--compare",
     "suggest": "--no-suggest",
     "generation_process": "--no-generation-process",
     "resume": "--resume",

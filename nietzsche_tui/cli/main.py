@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--history", default=None, help="the history database (default: the user data folder)")
     parser.add_argument("--no-history", dest="keep_history", action="store_false", help="keep nothing of this session")
     parser.add_argument(
+        "--compare",
+        default=None,
+        metavar="LIST",
+        help="every prompt goes to these models side by side, at one temperature (0.5): bundled names "
+        "(book, large), training folders, DIR@N or files, comma-separated (the palette's Compare models… too)",
+    )
+    parser.add_argument(
         "--no-suggest",
         dest="suggest",
         action="store_false",

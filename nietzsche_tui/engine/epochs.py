@@ -52,9 +52,3 @@ def generate_epochs(engines: Sequence[Engine], request: GenerationRequest) -> Ge
         return step_loop(stack, first.vocabulary, first.maxlen, prompt, request, temperatures, streams, keep)
 
     return Generation(request, prompt, make_steps(False), labels, make_steps)
-
-
-def generate_columns(engines: Sequence[Engine], request: GenerationRequest, epochs: bool) -> Generation:
-    """The generation a chat turn means: one engine's temperatures (``engines[0]``), or the engines
-    as epochs side by side."""
-    return generate_epochs(engines, request) if epochs else engines[0].generate(request)

@@ -11,6 +11,7 @@ epochs do); the others run side by side, one step each per character.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
 from nietzsche_tui.engine.epochs import generate_epochs
@@ -70,3 +71,27 @@ def generate_models(engines: Sequence[Engine], names: Sequence[str], request: Ge
             yield Step(number, tuple(chars), tuple(probabilities), distributions if keep else None)
 
     return Generation(request, prompts[0], make_steps(False), labels, make_steps, tuple(prompts))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What a turn's columns are: one engine's temperatures, a folder's epochs side by side, or
+    models side by side (with the names their labels show)."""
+
+    kind: str = "temperatures"  # temperatures, epochs or models
+    names: tuple[str, ...] = ()
+
+
+TEMPERATURES = Columns()  # the ordinary turn: one engine, a column per temperature
+
+
+def generate_columns(
+    engines: Sequence[Engine], request: GenerationRequest, columns: Columns = TEMPERATURES
+) -> Generation:
+    """The generation a chat turn means (the app, its generation child and replays alike):
+    ``engines[0]``'s temperatures, the engines as epochs, or the engines as models."""
+    if columns.kind == "models":
+        return generate_models(engines, columns.names, request)
+    if columns.kind == "epochs":
+        return generate_epochs(engines, request)
+    return engines[0].generate(request)

@@ -32,8 +32,8 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
-from nietzsche_tui.engine.epochs import generate_columns
 from nietzsche_tui.engine.generation import Engine, GenerationRequest, Step
+from nietzsche_tui.engine.models import TEMPERATURES, Columns, generate_columns
 from nietzsche_tui.engine.network import one_blas_thread
 from nietzsche_tui.engine.prompts import PromptError
 
@@ -109,33 +109,35 @@ class GenerationProcess:
         if child.stdout is not None:
             child.stdout.close()
 
-    def stream(self, engines: Sequence[Engine], request: GenerationRequest, epochs: bool = False) -> Iterator[Step]:
-        """The steps of ``generate_columns(engines, request, epochs)``, computed in the child.
+    def stream(
+        self, engines: Sequence[Engine], request: GenerationRequest, columns: Columns = TEMPERATURES
+    ) -> Iterator[Step]:
+        """The steps of ``generate_columns(engines, request, columns)``, computed in the child.
         Stop iterating (or ``close()`` the iterator) to cancel."""
         received = 0
         with self._lock:
             if self.available:
                 try:
-                    for step in self._remote(engines, request, epochs):
+                    for step in self._remote(engines, request, columns):
                         received += 1
                         yield step
                     return
                 except (OSError, EOFError, pickle.UnpicklingError, ChildFailed) as error:
                     self.failure = f"generation continues in the app's own process: {error}"
                     self.close()
-        local = generate_columns(engines, request, epochs)
+        local = generate_columns(engines, request, columns)
         for number, step in enumerate(local):
             if number >= received:  # the child's steps were shown already: go on from there
                 yield step
 
-    def _remote(self, engines: Sequence[Engine], request: GenerationRequest, epochs: bool) -> Iterator[Step]:
+    def _remote(self, engines: Sequence[Engine], request: GenerationRequest, columns: Columns) -> Iterator[Step]:
         child = self._child
         assert child is not None and child.stdin is not None and child.stdout is not None
         keys = [self._key(engine, child.stdin) for engine in engines]
         self._job += 1
         job = self._job
         forgotten, self._forgotten = self._forgotten, []
-        _send(child.stdin, ("generate", job, keys, request, epochs, forgotten))
+        _send(child.stdin, ("generate", job, keys, request, columns, forgotten))
         ended = False
         try:
             while True:
@@ -225,17 +227,17 @@ def serve(requests: int, answers: IO[bytes]) -> None:
             engines[key] = Engine(metadata, weights, checkpoint)
             _warm_up(engines[key])
         elif kind == "generate":
-            _, job, keys, request, epochs, forgotten = message
+            _, job, keys, request, columns, forgotten = message
             for key in forgotten:
                 engines.pop(key, None)
-            _stream_job(job, [engines[key] for key in keys], request, epochs, requests, answers, pending)
+            _stream_job(job, [engines[key] for key in keys], request, columns, requests, answers, pending)
 
 
 def _stream_job(
     job: int,
     engines: list[Engine],
     request: GenerationRequest,
-    epochs: bool,
+    columns: Columns,
     requests: int,
     answers: IO[bytes],
     pending: list[tuple],
@@ -244,7 +246,7 @@ def _stream_job(
     batch: list[tuple] = []
     sent = 0.0
     try:
-        for step in generate_columns(engines, request, epochs):
+        for step in generate_columns(engines, request, columns):
             batch.append((step.number, step.chars, step.probabilities, step.distributions))
             # Steps go in batches of up to BATCH_SECONDS' worth: the first at once, later ones
             # faster than the screen redraws anyway, and a pickle per step would cost more than

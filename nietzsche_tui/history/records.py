@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KINDS = ("temperatures", "epochs", "score", "steps")  # steps: written a character at a time (F8)
+# steps: written a character at a time (F8); models: several checkpoints side by side (--compare)
+KINDS = ("temperatures", "epochs", "models", "score", "steps")
 
 
 @dataclass
@@ -19,6 +20,8 @@ class Column:
     state: str = "done"  # done, stopped or failed
     temperature: float | None = None
     epoch: int | None = None
+    model: str | None = None  # models side by side: the entry that named the model (book, a folder…)
+    checkpoint: str | None = None  # models side by side: this column's checkpoint file
 
 
 @dataclass
@@ -71,8 +74,9 @@ class StoredExchange:
                     "length": self.length,
                     "top_k": self.top_k,
                     "top_p": self.top_p,
-                    "checkpoint": self.checkpoint_path,
+                    "checkpoint": column.checkpoint or self.checkpoint_path,
                     "epoch": column.epoch if column.epoch is not None else self.epoch,
+                    **({"model": column.model} if column.model else {}),
                     "dropped": self.dropped,
                 }
                 for column in self.columns

@@ -38,6 +38,7 @@ def system_commands(app: NietzscheApp, built_in: Iterable[SystemCommand]) -> Ite
         ("Stop training", "Stop the run this app started", app.action_stop_training),
         ("Epochs or temperatures", "The next prompt's comparison (F7)", chat.action_toggle_compare),
         ("Choose epochs to compare", "Like 1,5,last or all", chat.action_choose_epochs),
+        ("Compare models…", "The next prompts go to several models side by side", chat.action_compare_models),
         ("Follow the run", "Load each new checkpoint as it completes (Ctrl+F)", app.action_toggle_follow),
         ("History", "Stored exchanges: search, replay, continue, export (F6)", app.action_history),
     ]

@@ -14,8 +14,10 @@ from typing import Any
 
 from nietzsche_tui.contracts.checkpoint import WEIGHTS_SUFFIX
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
+from nietzsche_tui.engine.models import Columns
 from nietzsche_tui.engine.stepping import StepSession
 from nietzsche_tui.history.records import Column, StoredExchange, weights_sha256
+from nietzsche_tui.locate import model_name
 from nietzsche_tui.text import visible_one_line
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
@@ -79,6 +81,7 @@ class Turn:
     notice: str = ""
     replay: Replay | None = None
     branch: Branch | None = None
+    models: tuple[str, ...] = ()  # models side by side: each column's entry (book, a folder, DIR@N…)
     # Filled once by the history's thread when the turn is stored: {"id": its row}, so a branch
     # of it can name it.
     saved: dict[str, int] = field(default_factory=dict, compare=False)
@@ -89,7 +92,24 @@ class Turn:
 
     @property
     def compares_epochs(self) -> bool:
+        """Whether the columns share one temperature (epochs or models side by side)."""
         return bool(self.generation.labels)
+
+    @property
+    def kind(self) -> str:
+        """What the history calls it: temperatures, epochs or models side by side."""
+        return "models" if self.models else "epochs" if self.compares_epochs else "temperatures"
+
+    @property
+    def columns(self) -> Columns:
+        """What the columns are, as the engine's ``generate_columns`` takes it."""
+        return Columns(self.kind, tuple(model_name(m) for m in self.models))
+
+    def prompt_of(self, column: int) -> str:
+        """The prompt as column ``column``'s model read it (models side by side read it each
+        with their own vocabulary)."""
+        prompts = self.generation.prompts
+        return (prompts[column] if prompts else self.generation.prompt).text
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -114,11 +134,15 @@ class Turn:
                 state=state,
                 temperature=self.temperature(i),
                 epoch=(self.engines[i].checkpoint or checkpoint).epoch,
+                model=self.models[i] if self.models else None,
+                checkpoint=str((self.engines[i].checkpoint or checkpoint).metadata_path.resolve())
+                if self.models
+                else None,
             )
             for i, (label, text) in enumerate(zip(self.labels, texts, strict=True))
         ]
         return StoredExchange(
-            kind="epochs" if self.compares_epochs else "temperatures",
+            kind=self.kind,
             prompt=self.prompt_typed,
             prompt_read=prompt.text,
             dropped=list(prompt.dropped),
@@ -142,7 +166,7 @@ def branch_turn(turn: Turn, column: int, text: str, position: int, chosen: str, 
     the new prompt; the temperature, seed, length, mode and truncation are the column's.
     Raises PromptError or ValueError."""
     request = turn.request
-    prompt = turn.generation.prompt.text + text[:position] + chosen
+    prompt = turn.prompt_of(column) + text[:position] + chosen
     branched = GenerationRequest(
         prompt[-MAX_PROMPT_CHARS:],
         (turn.temperature(column),),
@@ -153,9 +177,7 @@ def branch_turn(turn: Turn, column: int, text: str, position: int, chosen: str, 
         request.top_p,
     )
     engine = turn.engines[column]
-    branch = Branch(
-        turn.generation.prompt.text, turn.labels[column], position, chosen, text[position], turn.saved.get("id")
-    )
+    branch = Branch(turn.prompt_of(column), turn.labels[column], position, chosen, text[position], turn.saved.get("id"))
     shown = prompt if len(prompt) <= shown_chars else "…" + prompt[-shown_chars:]
     return Turn(prompt, shown, engine.generate(branched), (engine,), branch.describe(), branch=branch)
 
@@ -163,11 +185,13 @@ def branch_turn(turn: Turn, column: int, text: str, position: int, chosen: str, 
 def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
     """A stored exchange as a new turn with its stored settings (the engines loaded, the weights
     hashed: call it in a thread). Raises CheckpointError, PromptError or ValueError."""
-    from nietzsche_tui.engine.epochs import generate_columns
+    from nietzsche_tui.engine.models import generate_columns
 
     if stored.kind == "epochs":
         folder = Path(stored.checkpoint_path).parent
         engines = [Engine.load(folder / f"epoch_{c.epoch:04d}.json") for c in stored.columns]
+    elif stored.kind == "models":
+        engines = [Engine.load(c.checkpoint or stored.checkpoint_path) for c in stored.columns]
     else:
         engines = [Engine.load(stored.checkpoint_path)] * len(stored.columns)
     request = GenerationRequest(
@@ -179,7 +203,9 @@ def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
         stored.top_k,
         stored.top_p,
     )
-    generation = generate_columns(engines, request, epochs=stored.kind == "epochs")
+    models = tuple(c.model or c.label for c in stored.columns) if stored.kind == "models" else ()
+    kind = stored.kind if stored.kind in ("epochs", "models") else "temperatures"
+    generation = generate_columns(engines, request, Columns(kind, tuple(model_name(m) for m in models)))
     checkpoint = engines[-1].checkpoint
     same = checkpoint is not None and weights_sha256(checkpoint.weights_path) == stored.weights_sha256
     note = "replay: same checkpoint file" if same else "replay: the checkpoint file has changed since"
@@ -187,7 +213,7 @@ def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
     if branch is not None:
         note += f" · {branch.describe()}"
     shown = stored.prompt[-shown_chars:]
-    return Turn(stored.prompt, shown, generation, tuple(engines), note, Replay(stored, same), branch)
+    return Turn(stored.prompt, shown, generation, tuple(engines), note, Replay(stored, same), branch, models)
 
 
 def replay_verdict(replay: Replay, texts: Sequence[str]) -> tuple[str, str]:

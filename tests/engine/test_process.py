@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from nietzsche_tui.engine.epochs import generate_columns, generate_epochs
+from nietzsche_tui.engine.epochs import generate_epochs
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
+from nietzsche_tui.engine.models import Columns, generate_columns
 from nietzsche_tui.engine.process import GenerationProcess
 from nietzsche_tui.engine.weights import load_weights
 
@@ -44,7 +45,7 @@ def test_the_child_streams_what_this_process_computes(process, engine):
     # Epochs side by side: several engines, one stacked network in the child too.
     copies = [engine, Engine.of(engine.checkpoint, load_weights(engine.checkpoint))]
     one = GenerationRequest(REQUEST.prompt, (0.8,), 80, seed=3)
-    assert texts(process.stream(copies, one, epochs=True)) == texts(generate_epochs(copies, one))
+    assert texts(process.stream(copies, one, Columns("epochs"))) == texts(generate_epochs(copies, one))
     assert process.failure is None
 
 
@@ -77,7 +78,7 @@ def test_a_child_that_cannot_start_leaves_generation_here(engine, monkeypatch):
     monkeypatch.setattr(child, "_spawn", refused)
     child.start()
     assert not child.available and "no processes left" in child.failure
-    assert texts(child.stream([engine], REQUEST)) == texts(generate_columns([engine], REQUEST, False))
+    assert texts(child.stream([engine], REQUEST)) == texts(generate_columns([engine], REQUEST))
 
 
 def test_the_child_exits_when_the_app_closes_it_or_goes_away(engine):

@@ -11,6 +11,7 @@ score) runs in a thread worker and comes back as a message. The model comes from
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from rich.text import Text
 from textual import work
@@ -25,9 +26,10 @@ from textual.widgets import Footer, Input, Static
 from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError
 from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
+from nietzsche_tui.engine.models import MODELS_TEMPERATURE, generate_models
 from nietzsche_tui.engine.prompts import PromptError, read_prompt
 from nietzsche_tui.history.records import StoredExchange
-from nietzsche_tui.locate import epoch_checkpoints, train_hint
+from nietzsche_tui.locate import epoch_checkpoints, model_checkpoints, train_hint
 from nietzsche_tui.runs import TrainingControl
 from nietzsche_tui.settings import Settings
 from nietzsche_tui.tui.colours import confidence_legend, copied_legend
@@ -65,9 +67,10 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
     # What the status line shows besides the chat's own state: set them, and it follows.
     seed: reactive[int | None] = reactive(None, init=False)
     compare_epochs = reactive(False, init=False)  # the next prompt: temperatures side by side, or epochs
+    compare_models = reactive("", init=False)  # the next prompt: these models side by side ("" : not)
     follow_note = reactive("", init=False)  # what the app says about following a live run
     model_summary = reactive(("loading…", "loading…"), init=False)  # ModelState.summary()
-    STATUS_INPUTS = ("seed", "compare_epochs", "follow_note", "model_summary")
+    STATUS_INPUTS = ("seed", "compare_epochs", "compare_models", "follow_note", "model_summary")
 
     class Stepped(Message):
         """A step-mode exchange ended: the chat shows it; the app keeps it in the history."""
@@ -90,6 +93,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         self.training = training
         self.last_prompt: str | None = None
         self.set_reactive(ChatScreen.seed, settings.seed)
+        self.set_reactive(ChatScreen.compare_models, settings.compare or "")
+        self._engines: dict[tuple[str, int], Engine] = {}  # models compared: loaded once per file version
         self._next_seed = settings.seed
         self.epoch_spec: str | None = None  # which epochs; None: first, ~quarter, half, last
         self.suggest = settings.suggest  # the model's continuation as you type (the palette toggles it)
@@ -194,6 +199,9 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
             )
             return False
         seed = self._take_seed() if seed is None else seed
+        if self.compare_models:
+            self._models_turn_in_thread(text, seed, self.compare_models)
+            return True
         if self.compare_epochs:
             # The quick checks here, so a prompt that cannot start stays in the prompt line: which
             # epochs (their metadata) and whether their vocabulary reads the prompt. The weights
@@ -229,6 +237,12 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         model_reads = min(read, engine.maxlen) if self.settings.mode == "window" else read
         cut = len(text) > MAX_PROMPT_CHARS
         notice = prompt_notice(generation.prompt.dropped, model_reads if (cut or model_reads < read) else 0)
+        if generation.prompts:  # models side by side: each read the prompt with its own vocabulary
+            notice = " · ".join(
+                f"{label.split(' · ')[0]}: {prompt_notice(prompt.dropped, 0)}"
+                for label, prompt in zip(generation.labels, generation.prompts, strict=True)
+                if prompt.dropped
+            )
         shown = text if len(text) <= SHOWN_PROMPT_CHARS else "…" + text[-SHOWN_PROMPT_CHARS:]
         return Turn(text, shown, generation, engines, notice)
 
@@ -244,6 +258,39 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
             self.app.call_from_thread(self.notify, str(error), severity="warning", markup=False)
             return
         self.post_message(self.TurnReady(self._turn(text, generation, tuple(engines))))
+
+    @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
+    def _models_turn_in_thread(self, text: str, seed: int, specs: str) -> None:
+        """Models side by side: their checkpoints found and their weights read in this thread (a
+        model loaded before is kept while its file is unchanged). A prompt that cannot start goes
+        back into the prompt line, so nothing typed is lost."""
+        settings = self.settings
+        try:
+            chosen = model_checkpoints(specs)
+            engines = [self._engine_of(choice.checkpoint) for choice in chosen]
+            request = GenerationRequest(self._used(text), (MODELS_TEMPERATURE,), settings.length, seed, settings.mode)
+            generation = generate_models(engines, [choice.name for choice in chosen], request)
+        except (PromptError, CheckpointError, ValueError) as error:
+            self.app.call_from_thread(self._not_started, text, f"Cannot compare these models: {error}")
+            return
+        turn = replace(self._turn(text, generation, tuple(engines)), models=tuple(c.spec for c in chosen))
+        self.post_message(self.TurnReady(turn))
+
+    def _engine_of(self, checkpoint: Checkpoint) -> Engine:
+        """A compared model's engine (worker thread), loaded once per version of its file."""
+        try:
+            version = checkpoint.weights_path.stat().st_mtime_ns
+        except OSError:
+            version = -1
+        key = (str(checkpoint.metadata_path.resolve()), version)
+        if key not in self._engines:
+            (self._engines[key],) = load_epochs([checkpoint])
+        return self._engines[key]
+
+    def _not_started(self, text: str, reason: str) -> None:
+        if not self.prompt_input.value:
+            self.prompt_input.value = text
+        self.notify(reason, severity="warning", markup=False)
 
     def _take_seed(self) -> int:
         """The configured seed for the first prompt, then the next ones; random without --seed."""
@@ -287,7 +334,9 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         else:
             parts = ["generating" if chat.is_generating else "ready"]
             speed = exchange.chars_per_second() if exchange and self.settings.show_speed else None
-        if self.compare_epochs:
+        if self.compare_models:
+            parts.append(f"comparing {len(self.compare_models.split(','))} models")
+        elif self.compare_epochs:
             parts.append("comparing epochs")
         if self.follow_note:
             parts.append(self.follow_note)

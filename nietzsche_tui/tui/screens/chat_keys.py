@@ -9,10 +9,11 @@ import numpy as np
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE
+from nietzsche_tui.engine.models import MODELS_TEMPERATURE
 from nietzsche_tui.engine.prompts import PromptError
 from nietzsche_tui.engine.stepping import StepSession
 from nietzsche_tui.locate import epoch_checkpoints
-from nietzsche_tui.tui.screens.dialogs import EpochsDialog
+from nietzsche_tui.tui.screens.dialogs import EpochsDialog, ModelsDialog
 from nietzsche_tui.tui.screens.history import StoredView
 from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
 from nietzsche_tui.tui.screens.step import StepScreen
@@ -72,7 +73,7 @@ class ChatKeys:
             return
         exchange, index = chosen
         turn = exchange.turn
-        column, prompt = exchange.columns[index], turn.generation.prompt.text
+        column, prompt = exchange.columns[index], turn.prompt_of(index)
         engine = turn.engines[index]
         copied = self.chat.indexes.opened(engine.metadata)  # None until v has opened the index
         if copied is not None and column.copying is None:
@@ -103,7 +104,7 @@ class ChatKeys:
             return
         exchange, index = chosen
         self.app.push_screen(
-            CellScreen(exchange.columns[index], exchange.generation.prompt.text, exchange.engines[index])
+            CellScreen(exchange.columns[index], exchange.turn.prompt_of(index), exchange.engines[index])
         )
 
     def action_step_mode(self) -> None:
@@ -142,7 +143,23 @@ class ChatKeys:
             self.prompt_input.clear_suggestion()
         self.notify(f"Suggestions as you type: {'on' if self.suggest else 'off'}", timeout=2)
 
+    def action_compare_models(self) -> None:
+        """Pick the models the next prompts compare side by side (none: back to temperatures)."""
+
+        def chosen(picked: list[str] | None) -> None:
+            if picked is None:
+                return
+            self.compare_models = ",".join(picked)
+            if picked:
+                self.compare_epochs = False
+            said = f"{len(picked)} models side by side at T={MODELS_TEMPERATURE:g}" if picked else "temperatures"
+            self.notify(f"The next prompt: {said}", timeout=3)
+
+        current = self.compare_models.split(",") if self.compare_models else []
+        self.app.push_screen(ModelsDialog(self.training.folder, self.settings.served, current), chosen)
+
     def action_toggle_compare(self) -> None:
+        self.compare_models = ""  # epochs or temperatures: models side by side end
         self.compare_epochs = not self.compare_epochs
         what = f"epochs side by side at T={EPOCHS_TEMPERATURE:g}" if self.compare_epochs else "temperatures"
         self.notify(f"The next prompt: {what}", timeout=2)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from nietzsche_tui.locate import MAX_COMPARED_MODELS, model_candidates
 
 INTRODUCTION = (
     "Type a few words and press Enter: the model continues your text at every temperature at once, "
@@ -135,6 +139,52 @@ class EpochsDialog(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ModelsDialog(ModalScreen[list[str] | None]):
+    """Which models the next prompts compare side by side: the bundled ones and the training
+    folders found (``locate.model_candidates``, listed in a thread), two to eight of them."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "choose", "Compare", priority=True)]
+
+    def __init__(self, training_folder: str | None, served: bool, chosen: list[str]) -> None:
+        super().__init__()
+        self.training_folder = training_folder
+        self.served = served
+        self.chosen = chosen
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="problem-box"):
+            yield Static("Compare models side by side", classes="dialog-title")
+            yield SelectionList[str](id="model-choices")
+            yield Static(
+                "Space picks · Ctrl+S compares the picked ones (2 to 8) · Esc cancels; no pick: back to temperatures",
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+        self._list_candidates()
+
+    @work(thread=True, exit_on_error=False)
+    def _list_candidates(self) -> None:
+        candidates = model_candidates(self.training_folder, self.served)
+        self.app.call_from_thread(self._show, candidates)
+
+    def _show(self, candidates: list[tuple[str, str]]) -> None:
+        choices = self.query_one(SelectionList)
+        for entry, description in candidates:
+            choices.add_option(Selection(f"{entry}  ({description})", entry, entry in self.chosen))
+
+    def action_choose(self) -> None:
+        picked = list(self.query_one(SelectionList).selected)
+        if len(picked) == 1 or len(picked) > MAX_COMPARED_MODELS:
+            self.notify(f"Pick 2 to {MAX_COMPARED_MODELS} models, or none to go back to temperatures.")
+            return
+        self.dismiss(picked)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

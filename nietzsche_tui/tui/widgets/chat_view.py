@@ -184,7 +184,7 @@ class ChatView(VerticalScroll, can_focus=True):
         if process is None:
             return iter(turn.generation)
         engines = turn.engines if turn.compares_epochs else turn.engines[:1]
-        return process.stream(engines, turn.request, epochs=turn.compares_epochs)
+        return process.stream(engines, turn.request, turn.columns)
 
     @property
     def labels(self) -> tuple[str, ...]:
