@@ -15,6 +15,7 @@ from nietzsche_tui.contracts.checkpoint import (
     CheckpointError,
     MissingCheckpoint,
 )
+from nietzsche_tui.contracts.events import EVENTS_FILE
 from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoint, resolve_checkpoint
 
 BUNDLED_MODEL_DIR = Path(__file__).parent / "bundled" / "book"
@@ -188,4 +189,23 @@ def model_candidates(training_folder: str | None, served: bool = False, limit: i
         checkpoint = latest_checkpoint(folder) if folder.is_dir() else None
         if checkpoint is not None:
             found.append((str(folder), f"{folder.name} · {checkpoint.describe_short()}"))
+    return found
+
+
+def run_candidates(runs: Path, own: Path, limit: int = 30) -> list[Path]:
+    """The training folders in ``runs`` besides ``own`` (F5's "Compare runs…"): subfolders that
+    hold a checkpoint or a run's events. Reads the disk: call it in a thread."""
+    try:
+        folders = sorted(p for p in runs.iterdir() if p.is_dir())
+    except OSError:
+        return []
+    own_resolved = own.resolve()
+    found = []
+    for folder in folders:
+        if folder.resolve() == own_resolved:
+            continue
+        if (folder / EVENTS_FILE).is_file() or latest_checkpoint(folder) is not None:
+            found.append(folder)
+        if len(found) >= limit:
+            break
     return found

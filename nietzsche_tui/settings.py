@@ -32,6 +32,7 @@ class Settings:
     history: str | None = None  # the history database; None: the default location
     keep_history: bool = True  # --no-history keeps nothing
     compare: str | None = None  # models side by side for every prompt: "book,large,runs/mine"
+    runs: str | None = None  # where F5's "Compare runs…" looks (None: the training folder's parent; served: none)
     suggest: bool = True  # the model's continuation, dimmed after the cursor as you type
     generation_process: bool = True  # generate in a child process (engine/process.py), beside the UI
     resume: bool = False  # reopen the last session's exchanges in the chat
@@ -84,6 +85,7 @@ FLAGS = {
     "history": "--history",
     "keep_history": "--no-history",
     "compare": "--compare",
+    "runs": "--runs",
     "suggest": "--no-suggest",
     "generation_process": "--no-generation-process",
     "resume": "--resume",

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(book, large), training folders, DIR@N or files, comma-separated (the palette's Compare models… too)",
     )
     parser.add_argument(
+        "--runs",
+        default=None,
+        metavar="DIR",
+        help="where F5's Compare runs (c) finds other training folders (default: the training folder's parent)",
+    )
+    parser.add_argument(
         "--no-suggest",
         dest="suggest",
         action="store_false",

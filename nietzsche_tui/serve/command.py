@@ -71,6 +71,12 @@ def add_command(commands, shared: argparse.ArgumentParser) -> None:
         help="a history database for the browser sessions (default: none is kept; never the owner's own)",
     )
     serve.add_argument("--no-follow", dest="follow", action="store_false", help="do not follow a live training run")
+    serve.add_argument(
+        "--runs",
+        default=None,
+        metavar="DIR",
+        help="let visitors plot the training folders in DIR beside the served one (F5, c); default: not offered",
+    )
 
 
 def training_bounds(args: argparse.Namespace) -> TrainingBounds:
@@ -96,6 +102,7 @@ def app_command(args: argparse.Namespace) -> list[str]:
         mode=args.mode,
         corpus=absolute(args.corpus) if training else None,
         follow=args.follow,
+        runs=absolute(args.runs),
         history=absolute(args.history),
         keep_history=bool(args.history),
         served=True,

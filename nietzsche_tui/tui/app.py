@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -82,7 +83,10 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
         off = "the history is off on this server" if settings.served else "history is off (--no-history)"
         self.history_off: str | None = None if settings.keep_history else off
         # Installed once: they keep their state (the time axis, the search) between visits.
-        self.training_screen = TrainingScreen(self.training.watch, self.shown_folder)
+        # Other runs to plot beside this one: the operator's --runs when served, else by default the
+        # training folder's parent (the folders a person keeps side by side).
+        runs = Path(settings.runs) if settings.runs else None if settings.served else self.training.folder.parent
+        self.training_screen = TrainingScreen(self.training.watch, self.shown_folder, runs)
         self.history_screen = HistoryScreen(None, self.history_off)
         self.start_form_typed: dict[str, str] = {}  # the start form's fields when it last closed
         self._followed_up_to = 0  # epochs up to this one were damaged or tried: follow mode skips them

@@ -25,6 +25,8 @@ class TrainingWiring:
             first = not self._polled
             self._polled = True
             changed = self.training.poll()
+            for watch in list(self.training_screen.compared):  # runs plotted beside this one (F5, c)
+                changed = watch.poll() or changed
         if changed:
             self.call_from_thread(self._folder_changed, first)
 

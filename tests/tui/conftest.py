@@ -12,9 +12,10 @@ VOCABULARY = sorted(set(TINY_TEXT.lower()))
 LOSSES = {1: (3.4, 3.2), 2: (2.6, 2.5), 3: (2.1, 2.2), 4: (1.8, 2.05)}
 
 
-def write_epoch(folder, epoch, start=1_800_000_000.0):
-    """One epoch as a trainer leaves it: the checkpoint, then its events line (fixed times)."""
-    train, val = LOSSES.get(epoch, (1.7, 2.0))
+def write_epoch(folder, epoch, start=1_800_000_000.0, shift=0.0):
+    """One epoch as a trainer leaves it: the checkpoint, then its events line (fixed times);
+    ``shift`` moves both losses (another run)."""
+    train, val = (loss + shift for loss in LOSSES.get(epoch, (1.7, 2.0)))
     write_checkpoint(
         folder,
         random_weights(len(VOCABULARY), 16, seed=epoch, scale=0.3 + 0.2 * epoch),

@@ -73,6 +73,25 @@ def _no_animation(monkeypatch):
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
 
 
+def test_runs_side_by_side(run_folder, snap_compare):
+    """F5, c: another training folder plotted beside this one, and the runs table."""
+    from tests.tui.conftest import write_epoch
+
+    other = run_folder.parent / "other"
+    other.mkdir()
+    for epoch in (1, 2, 3):
+        write_epoch(other, epoch, shift=-0.4 + 0.1 * epoch)
+
+    async def run_before(pilot):
+        await before("f5", "c")(pilot)
+        await settle(pilot.app, pilot)
+        pilot.app.screen.query_one("SelectionList").select(str(other))
+        await pilot.press("ctrl+s")
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(make_app(checkpoint="run", seed=1, length=20), terminal_size=(160, 40), run_before=run_before)
+
+
 def test_training_screen(run_folder, snap_compare):
     app = make_app(checkpoint="run", seed=7, show_speed=False)
     assert snap_compare(app, terminal_size=(120, 40), run_before=before("f5", "up"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -13,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from nietzsche_tui.locate import MAX_COMPARED_MODELS, model_candidates
+from nietzsche_tui.locate import MAX_COMPARED_MODELS, model_candidates, run_candidates
 
 INTRODUCTION = (
     "Type a few words and press Enter: the model continues your text at every temperature at once, "
@@ -185,6 +187,46 @@ class ModelsDialog(ModalScreen[list[str] | None]):
             self.notify(f"Pick 2 to {MAX_COMPARED_MODELS} models, or none to go back to temperatures.")
             return
         self.dismiss(picked)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RunsDialog(ModalScreen[list[str] | None]):
+    """Which training folders F5 plots beside its own (``locate.run_candidates``, listed in a thread)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "choose", "Compare", priority=True)]
+
+    def __init__(self, runs: Path, own: Path, chosen: list[str]) -> None:
+        super().__init__()
+        self.runs = runs
+        self.own = own
+        self.chosen = chosen
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="problem-box"):
+            yield Static(f"Runs beside {self.own.name}, from {self.runs}", classes="dialog-title")
+            yield SelectionList[str](id="run-choices")
+            yield Static("Space picks · Ctrl+S plots them with this run · Esc cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+        self._list_candidates()
+
+    @work(thread=True, exit_on_error=False)
+    def _list_candidates(self) -> None:
+        candidates = run_candidates(self.runs, self.own)
+        self.app.call_from_thread(self._show, candidates)
+
+    def _show(self, candidates: list[Path]) -> None:
+        choices = self.query_one(SelectionList)
+        if not candidates:
+            choices.add_option(Selection(f"no other training folder in {self.runs}", "", disabled=True))
+        for folder in candidates:
+            choices.add_option(Selection(folder.name, str(folder), str(folder) in self.chosen))
+
+    def action_choose(self) -> None:
+        self.dismiss([value for value in self.query_one(SelectionList).selected if value])
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -12,6 +12,8 @@ exactly that and nothing more (no zoom or pan).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,10 +21,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, Static
 
-from nietzsche_tui.contracts.checkpoint import Checkpoint
+from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointMetadata
 from nietzsche_tui.contracts.events import RunState
 from nietzsche_tui.runs import FolderWatch
 from nietzsche_tui.text import visible
+from nietzsche_tui.tui.screens.dialogs import RunsDialog
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -58,6 +61,28 @@ def copied_cell(longest: float | None, fraction: float | None) -> str:
     return f"{int(longest)} · {fraction:.0%}"
 
 
+# One colour per run when several are plotted (plotext's names); a run's train curve shares it.
+RUN_COLOURS = ("cyan", "orange", "magenta", "green", "yellow", "blue", "red", "white")
+
+
+def run_settings(metadata: CheckpointMetadata | None, settings: dict) -> str:
+    """A run's main settings, for the runs table: recipe, cell, layers × units, dropout (from its
+    latest checkpoint; from the run's start event before it has one)."""
+    if metadata is not None:
+        arch, recipe = metadata.architecture, metadata.training.get("recipe", "?")
+        cell, layers, units, dropout = arch.cell, arch.layers, arch.units, arch.dropout
+    else:
+        recipe, cell = settings.get("recipe", "?"), settings.get("cell", "lstm")
+        layers, units, dropout = settings.get("layers", 1), settings.get("units", "?"), settings.get("dropout") or 0
+    return f"{recipe} · {str(cell).upper()} {layers}×{units}" + (f" · dropout {dropout:g}" if dropout else "")
+
+
+def best_epoch(checkpoints: list[Checkpoint]) -> Checkpoint | None:
+    """The checkpoint with the lowest held-out loss (the first of equals)."""
+    scored = [c for c in checkpoints if c.val_loss is not None]
+    return min(scored, key=lambda c: c.val_loss) if scored else None
+
+
 def loss_axis(losses: list[float]) -> tuple[float, float]:
     """The loss axis's range: the curves start high at the left, where plotext draws its legend,
     so the axis reaches a third above the highest loss and the legend sits over empty space."""
@@ -74,12 +99,16 @@ class TrainingScreen(Screen[None]):
         Binding("s", "start_run", "Start training", id="training-start"),
         Binding("x", "stop_run", "Stop run", id="training-stop"),
         Binding("t", "toggle_axis", "Epoch/time axis", id="training-axis"),
+        Binding("c", "compare_runs", "Compare runs", id="training-compare"),
     ]
 
-    def __init__(self, watch: FolderWatch, shown_folder: str | None = None) -> None:
+    def __init__(self, watch: FolderWatch, shown_folder: str | None = None, runs: Path | None = None) -> None:
         super().__init__()
         self.watch = watch
         self.shown_folder = shown_folder or str(watch.folder)  # served: the folder's name, not its path
+        self.runs = runs  # where "Compare runs…" looks for other folders (None: not offered)
+        self.compared: list[FolderWatch] = []  # other runs plotted beside this one (the app polls them)
+        self.plotted: list[tuple[str, list[float], list[float]]] = []  # each curve drawn: label, x, y
         self.against_time = False
         self.selected_epoch: int | None = None
         self._rows: list[int] = []
@@ -93,6 +122,9 @@ class TrainingScreen(Screen[None]):
         with Horizontal(id="training-top"):
             yield DataTable(id="epochs", cursor_type="row", zebra_stripes=True)
             yield PlotextPlot(id="loss-plot")
+        runs = DataTable(id="runs", cursor_type="none", zebra_stripes=True)
+        runs.display = False
+        yield runs
         with VerticalScroll(id="samples"):
             yield Static(id="samples-text", markup=False)
         yield Footer()
@@ -109,6 +141,9 @@ class TrainingScreen(Screen[None]):
             ("seconds", "seconds"),
         ):
             table.add_column(label, key=key)
+        runs = self.query_one("#runs", DataTable)
+        for label in ("run", "settings", "epochs", "best held-out", "at epoch", "minutes to it", "state"):
+            runs.add_column(label)
         self.show()
         table.focus()
 
@@ -128,6 +163,7 @@ class TrainingScreen(Screen[None]):
             bar.update(total=state.batches, progress=state.batch)
         self._update_table(checkpoints)
         self._update_plot(checkpoints)
+        self._update_runs()
         self._update_samples()
 
     def _update_table(self, checkpoints: list[Checkpoint]) -> None:
@@ -154,39 +190,80 @@ class TrainingScreen(Screen[None]):
             table.move_cursor(row=len(self._rows) - 1)
             self.selected_epoch = self._rows[-1]
 
+    def _x(self, checkpoints: list[Checkpoint]) -> list[float]:
+        """Each checkpoint's place on the x axis: its epoch, or its minutes of training."""
+        if self.against_time:
+            return [(c.metadata.metrics.total_seconds or 0.0) / 60 for c in checkpoints]
+        return [float(c.epoch) for c in checkpoints]
+
     def _update_plot(self, checkpoints: list[Checkpoint]) -> None:
         plot = self.query_one("#loss-plot")
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        if self.against_time:
-            xs = [c.metadata.metrics.total_seconds or 0.0 for c in checkpoints]
-            xs = [x / 60 for x in xs]
-            plt.xlabel("minutes of training")
+        plt.xlabel("minutes of training" if self.against_time else "epoch")
+        self.plotted = []
+        if self.compared:
+            for watch, colour in zip((self.watch, *self.compared), RUN_COLOURS, strict=False):
+                run, name = watch.checkpoints, watch.folder.name
+                xs = self._x(run)
+                settings = run_settings(run[-1].metadata if run else None, watch.state.settings)
+                # Held-out in bold dots (what runs are judged by), train in fine braille.
+                self._curve(plt, f"{name} · {settings}", xs, [c.val_loss for c in run], colour, "dot")
+                self._curve(plt, f"{name} train", xs, [c.metadata.metrics.train_loss for c in run], colour, "braille")
+            title = "held-out (dots) and train (fine), nats/char"
         else:
-            xs = [float(c.epoch) for c in checkpoints]
-            plt.xlabel("epoch")
-        train = [(x, c.metadata.metrics.train_loss) for x, c in zip(xs, checkpoints, strict=True)]
-        held = [(x, c.val_loss) for x, c in zip(xs, checkpoints, strict=True)]
-        for points, label, marker in ((train, "train", "braille"), (held, "held-out", "braille")):
-            points = [(x, y) for x, y in points if y is not None]
-            if points:
-                plt.plot([x for x, _ in points], [y for _, y in points], label=label, marker=marker)
-        losses = [y for _, y in train + held if y is not None]
+            xs = self._x(checkpoints)
+            self._curve(plt, "train", xs, [c.metadata.metrics.train_loss for c in checkpoints], None, "braille")
+            self._curve(plt, "held-out", xs, [c.val_loss for c in checkpoints], None, "braille")
+            # Memorisation seen as copying, on the right-hand axis: the share of the epoch's samples
+            # found word for word in the training text rises as the held-out loss turns up.
+            copied = [
+                (x, 100 * c.metadata.metrics.copied_fraction)
+                for x, c in zip(xs, checkpoints, strict=True)
+                if c.metadata.metrics.copied_fraction is not None
+            ]
+            if copied:
+                plt.plot(
+                    [x for x, _ in copied], [y for _, y in copied], label="copied %", marker="braille", yside="right"
+                )
+                plt.ylim(0, max(10.0, max(y for _, y in copied) * 1.35), yside="right")
+            title = "loss (nats/char)" if checkpoints else "no epochs yet: press s to start training"
+        losses = [y for _, _, ys in self.plotted for y in ys]
         if losses:
             plt.ylim(*loss_axis(losses))
-        # Memorisation seen as copying, on the right-hand axis: the share of the epoch's samples
-        # found word for word in the training text rises as the held-out loss turns up.
-        copied = [
-            (x, 100 * c.metadata.metrics.copied_fraction)
-            for x, c in zip(xs, checkpoints, strict=True)
-            if c.metadata.metrics.copied_fraction is not None
-        ]
-        if copied:
-            plt.plot([x for x, _ in copied], [y for _, y in copied], label="copied %", marker="braille", yside="right")
-            plt.ylim(0, max(10.0, max(y for _, y in copied) * 1.35), yside="right")
-        plt.title("loss (nats/char)" if checkpoints else "no epochs yet: press s to start training")
+        plt.title(title)
         plot.refresh()
+
+    def _curve(self, plt, label: str, xs: list[float], ys: list[float | None], colour: str | None, marker: str) -> None:
+        points = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+        if not points:
+            return
+        options = {"label": label, "marker": marker} | ({"color": colour} if colour else {})
+        plt.plot([x for x, _ in points], [y for _, y in points], **options)
+        self.plotted.append((label, [x for x, _ in points], [y for _, y in points]))
+
+    def _update_runs(self) -> None:
+        """The runs table: each run's best held-out loss and the time it took to reach it."""
+        table = self.query_one("#runs", DataTable)
+        table.display = bool(self.compared)
+        if not self.compared:
+            return
+        table.clear()
+        for watch in (self.watch, *self.compared):
+            checkpoints = watch.checkpoints
+            latest = checkpoints[-1].metadata if checkpoints else None
+            best = best_epoch(checkpoints)
+            minutes = None if best is None else (best.metadata.metrics.total_seconds or 0.0) / 60
+            table.add_row(
+                watch.folder.name,
+                run_settings(latest, watch.state.settings),
+                str(len(checkpoints)),
+                _number(best.val_loss if best else None),
+                str(best.epoch) if best else "—",
+                _number(minutes, 1),
+                watch.state.status if watch.state.status != "none" else "no run recorded",
+            )
 
     def _update_samples(self) -> None:
         record = self.watch.state.epochs.get(self.selected_epoch) if self.selected_epoch is not None else None
@@ -217,3 +294,19 @@ class TrainingScreen(Screen[None]):
     def action_toggle_axis(self) -> None:
         self.against_time = not self.against_time
         self._update_plot(self.watch.checkpoints)
+
+    def action_compare_runs(self) -> None:
+        """Plot other training folders beside this one (none chosen: this one alone again)."""
+        if self.runs is None:
+            self.notify("Comparing runs in a served tab needs the operator's `serve --runs DIR`.", severity="warning")
+            return
+
+        def chosen(picked: list[str] | None) -> None:
+            if picked is None:
+                return
+            self.compared = [FolderWatch(folder) for folder in picked]
+            self.app.poll_training_folder()  # read them now, not at the next second
+            self.show()
+
+        current = [str(watch.folder) for watch in self.compared]
+        self.app.push_screen(RunsDialog(self.runs, self.watch.folder, current), chosen)
