@@ -223,3 +223,9 @@ def test_step_mode(app_model, snap_compare):
         await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_models_side_by_side(snap_compare):
+    """--compare book,large: one prompt, one seed, T=0.5, a column per bundled model."""
+    app = make_app(compare="book,large", seed=7, length=160, show_speed=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=before(prompt="what is truth? is it not"))
