@@ -114,7 +114,8 @@ def run_generate(args: argparse.Namespace) -> int:
             texts[column].append(char)
             probabilities[column].append(round(probability, 6))
             if step.distributions is not None:
-                top = top_alternatives(step.distributions[column], engine.vocabulary, args.alternatives)
+                vocabulary = (engines[column] if names else engine).vocabulary  # models: each its own
+                top = top_alternatives(step.distributions[column], vocabulary, args.alternatives)
                 alternatives[column].append(top)
         if not args.json:
             out.write(visible(step.chars[0]))  # a terminal must never receive the model's raw controls

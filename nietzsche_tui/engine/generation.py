@@ -77,7 +77,8 @@ class Step:
     number: int
     chars: tuple[str, ...]
     probabilities: tuple[float, ...]
-    distributions: np.ndarray | None = None
+    # (columns, vocabulary), or one array per column when their vocabularies differ (models side by side)
+    distributions: np.ndarray | Sequence[np.ndarray] | None = None
 
 
 @dataclass

@@ -97,8 +97,19 @@ def sample_index(
     Never raises on zeros, float32 rounding or sums above 1; consumes exactly one uniform draw from
     ``rng`` per call (also at T = 0), so streams stay aligned whatever the temperature.
     """
+    return sample_with_draw(probabilities, temperature, rng.random(), top_k, top_p)
+
+
+def sample_with_draw(
+    probabilities: np.ndarray,
+    temperature: float,
+    draw: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> int:
+    """``sample_index`` with its uniform draw in [0, 1) given: step mode keeps each step's draw, so
+    taking a character back and coming again to that step offers the same one."""
     distribution = reweight_distribution(probabilities, temperature, top_k, top_p)
-    draw = rng.random()
     if temperature == 0:
         return int(np.argmax(distribution))
     cumulative = np.cumsum(distribution)

@@ -15,7 +15,7 @@ import numpy as np
 
 from nietzsche_tui.engine.generation import Engine, column_streams
 from nietzsche_tui.engine.prompts import Prompt, PromptError
-from nietzsche_tui.engine.sampling import reweight_distribution, sample_index
+from nietzsche_tui.engine.sampling import reweight_distribution, sample_with_draw
 
 CHOICES = 9  # one digit each
 
@@ -62,7 +62,7 @@ class StepSession:
         step = len(self.text)
         while len(self._draws) <= step:
             self._draws.append(float(self._rng.random()))
-        drawn = sample_index(probabilities, self.temperature, _Replay(self._draws[step]))
+        drawn = sample_with_draw(probabilities, self.temperature, self._draws[step])
         return StepChoices(top, engine.vocabulary[drawn])
 
     def take(self, char: str) -> None:
@@ -73,13 +73,3 @@ class StepSession:
 
     def undo(self) -> None:
         self.text = self.text[:-1]
-
-
-class _Replay:
-    """A generator that gives one fixed uniform draw (``sample_index`` takes exactly one)."""
-
-    def __init__(self, draw: float) -> None:
-        self._draw = draw
-
-    def random(self) -> float:
-        return self._draw

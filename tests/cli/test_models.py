@@ -44,6 +44,10 @@ def test_each_column_equals_that_model_alone(three_models, capsys):
     assert [c["dropped"] for c in columns] == [[], [], ["?", "!"]]  # the GRU's column only
     assert columns[2]["prompt"] == "what then it stands at all"[-16:]
     assert err.count("dropped characters") == 1 and "c: dropped" in err
+    assert main([*args, "--json", "--alternatives", "60"]) == 0  # each column's own vocabulary
+    columns = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {char for top in columns[2]["alternatives"] for char, _ in top} <= set(WITHOUT_MARKS)
+    assert len(columns[2]["alternatives"][0]) == len(WITHOUT_MARKS)
     assert main(args) == 0  # plain text: a section per model, labelled with its size and loss
     out = capsys.readouterr().out
     assert out.count("------ model: ") == 3 and "c · " in out and " k · 1.457" in out

@@ -119,6 +119,7 @@ def test_a_reader_polling_during_training_never_sees_a_partial_checkpoint(tiny_c
     assert len(set(loads)) >= 5 and loads == sorted(loads)
 
 
+@pytest.mark.slow  # fault injection: the thorough run proves it
 def test_a_full_disk_gives_a_clear_error_and_keeps_earlier_checkpoints(tiny_corpus, tmp_path, monkeypatch, capsys):
     import errno
 

@@ -169,6 +169,7 @@ def test_history_and_export_commands(app_model, tmp_path, capsys):
     assert cli_main(["history", "--history", str(tmp_path / "none.db")]) == 2
 
 
+@pytest.mark.slow  # two processes writing at once: a soak, for the thorough run
 def test_two_app_instances_on_one_database_keep_every_exchange(app_model, tmp_path):
     """Two real app processes, each chatting into the same history file at the same time."""
     import subprocess

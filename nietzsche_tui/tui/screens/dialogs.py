@@ -30,7 +30,11 @@ KEYS = [
     ("Ctrl+L", "anywhere", "reload the latest checkpoint (watch a model improve while it trains)"),
     ("F2 / F3", "anywhere", "previous / next temperature column"),
     ("F4", "anywhere", "one column ↔ all side by side"),
-    ("F5", "anywhere", "the training screen: epochs, loss plot, samples; s start · x stop · t time axis"),
+    (
+        "F5",
+        "anywhere",
+        "the training screen: epochs, loss plot, samples; s start · x stop · t time axis · c compare runs",
+    ),
     (
         "F6",
         "anywhere",
