@@ -293,3 +293,60 @@ def test_the_visitor_sees_why_the_session_ended(browser, serve):
     message = page.text_content(".closed-dialog .message")
     assert "Session ended after 4 seconds without input" in message
     assert page.is_visible(".closed-dialog .message")
+
+
+def test_writing_with_the_model_works_in_the_browser(browser, serve):
+    """Issue 22's features through the browser: the suggestion as you type (→ takes it), step mode
+    (F8, Enter, Esc keeps it), and copied spans (v) with the bundled model's own training text."""
+    from nietzsche_tui.engine.generation import Engine
+    from nietzsche_tui.engine.suggestions import suggest_continuation
+    from nietzsche_tui.locate import BUNDLED_MODELS
+
+    book = str(BUNDLED_MODELS["book"])
+    served = serve("--checkpoint", book)
+    page, terminal = open_app(browser, served)
+    typed = "truth is a wo"
+    page.keyboard.type(typed)
+    suggested = typed + suggest_continuation(Engine.load(book), typed)
+    until(page, lambda: suggested in terminal.text(), 20, "the suggestion after the cursor", terminal)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("F8")
+    until(page, lambda: "step mode" in terminal.text(), 20, "step mode", terminal)
+    press_until(page, "Enter", lambda: "character 2:" in terminal.text(), "a character taken", terminal)
+    page.keyboard.press("Escape")
+    until(page, lambda: "steps T=0.2" in terminal.text(), 20, "the step-mode exchange in the chat", terminal)
+    page.keyboard.type("supposing that truth is a woman--what then?")
+    page.keyboard.press("Enter")
+    until(page, lambda: "ready" in terminal.text() and "T=1.2" in terminal.text(), 30, "the answer", terminal)
+    page.keyboard.press("Tab")
+    page.keyboard.press("v")
+    until(page, lambda: "training text word for word" in terminal.text(), 30, "the copied-spans legend", terminal)
+
+
+def test_models_side_by_side_from_the_palette_in_the_browser(browser, serve):
+    """Issue 23 through the browser: the palette's "Compare models…" picks book and large; the next
+    prompt streams a column for each."""
+    served = serve()
+    page, terminal = open_app(browser, served)
+    press_until(page, "Control+p", lambda: "Search for commands" in terminal.text(), "the palette", terminal)
+    page.keyboard.type("Compare models")
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    until(page, lambda: "Compare models side by side" in terminal.text(), 20, "the models picker", terminal)
+    until(page, lambda: "large  (bundled" in terminal.text(), 20, "the bundled models listed", terminal)
+    assert "/tmp" not in terminal.text()  # the served folder by its name, never its path
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # to the Compare button (a browser keeps Ctrl+S for itself)
+    page.keyboard.press("Enter")
+    until(page, lambda: "comparing 2 models" in terminal.text(), 20, "the status line", terminal)
+    page.keyboard.type("what is truth")
+    page.keyboard.press("Enter")
+    until(
+        page,
+        lambda: "book · 0.10 M" in terminal.text() and "large · 0.86 M" in terminal.text(),
+        30,
+        "two columns",
+        terminal,
+    )

@@ -1,17 +1,21 @@
 """Copied spans in the app: v underlines what the training text holds word for word, inspect says
 from which line, and a training text that changed is refused with one line."""
 
+from nietzsche_tui.history.records import Column, StoredExchange
 from nietzsche_tui.tui.app import make_app
+from nietzsche_tui.tui.screens.history import StoredView
 from nietzsche_tui.tui.screens.inspect import InspectScreen
-from nietzsche_tui.tui.widgets.columns import Exchange
+from nietzsche_tui.tui.widgets.columns import Exchange, ScoreView
 from tests.helpers import WIDE, model_that_copies, notified, prompt, ready, settle
 
 
+def underlined_in(static) -> set[int]:
+    """The characters a Static draws in the copied style (Textual's rendered spans carry their own style type)."""
+    return {i for span in static.render().spans if "underline" in str(span.style) for i in range(span.start, span.end)}
+
+
 def underlined(column) -> set[int]:
-    """The characters drawn in the copied style (Textual's rendered spans carry their own style type)."""
-    return {
-        i for span in column.body.render().spans if "underline" in str(span.style) for i in range(span.start, span.end)
-    }
+    return underlined_in(column.body)
 
 
 async def test_v_underlines_the_copied_span_and_inspect_names_its_line(tmp_path):
@@ -38,6 +42,30 @@ async def test_v_underlines_the_copied_span_and_inspect_names_its_line(tmp_path)
         await pilot.press("escape")
         await prompt(app, pilot, "truth is")  # the next exchange is marked when it finishes
         assert app.query(Exchange).last().columns[0].copying is not None
+        app.prompt_input.focus()
+        await prompt(app, pilot, f"/score he said: {written[20:50]}")  # a /score answer is marked too
+        score = app.query(ScoreView).last()
+        # ": " and the 30 characters after it are on the corpus's third line ("here: …").
+        assert underlined_in(score.body) == set(range(len("he said"), len("he said: ") + 30))
+        stored = StoredExchange(
+            "steps",
+            "p",
+            "p",
+            [],
+            str(folder / "epoch_0001.json"),
+            1,
+            None,
+            "window",
+            [0.5],
+            30,
+            1,
+            None,
+            None,
+            [Column("steps T=0.5", "xx" + written[20:50])],
+        )
+        app.chat.add_score(StoredView(stored))  # and an exchange from the history, shown in the chat
+        await settle(app, pilot)
+        assert underlined_in(app.query(StoredView).last().bodies[0]) == set(range(2, 32))
         app.chat.focus()
         await pilot.press("v")
         assert not underlined(app.query(Exchange).last().columns[0])

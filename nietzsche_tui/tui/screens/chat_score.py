@@ -63,5 +63,8 @@ class ChatScoring:
         summary = f"{scored.bits_per_char:.2f} bits/char over {count} character{'' if count == 1 else 's'}"
         if scored.skipped:
             summary += f" · skipped {len(scored.skipped)} unknown character(s)"
-        self.chat.add_score(ScoreView(f"/score {text[:SHOWN_PROMPT_CHARS]}", text, scored.per_position(), summary))
+        checkpoint = message.engine.checkpoint
+        where = str(checkpoint.metadata_path) if checkpoint is not None else ""
+        shown = f"/score {text[:SHOWN_PROMPT_CHARS]}"
+        self.chat.add_score(ScoreView(shown, text, scored.per_position(), summary, where))
         self.post_message(self.Scored(text, summary, message.engine))

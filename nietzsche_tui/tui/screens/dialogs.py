@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, SelectionList, Static
+from textual.widgets import Button, Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from nietzsche_tui.locate import MAX_COMPARED_MODELS, model_candidates, run_candidates
@@ -166,8 +166,10 @@ class ModelsDialog(ModalScreen[list[str] | None]):
         with Vertical(id="problem-box"):
             yield Static("Compare models side by side", classes="dialog-title")
             yield SelectionList[str](id="model-choices")
+            yield Button("Compare", variant="primary", id="choose")
             yield Static(
-                "Space picks · Ctrl+S compares the picked ones (2 to 8) · Esc cancels; no pick: back to temperatures",
+                "Space picks · Tab, Enter (or Ctrl+S) compares the picked ones (2 to 8) · Esc cancels; "
+                "none picked: back to temperatures",
                 classes="dialog-hint",
             )
 
@@ -183,7 +185,13 @@ class ModelsDialog(ModalScreen[list[str] | None]):
     def _show(self, candidates: list[tuple[str, str]]) -> None:
         choices = self.query_one(SelectionList)
         for entry, description in candidates:
-            choices.add_option(Selection(f"{entry}  ({description})", entry, entry in self.chosen))
+            # A folder by its name: where it lives is the operator's business, not a visitor's.
+            choices.add_option(Selection(f"{Path(entry).name}  ({description})", entry, entry in self.chosen))
+        if choices.option_count:
+            choices.highlighted = 0  # Space picks the first at once, not after an arrow
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_choose()
 
     def action_choose(self) -> None:
         picked = list(self.query_one(SelectionList).selected)
@@ -209,9 +217,12 @@ class RunsDialog(ModalScreen[list[str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="problem-box"):
-            yield Static(f"Runs beside {self.own.name}, from {self.runs}", classes="dialog-title")
+            yield Static(f"Runs beside {self.own.name}, from {self.runs.name or self.runs}", classes="dialog-title")
             yield SelectionList[str](id="run-choices")
-            yield Static("Space picks · Ctrl+S plots them with this run · Esc cancels", classes="dialog-hint")
+            yield Button("Plot them", variant="primary", id="choose")
+            yield Static(
+                "Space picks · Tab, Enter (or Ctrl+S) plots them with this run · Esc cancels", classes="dialog-hint"
+            )
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
@@ -225,12 +236,17 @@ class RunsDialog(ModalScreen[list[str] | None]):
     def _show(self, candidates: list[Path]) -> None:
         choices = self.query_one(SelectionList)
         if not candidates:
-            choices.add_option(Selection(f"no other training folder in {self.runs}", "", disabled=True))
+            choices.add_option(Selection(f"no other training folder in {self.runs.name}", "", disabled=True))
         for folder in candidates:
             choices.add_option(Selection(folder.name, str(folder), str(folder) in self.chosen))
+        if candidates:
+            choices.highlighted = 0
 
     def action_choose(self) -> None:
         self.dismiss([value for value in self.query_one(SelectionList).selected if value])
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_choose()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -23,6 +23,9 @@ from nietzsche_tui.history.export import to_markdown
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.text import visible, visible_one_line
+from nietzsche_tui.tui.colours import paint_copied
+from nietzsche_tui.tui.widgets.columns import DISPLAY_CHARS as SHOWN_CHARS
+from nietzsche_tui.verbatim.index import Copying
 
 
 class StoredView(Vertical):
@@ -32,6 +35,20 @@ class StoredView(Vertical):
         super().__init__(classes="exchange stored")
         self.stored = stored
         self.highlighted = highlighted
+        self.bodies = [
+            Static(Text(visible(column.text[-SHOWN_CHARS:])), classes="column-body", markup=False)
+            for column in stored.columns
+        ]
+
+    def copied_sources(self) -> list[tuple[int, str, str]]:
+        """Each column's text and its checkpoint, for the copied-spans view (v)."""
+        return [(i, c.text, c.checkpoint or self.stored.checkpoint_path) for i, c in enumerate(self.stored.columns)]
+
+    def show_copying(self, part: int, text: str, copying: Copying | None) -> None:
+        shown = Text(visible(text[-SHOWN_CHARS:]))
+        if copying is not None:
+            paint_copied(shown, copying, max(0, len(text) - SHOWN_CHARS))
+        self.bodies[part].update(shown)
 
     def compose(self) -> ComposeResult:
         stored = self.stored
@@ -47,7 +64,7 @@ class StoredView(Vertical):
                 with Vertical(classes=classes):
                     state = "" if column.state == "done" else f" ■ {column.state}"
                     yield Static(Text(f"{index + 1} · {column.label}{state}"), classes="column-header")
-                    yield Static(Text(visible(column.text[-4000:])), classes="column-body", markup=False)
+                    yield self.bodies[index]
 
 
 class HistoryScreen(Screen[None]):

@@ -23,10 +23,12 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from nietzsche_tui.contracts.checkpoint import CheckpointError
+from nietzsche_tui.contracts.folder import resolve_checkpoint
 from nietzsche_tui.engine.generation import Step
 from nietzsche_tui.tui.state import ModelState
 from nietzsche_tui.tui.turns import Turn, temperature_label
-from nietzsche_tui.tui.widgets.columns import Exchange, TemperatureColumn
+from nietzsche_tui.tui.widgets.columns import Exchange, MarksCopied, TemperatureColumn
 from nietzsche_tui.tui.widgets.prompt import PromptInput
 from nietzsche_tui.verbatim.source import TrainingIndexes, TrainingTextError
 
@@ -146,6 +148,8 @@ class ChatView(VerticalScroll, can_focus=True):
         self.mount(view)
         self._trim()
         self.anchor()
+        if self.copied and hasattr(view, "copied_sources"):
+            self.mark_copied([], [view])
 
     def _trim(self) -> None:
         older = list(self.query(".exchange"))[:-MAX_EXCHANGES]
@@ -264,30 +268,42 @@ class ChatView(VerticalScroll, can_focus=True):
     def action_toggle_copied(self) -> None:
         self.copied = not self.copied
 
+    def _views_marking_copied(self) -> list[MarksCopied]:
+        """The chat's /score answers and stored exchanges (the other texts v marks)."""
+        return [child for child in self.children if hasattr(child, "copied_sources")]  # type: ignore[misc]
+
     def watch_copied(self, copied: bool) -> None:
         with self.app.batch_update():
             for column in self.query(TemperatureColumn):
                 column.show_copied = copied
                 column.redraw()
+            if not copied:
+                for view in self._views_marking_copied():
+                    for part, text, _ in view.copied_sources():
+                        view.show_copying(part, text, None)
         if copied:
-            self.mark_copied(list(self.query(Exchange)))
+            self.mark_copied(list(self.query(Exchange)), self._views_marking_copied())
         self.post_message(self.ViewChanged())
 
     @work(thread=True, group="copied", exit_on_error=False)
-    def mark_copied(self, exchanges: list[Exchange]) -> None:
-        """Find each finished column's copied spans (the index is opened, and built the first
-        time, here: it reads and hashes the training text)."""
-        for exchange in exchanges:
-            for column, engine in zip(exchange.columns, exchange.engines, strict=True):
-                if column.copying is not None or column.state == "streaming":
-                    continue
-                text = column.text
-                try:
+    def mark_copied(self, exchanges: list[Exchange], views: Sequence[MarksCopied] = ()) -> None:
+        """Find the copied spans of each finished column, and of the /score answers and stored
+        exchanges shown (the index is opened, and built the first time, here: it reads and hashes
+        the training text; a stored exchange's checkpoint is read here too)."""
+        try:
+            for exchange in exchanges:
+                for column, engine in zip(exchange.columns, exchange.engines, strict=True):
+                    if column.copying is not None or column.state == "streaming":
+                        continue
+                    text = column.text
                     index, found = self.indexes.open(engine.metadata)
-                except TrainingTextError as error:
-                    self.app.call_from_thread(self._no_copied_spans, str(error))
-                    return
-                self.app.call_from_thread(column.set_copying, text, index.copying(found.as_seen(text)))
+                    self.app.call_from_thread(column.set_copying, text, index.copying(found.as_seen(text)))
+            for view in views:
+                for part, text, checkpoint in view.copied_sources():
+                    index, found = self.indexes.open(resolve_checkpoint(checkpoint).metadata)
+                    self.app.call_from_thread(view.show_copying, part, text, index.copying(found.as_seen(text)))
+        except (TrainingTextError, CheckpointError) as error:
+            self.app.call_from_thread(self._no_copied_spans, str(error))
 
     def _no_copied_spans(self, reason: str) -> None:
         if self.copied:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -191,18 +192,41 @@ class Exchange(Vertical):
         return [column.text for column in self.columns]
 
 
+class MarksCopied(Protocol):
+    """A view besides an ``Exchange`` whose texts v marks: a /score, a stored exchange shown in
+    the chat. ``copied_sources`` says each text and the checkpoint whose training text it is
+    looked up in; ``show_copying`` redraws one of them with its spans (None: unmarked)."""
+
+    def copied_sources(self) -> list[tuple[int, str, str]]: ...
+
+    def show_copying(self, part: int, text: str, copying: Copying | None) -> None: ...
+
+
 class ScoreView(Vertical):
     """A /score prompt's answer: the user's own text painted by how surprised the model was."""
 
-    def __init__(self, prompt_shown: str, text: str, bits: Sequence[float | None], summary: str) -> None:
+    def __init__(
+        self, prompt_shown: str, text: str, bits: Sequence[float | None], summary: str, checkpoint: str = ""
+    ) -> None:
         super().__init__(classes="exchange score")
         self.prompt_shown = prompt_shown
         self.text = text
         self.bits = list(bits)
         self.summary = summary
+        self.checkpoint = checkpoint  # the model that scored it: its training text is where v looks
+        self.body = Static(self._painted(None), classes="score-body", markup=False)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"› {visible_one_line(self.prompt_shown)}"), classes="prompt", markup=False)
         yield Static(Text(self.summary), classes="details", markup=False)
+        yield self.body
+
+    def _painted(self, copying: Copying | None) -> Text:
         painted = painted_buckets(self.text, surprisal_buckets(self.bits))
-        yield Static(painted, classes="score-body", markup=False)
+        return paint_copied(painted, copying) if copying is not None else painted
+
+    def copied_sources(self) -> list[tuple[int, str, str]]:
+        return [(0, self.text, self.checkpoint)] if self.checkpoint else []
+
+    def show_copying(self, part: int, text: str, copying: Copying | None) -> None:
+        self.body.update(self._painted(copying))
