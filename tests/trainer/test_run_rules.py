@@ -116,6 +116,7 @@ def test_a_vocabulary_too_large_for_the_app_is_refused_before_training(tmp_path,
     assert not any((tmp_path / "out").glob("epoch_*"))
 
 
+@pytest.mark.slow  # three training runs: the thorough run keeps --seed's promise
 def test_the_same_seed_gives_the_same_losses(tiny_corpus, tmp_path):
     runs = []
     for name in ("a", "b"):

@@ -30,6 +30,7 @@ async def test_typing_and_enter_streams_every_column_exactly_as_the_engine(app_m
         assert [c.state for c in exchange.columns] == ["done"] * 4
 
 
+@pytest.mark.slow  # streams for seconds by design: the thorough run
 async def test_escape_stops_and_keeps_the_partial_text(app_model):
     app = make_app(checkpoint=str(app_model), seed=5, length=20_000)
     async with app.run_test(size=WIDE) as pilot:

@@ -116,6 +116,7 @@ def test_fit_parts_shortens_before_it_drops():
     assert fit_parts(parts, 20, {parts[2]: "epoch 3 1.457"}).startswith("2/4 · T=0.5")
 
 
+@pytest.mark.slow  # waits idle by design: the thorough run
 async def test_an_idle_app_runs_no_timers(app_model, monkeypatch):
     calls = {"flush": 0, "status": 0}
     original_flush, original_status = ChatView.flush, ChatScreen.refresh_status

@@ -216,6 +216,7 @@ def test_two_app_instances_on_one_database_keep_every_exchange(app_model, tmp_pa
     assert len({e.session_id for e in store.exchanges(limit=None)}) == 2
 
 
+@pytest.mark.slow  # quits mid-stream, twice: the thorough run
 @pytest.mark.parametrize("keys", [("ctrl+q",), ("escape", "ctrl+q")], ids=["quit", "stop-then-quit"])
 async def test_quitting_while_a_generation_streams_keeps_it_as_stopped(app_model, tmp_path, keys):
     """Ctrl+Q mid-stream (or right after Esc): the generation stops, is saved as stopped, and only

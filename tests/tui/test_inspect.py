@@ -60,6 +60,7 @@ async def test_inspect_walks_the_text_and_shows_what_the_model_weighed(app_model
         assert not isinstance(app.screen, InspectScreen)
 
 
+@pytest.mark.slow  # streams by design: the thorough run
 async def test_inspect_waits_for_a_streaming_column(app_model):
     app = make_app(checkpoint=str(app_model), seed=5, length=20_000)
     async with app.run_test(size=WIDE, notifications=True) as pilot:
