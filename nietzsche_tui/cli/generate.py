@@ -13,9 +13,9 @@ from nietzsche_tui.cli.common import EXIT_CHECKPOINT, EXIT_USAGE, fail, load_eng
 from nietzsche_tui.cli.verbatim import copied_counter
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.analysis import top_alternatives
-from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
+from nietzsche_tui.engine.epochs import comparison_temperature, generate_epochs, load_epochs
 from nietzsche_tui.engine.generation import DEFAULT_TEMPERATURES, GenerationRequest
-from nietzsche_tui.engine.models import MODELS_TEMPERATURE, generate_models
+from nietzsche_tui.engine.models import generate_models
 from nietzsche_tui.engine.prompts import PromptError, describe_characters
 from nietzsche_tui.locate import epoch_checkpoints, model_checkpoints
 from nietzsche_tui.text import visible
@@ -41,7 +41,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 return fail(
                     "--models compares models at one temperature; give one, like --temperatures 0.5", EXIT_USAGE
                 )
-            temperatures = temperatures if len(temperatures) == 1 else (MODELS_TEMPERATURE,)
+            temperatures = (comparison_temperature(temperatures),)
             chosen = model_checkpoints(args.models)
             names = [choice.name for choice in chosen]
             specs = [choice.spec for choice in chosen]
@@ -51,7 +51,7 @@ def run_generate(args: argparse.Namespace) -> int:
                 return fail(
                     "--epochs compares epochs at one temperature; give one, like --temperatures 0.5", EXIT_USAGE
                 )
-            temperatures = temperatures if len(temperatures) == 1 else (EPOCHS_TEMPERATURE,)
+            temperatures = (comparison_temperature(temperatures),)
             engines = load_epochs(epoch_checkpoints(args.checkpoint, args.epochs))
         else:
             engines = [load_engine(args.checkpoint)]

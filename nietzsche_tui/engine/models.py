@@ -18,8 +18,6 @@ from nietzsche_tui.engine.epochs import generate_epochs
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest, Step
 from nietzsche_tui.engine.prompts import PromptError
 
-MODELS_TEMPERATURE = 0.5  # models side by side compare at one temperature unless one is given
-
 
 def model_label(name: str, metadata: CheckpointMetadata) -> str:
     """A column label for one model: its name, size and held-out loss."""

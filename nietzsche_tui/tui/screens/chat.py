@@ -24,9 +24,9 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError
-from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE, generate_epochs, load_epochs
+from nietzsche_tui.engine.epochs import comparison_temperature, generate_epochs, load_epochs
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
-from nietzsche_tui.engine.models import MODELS_TEMPERATURE, generate_models
+from nietzsche_tui.engine.models import generate_models
 from nietzsche_tui.engine.prompts import PromptError, read_prompt
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.locate import epoch_checkpoints, model_checkpoints, train_hint
@@ -252,7 +252,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         settings = self.settings
         try:
             engines = load_epochs(checkpoints)
-            request = GenerationRequest(self._used(text), (EPOCHS_TEMPERATURE,), settings.length, seed, settings.mode)
+            temperature = comparison_temperature(settings.temperatures)
+            request = GenerationRequest(self._used(text), (temperature,), settings.length, seed, settings.mode)
             generation = generate_epochs(engines, request)
         except (PromptError, CheckpointError, ValueError) as error:
             self.app.call_from_thread(self.notify, str(error), severity="warning", markup=False)
@@ -268,7 +269,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         try:
             chosen = model_checkpoints(specs)
             engines = [self._engine_of(choice.checkpoint) for choice in chosen]
-            request = GenerationRequest(self._used(text), (MODELS_TEMPERATURE,), settings.length, seed, settings.mode)
+            temperature = comparison_temperature(settings.temperatures)
+            request = GenerationRequest(self._used(text), (temperature,), settings.length, seed, settings.mode)
             generation = generate_models(engines, [choice.name for choice in chosen], request)
         except (PromptError, CheckpointError, ValueError) as error:
             self.app.call_from_thread(self._not_started, text, f"Cannot compare these models: {error}")

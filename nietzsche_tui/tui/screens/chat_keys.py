@@ -8,8 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError
-from nietzsche_tui.engine.epochs import EPOCHS_TEMPERATURE
-from nietzsche_tui.engine.models import MODELS_TEMPERATURE
+from nietzsche_tui.engine.epochs import comparison_temperature
 from nietzsche_tui.engine.prompts import PromptError
 from nietzsche_tui.engine.stepping import StepSession
 from nietzsche_tui.locate import epoch_checkpoints
@@ -152,7 +151,8 @@ class ChatKeys:
             self.compare_models = ",".join(picked)
             if picked:
                 self.compare_epochs = False
-            said = f"{len(picked)} models side by side at T={MODELS_TEMPERATURE:g}" if picked else "temperatures"
+            at = comparison_temperature(self.settings.temperatures)
+            said = f"{len(picked)} models side by side at T={at:g}" if picked else "temperatures"
             self.notify(f"The next prompt: {said}", timeout=3)
 
         current = self.compare_models.split(",") if self.compare_models else []
@@ -161,7 +161,8 @@ class ChatKeys:
     def action_toggle_compare(self) -> None:
         self.compare_models = ""  # epochs or temperatures: models side by side end
         self.compare_epochs = not self.compare_epochs
-        what = f"epochs side by side at T={EPOCHS_TEMPERATURE:g}" if self.compare_epochs else "temperatures"
+        at = comparison_temperature(self.settings.temperatures)
+        what = f"epochs side by side at T={at:g}" if self.compare_epochs else "temperatures"
         self.notify(f"The next prompt: {what}", timeout=2)
 
     def action_choose_epochs(self) -> None:
