@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--compare",
         default=None,
         metavar="LIST",
-        help="every prompt goes to these models side by side, at one temperature (0.5): bundled names "
+        help="every prompt goes to these models side by side, at one temperature (0.5, or a single --temperatures): "
+        "bundled names "
         "(book, large), training folders, DIR@N or files, comma-separated (the palette's Compare models… too)",
     )
     parser.add_argument(
