@@ -31,13 +31,15 @@ class ModelSuggester(Suggester):
         self.mode = mode
         self.enabled = enabled
         self.latest = ""  # the text typed most recently (set by the prompt on every change)
-        self._answers: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def get_suggestion(self, value: str) -> str | None:
         engine = self.engine()
         if engine is None or not self.enabled() or not value.strip():
             return None
-        key = (id(engine), value)
+        # By the checkpoint file, not the engine object: a reloaded model that is another epoch is
+        # another key, and a new engine never inherits a freed one's answers.
+        key = (str(engine.checkpoint.metadata_path) if engine.checkpoint else f"weights {id(engine)}", value)
         if key not in self._answers:
             await asyncio.sleep(SUGGESTION_PAUSE_SECONDS)
             if value != self.latest:
