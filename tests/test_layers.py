@@ -13,7 +13,7 @@ ALLOWED = {
     "text": set(),
     "locate": {"contracts"},
     "engine": {"engine", "contracts", "text"},
-    "history": {"history", "contracts"},
+    "history": {"history", "contracts", "text"},
     "verbatim": {"verbatim", "contracts"},
     "runs": {"contracts"},
     "settings": {"contracts", "engine", "history", "verbatim"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from nietzsche_tui.history.records import StoredExchange
+from nietzsche_tui.history.records import Branch, StoredExchange
 
 
 def shown_name(path: str | Path) -> str:
@@ -49,9 +49,15 @@ def to_markdown(exchanges: list[StoredExchange], title: str, full_paths: bool = 
             details += f" · seed {exchange.seed} · {exchange.mode} · {exchange.length} characters"
         if exchange.dropped:
             details += f" · dropped {', '.join(repr(c) for c in exchange.dropped)}"
+        branch = Branch.from_dict(exchange.branch_of)
+        if branch is not None:
+            details += f" · {branch.describe()}"
         lines += [details, ""]
         for column in exchange.columns:
             state = "" if column.state == "done" else f" ({column.state})"
             fence = _fence(column.text)
-            lines += [f"### {column.label}{state}", "", fence + "text", column.text, fence, ""]
+            model = ""
+            if column.checkpoint:  # models side by side: each column its own checkpoint
+                model = f" · `{column.checkpoint if full_paths else shown_name(column.checkpoint)}`"
+            lines += [f"### {column.label}{state}{model}", "", fence + "text", column.text, fence, ""]
     return "\n".join(lines)

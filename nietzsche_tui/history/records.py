@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from nietzsche_tui.text import visible_one_line
 
 # steps: written a character at a time (F8); models: several checkpoints side by side (--compare)
 KINDS = ("temperatures", "epochs", "models", "score", "steps")
@@ -82,6 +84,44 @@ class StoredExchange:
                 for column in self.columns
             ],
         }
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Where a branch leaves an exchange (inspect, then a digit or Enter on a row): the column, the
+    position in its text, and the character chosen there instead of the one the model wrote."""
+
+    prompt: str  # the original exchange's prompt, as the model read it
+    column: str  # the column's label
+    position: int  # 0-based, in the column's text
+    chosen: str
+    instead_of: str
+    exchange: int | None = None  # the original's id in the history, once it was stored
+
+    def describe(self) -> str:
+        origin = f"exchange #{self.exchange}" if self.exchange is not None else f"“{self.prompt[-24:]}”"
+        return (
+            f"branch of {origin} ({self.column}) at character {self.position + 1}: "
+            f"“{visible_one_line(self.chosen)}” for “{visible_one_line(self.instead_of)}”"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Branch | None:
+        """The link a stored exchange keeps, or None when there is none or it is not what we write
+        (a database is input too: a damaged link is dropped, never shown half)."""
+        try:
+            branch = cls(**data) if data else None
+        except TypeError:
+            return None
+        if branch is None:
+            return None
+        texts = all(isinstance(t, str) for t in (branch.prompt, branch.column, branch.chosen, branch.instead_of))
+        numbers = isinstance(branch.position, int) and branch.position >= 0
+        numbers = numbers and (branch.exchange is None or isinstance(branch.exchange, int))
+        return branch if texts and numbers else None
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}

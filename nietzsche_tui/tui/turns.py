@@ -8,17 +8,15 @@ replay, hashing the weights) and hand it to the UI finished.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from nietzsche_tui.contracts.checkpoint import WEIGHTS_SUFFIX
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
 from nietzsche_tui.engine.models import Columns
 from nietzsche_tui.engine.stepping import StepSession
-from nietzsche_tui.history.records import Column, StoredExchange, weights_sha256
+from nietzsche_tui.history.records import Branch, Column, StoredExchange, weights_sha256
 from nietzsche_tui.locate import model_name
-from nietzsche_tui.text import visible_one_line
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
 SHOWN_PROMPT_CHARS = 300  # of a long prompt, the end is shown above its columns
@@ -35,37 +33,6 @@ class Replay:
 
     stored: StoredExchange
     same_weights: bool
-
-
-@dataclass(frozen=True)
-class Branch:
-    """Where a branch leaves an exchange (inspect, then a digit or Enter on a row): the column, the
-    position in its text, and the character chosen there instead of the one the model wrote."""
-
-    prompt: str  # the original exchange's prompt, as the model read it
-    column: str  # the column's label
-    position: int  # 0-based, in the column's text
-    chosen: str
-    instead_of: str
-    exchange: int | None = None  # the original's id in the history, once it was stored
-
-    def describe(self) -> str:
-        origin = f"exchange #{self.exchange}" if self.exchange is not None else f"“{self.prompt[-24:]}”"
-        return (
-            f"branch of {origin} ({self.column}) at character {self.position + 1}: "
-            f"“{visible_one_line(self.chosen)}” for “{visible_one_line(self.instead_of)}”"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Branch | None:
-        """The link a stored exchange keeps, or None when there is none (or it is not ours)."""
-        try:
-            return cls(**data) if data else None
-        except TypeError:
-            return None
 
 
 @dataclass(frozen=True)

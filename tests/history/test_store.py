@@ -132,3 +132,37 @@ def test_search_finds_any_character_symbols_and_non_latin_text_included(tmp_path
     store.add(stored(prompt="nothing of that", texts=("here", "either")))
     found = [e.prompt for e in store.exchanges(search=query)]
     assert found == ["the snowman ☃ and 雪 in a_b"], query
+
+
+def test_a_damaged_branch_link_is_dropped_never_shown_half():
+    from nietzsche_tui.history.records import Branch
+
+    good = {"prompt": "truth", "column": "T=1", "position": 3, "chosen": "a", "instead_of": "b", "exchange": 2}
+    assert Branch.from_dict(good).describe() == "branch of exchange #2 (T=1) at character 4: “a” for “b”"
+    for damaged in ({**good, "position": "3"}, {**good, "exchange": "2"}, {**good, "chosen": None}, {"x": 1}, []):
+        assert Branch.from_dict(damaged) is None
+
+
+def test_the_markdown_export_names_a_branch_and_each_compared_models_checkpoint():
+    from nietzsche_tui.history.export import to_markdown
+    from nietzsche_tui.history.records import Column
+    from tests.helpers import stored
+
+    branch = stored(prompt="truth is a")
+    branch.branch_of = {
+        "prompt": "truth",
+        "column": "T=1",
+        "position": 3,
+        "chosen": "a",
+        "instead_of": "b",
+        "exchange": 2,
+    }
+    models = stored(kind="models")
+    models.columns = [
+        Column("book · 0.10 M", "text", checkpoint="/srv/models/book/epoch_0080.json", model="book"),
+        Column("mine · 0.10 M", "more", checkpoint="/srv/runs/mine/epoch_0003.json", model="runs/mine"),
+    ]
+    served = to_markdown([branch, models], "exported", full_paths=False)
+    assert "branch of exchange #2 (T=1) at character 4" in served
+    assert "### book · 0.10 M · `book/epoch_0080.json`" in served and "/srv" not in served
+    assert "`/srv/runs/mine/epoch_0003.json`" in to_markdown([models], "exported")

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from nietzsche_tui.history.export import to_markdown
-from nietzsche_tui.history.records import StoredExchange
+from nietzsche_tui.history.records import Branch, StoredExchange
 from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.text import visible, visible_one_line
 from nietzsche_tui.tui.colours import paint_copied
@@ -57,6 +57,9 @@ class StoredView(Vertical):
         details = f"{when} · {stored.kind} · epoch {stored.epoch}"
         if stored.kind != "score":
             details += f" · seed {stored.seed} · {stored.mode} · {stored.length} characters"
+        branch = Branch.from_dict(stored.branch_of)
+        if branch is not None:
+            details += f" · {branch.describe()}"
         yield Static(Text(details), classes="details", markup=False)
         with Horizontal(classes="columns"):
             for index, column in enumerate(stored.columns):
