@@ -49,6 +49,9 @@ def add_command(commands) -> None:
         help=f"shortest span counted (default {DEFAULT_MIN_SPAN})",
     )
     verbatim.add_argument("--json", action="store_true", help="one JSON object: the spans, longest, fraction")
+    verbatim.add_argument(
+        "--where", action="store_true", help="under each span, the passage of the training text it comes from"
+    )
     add_corpus_options(verbatim)
 
 
@@ -118,6 +121,8 @@ def run_verbatim(args: argparse.Namespace) -> int:
         return 0
     for span in copying.spans:
         print(f"line {span.line:,}: {span.length} characters  “{visible_one_line(text[span.start : span.end])}”")
+        if args.where:
+            print(f"    from: “…{visible_one_line(index.passage(span))}…”")
     print(
         f"{len(copying.spans)} span(s) of at least {args.copied_min} characters: {copying.covered:,} of "
         f"{len(text):,} characters ({copying.fraction:.0%}) copied, the longest {copying.longest}; "
