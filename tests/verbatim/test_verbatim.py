@@ -141,7 +141,7 @@ def test_the_verbatim_command_prints_each_span_with_its_line(fixture_model, tmp_
     assert "line 3: 40 characters  “And The Third Line ends the little book.”" in out
     assert main(["verbatim", str(text), "--checkpoint", str(folder), "--min", "12", "--where"]) == 0
     where = capsys.readouterr().out.splitlines()[1]
-    assert where.startswith("    from: “…") and "line↵and the third line ends the little book.↵" in where
+    assert where.startswith("    from: “…") and "memorable↵and the third line ends the little book.↵" in where
     assert main(["verbatim", str(text), "--checkpoint", str(folder), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["longest"] == 40 and record["spans"][0]["line"] == 3 and record["min"] == 20
