@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nietzsche_tui.contracts.checkpoint import WEIGHTS_SUFFIX
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
 from nietzsche_tui.engine.models import Columns
-from nietzsche_tui.engine.stepping import StepSession
 from nietzsche_tui.history.records import Branch, Column, StoredExchange, weights_sha256
 from nietzsche_tui.locate import model_name
+
+if TYPE_CHECKING:  # step mode's record: imported where step mode starts, not at the app's start-up
+    from nietzsche_tui.engine.stepping import StepSession
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
 SHOWN_PROMPT_CHARS = 300  # of a long prompt, the end is shown above its columns

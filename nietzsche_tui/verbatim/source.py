@@ -9,12 +9,9 @@ training is said plainly and never used, since its line numbers would point at t
 
 from __future__ import annotations
 
-import lzma
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-
-import platformdirs
 
 from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
 from nietzsche_tui.contracts.corpus import SOURCES_JOINED_BY, CorpusError, corpus_sha256, read_corpus
@@ -56,6 +53,8 @@ def _short(digest: str | None) -> str:
 
 
 def _read_bundled() -> str:
+    import lzma  # here, not at the top: the app's start-up imports this module and never needs it
+
     return lzma.decompress(BUNDLED_CORPUS.read_bytes()).decode("utf-8-sig")
 
 
@@ -120,6 +119,8 @@ def find_training_text(metadata: CheckpointMetadata, override: str | None = None
 
 def index_cache() -> Path:
     """Where built indexes are kept (the user cache folder): rebuilt if deleted."""
+    import platformdirs  # only once an index is opened: the app's first frame does not wait for it
+
     return platformdirs.user_cache_path("nietzsche-tui") / "verbatim"
 
 

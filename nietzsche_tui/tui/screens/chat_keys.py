@@ -10,12 +10,10 @@ import numpy as np
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.epochs import comparison_temperature
 from nietzsche_tui.engine.prompts import PromptError
-from nietzsche_tui.engine.stepping import StepSession
 from nietzsche_tui.locate import epoch_checkpoints
 from nietzsche_tui.tui.screens.dialogs import EpochsDialog, ModelsDialog
 from nietzsche_tui.tui.screens.history import StoredView
 from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
-from nietzsche_tui.tui.screens.step import StepScreen
 from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS, SHOWN_PROMPT_CHARS, branch_turn, stored_steps, temperature_label
 from nietzsche_tui.tui.widgets.columns import Exchange
 
@@ -109,6 +107,9 @@ class ChatKeys:
     def action_step_mode(self) -> None:
         """Continue the prompt being typed one character at a time (F8), at the highlighted
         column's temperature and the next seed."""
+        from nietzsche_tui.engine.stepping import StepSession  # on first use: start-up never needs them
+        from nietzsche_tui.tui.screens.step import StepScreen
+
         engine = self.models.engine
         if engine is None:
             self.notify("No model is loaded yet.", severity="error")
