@@ -46,6 +46,14 @@ def test_the_child_streams_what_this_process_computes(process, engine):
     copies = [engine, Engine.of(engine.checkpoint, load_weights(engine.checkpoint))]
     one = GenerationRequest(REQUEST.prompt, (0.8,), 80, seed=3)
     assert texts(process.stream(copies, one, Columns("epochs"))) == texts(generate_epochs(copies, one))
+    # Models side by side, of two shapes: the bundled book model beside the fixture's.
+    from nietzsche_tui.engine.models import generate_models
+    from nietzsche_tui.locate import BUNDLED_MODELS
+
+    models = [engine, Engine.load(BUNDLED_MODELS["book"])]
+    names = ("model", "book")
+    expected = texts(generate_models(models, names, one))
+    assert texts(process.stream(models, one, Columns("models", names))) == expected
     assert process.failure is None
 
 
