@@ -49,17 +49,19 @@ class StepSession:
         """Raises PromptError when the prompt holds nothing the model can read."""
         return cls(engine, engine.prepare_prompt(prompt_text), temperature, seed)
 
-    def choices(self, count: int = CHOICES) -> StepChoices:
-        """The next step's choices (runs the model once: call it in a thread)."""
+    def choices(self, text: str | None = None, count: int = CHOICES) -> StepChoices:
+        """The choices after ``text`` (default: the text so far), running the model once: call
+        it in a thread, with the text as it was when asked (the screen may take a key meanwhile)."""
         engine = self.engine
-        indices = np.concatenate([self.prompt.indices, [engine.vocabulary.index(c) for c in self.text]])
+        text = self.text if text is None else text
+        indices = np.concatenate([self.prompt.indices, [engine.vocabulary.index(c) for c in text]])
         window = indices[-engine.maxlen :].astype(np.int64)
         probabilities = engine.window_probabilities(window[None, :])[0]
         tempered = reweight_distribution(probabilities, self.temperature)
         order = np.argsort(-probabilities, kind="stable")[:count]
         top = [(engine.vocabulary[i], float(probabilities[i]), float(tempered[i])) for i in order]
         # One draw per step, kept for the step: undoing and coming back offers the same character.
-        step = len(self.text)
+        step = len(text)
         while len(self._draws) <= step:
             self._draws.append(float(self._rng.random()))
         drawn = sample_with_draw(probabilities, self.temperature, self._draws[step])

@@ -55,7 +55,7 @@ class StepScreen(Screen[StepSession | None]):
     def advance(self) -> None:
         """Compute the next step's choices for the text as it is now."""
         text = self.session.text
-        choices = self.session.choices()
+        choices = self.session.choices(text)
         self.app.call_from_thread(self._show, text, choices)
 
     def _show(self, text: str, choices: StepChoices | None) -> None:
