@@ -56,17 +56,17 @@ def generate_models(engines: Sequence[Engine], names: Sequence[str], request: Ge
             members = [engines[c] for c in columns]
             generation = generate_epochs(members, request) if len(members) > 1 else members[0].generate(request)
             parts.append((columns, iter(generation.with_distributions() if keep else generation)))
-        for number in range(request.length):
+        for _ in range(request.length):
             chars: list[str] = [""] * len(engines)
             probabilities: list[float] = [0.0] * len(engines)
             distributions: list = [None] * len(engines)
             for columns, steps in parts:
-                step = next(steps)
+                step = next(steps)  # every part numbers its steps alike: the last one's number is theirs
                 for place, column in enumerate(columns):
                     chars[column], probabilities[column] = step.chars[place], step.probabilities[place]
                     if step.distributions is not None:
                         distributions[column] = step.distributions[place]
-            yield Step(number, tuple(chars), tuple(probabilities), distributions if keep else None)
+            yield Step(step.number, tuple(chars), tuple(probabilities), distributions if keep else None)
 
     return Generation(request, prompts[0], make_steps(False), labels, make_steps, tuple(prompts))
 
