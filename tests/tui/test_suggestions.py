@@ -1,6 +1,8 @@
 """Suggestions as you type: the model's greedy continuation to the end of the next word, dimmed;
 → takes it, Ctrl+→ one word; typing fast computes only for the text that stays; a toggle."""
 
+import time
+
 from nietzsche_tui.engine import suggestions
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.engine.suggestions import suggest_continuation
@@ -78,3 +80,24 @@ async def test_the_palette_toggle_turns_suggestions_off(app_model):
         await settle(app, pilot)
         assert not app.prompt_input.suggestion
     assert make_app().settings.suggest is False  # tests ask for it; the command line's default is on
+
+
+async def test_a_suggestion_that_arrives_after_the_text_changed_is_dropped(app_model, monkeypatch):
+    def slow(engine, text, mode="window"):
+        time.sleep(0.3)  # the model takes long: the user types on meanwhile
+        return "STALE" if text == "tr" else "th"
+
+    monkeypatch.setattr(prompt_module, "suggest_continuation", slow)
+    app = make_app(checkpoint=str(app_model), suggest=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        prompt = app.prompt_input
+        prompt.insert_text_at_cursor("tr")
+        await pilot.pause(0.15)  # past the pause: "tr" is being computed
+        prompt.insert_text_at_cursor("u")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            assert "STALE" not in prompt.suggestion
+            if prompt.suggestion:
+                break
+        assert prompt.suggestion == "truth"
