@@ -150,28 +150,32 @@ class EpochsDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ModelsDialog(ModalScreen[list[str] | None]):
-    """Which models the next prompts compare side by side: the bundled ones and the training
-    folders found (``locate.model_candidates``, listed in a thread), two to eight of them."""
+class PickerDialog(ModalScreen[list[str] | None]):
+    """Pick several entries from a list found on disk (in a thread: it reads folders), then a
+    button (Tab, Enter) or Ctrl+S; Esc cancels. Subclasses say what is listed and what is enough."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "choose", "Compare", priority=True)]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "choose", "Choose", priority=True)]
+    TITLE = ""
+    BUTTON = "Choose"
+    HINT = ""
 
-    def __init__(self, training_folder: str | None, served: bool, chosen: list[str]) -> None:
+    def __init__(self, chosen: list[str]) -> None:
         super().__init__()
-        self.training_folder = training_folder
-        self.served = served
-        self.chosen = chosen
+        self.chosen = chosen  # what was picked last time: shown picked again
 
     def compose(self) -> ComposeResult:
         with Vertical(id="problem-box"):
-            yield Static("Compare models side by side", classes="dialog-title")
-            yield SelectionList[str](id="model-choices")
-            yield Button("Compare", variant="primary", id="choose")
-            yield Static(
-                "Space picks · Tab, Enter (or Ctrl+S) compares the picked ones (2 to 8) · Esc cancels; "
-                "none picked: back to temperatures",
-                classes="dialog-hint",
-            )
+            yield Static(self.title_text(), classes="dialog-title")
+            yield SelectionList[str]()
+            yield Button(self.BUTTON, variant="primary", id="choose")
+            yield Static(self.HINT, classes="dialog-hint")
+
+    def title_text(self) -> str:
+        return self.TITLE
+
+    def candidates(self) -> list[tuple[str, str]]:
+        """(entry, label) of everything to offer (runs in a thread)."""
+        raise NotImplementedError
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
@@ -179,74 +183,82 @@ class ModelsDialog(ModalScreen[list[str] | None]):
 
     @work(thread=True, exit_on_error=False)
     def _list_candidates(self) -> None:
-        candidates = model_candidates(self.training_folder, self.served)
+        candidates = self.candidates()
         self.app.call_from_thread(self._show, candidates)
 
     def _show(self, candidates: list[tuple[str, str]]) -> None:
         choices = self.query_one(SelectionList)
-        for entry, description in candidates:
-            # A folder by its name: where it lives is the operator's business, not a visitor's.
-            choices.add_option(Selection(f"{Path(entry).name}  ({description})", entry, entry in self.chosen))
-        if choices.option_count:
+        for entry, label in candidates:
+            choices.add_option(Selection(label, entry, entry in self.chosen))
+        if candidates:
             choices.highlighted = 0  # Space picks the first at once, not after an arrow
+        else:
+            choices.add_option(Selection(self.nothing_found(), "", disabled=True))
+
+    def nothing_found(self) -> str:
+        return "nothing to pick"
+
+    def picked(self) -> list[str] | None:
+        """What to end with, or None (with a notice) while the picks are not enough."""
+        return [value for value in self.query_one(SelectionList).selected if value]
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_choose()
 
     def action_choose(self) -> None:
-        picked = list(self.query_one(SelectionList).selected)
+        picked = self.picked()
+        if picked is not None:
+            self.dismiss(picked)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ModelsDialog(PickerDialog):
+    """Which models the next prompts compare side by side: the bundled ones and the training
+    folders found (``locate.model_candidates``), two to eight of them."""
+
+    TITLE = "Compare models side by side"
+    BUTTON = "Compare"
+    HINT = (
+        "Space picks · Tab, Enter (or Ctrl+S) compares the picked ones (2 to 8) · Esc cancels; "
+        "none picked: back to temperatures"
+    )
+
+    def __init__(self, training_folder: str | None, served: bool, chosen: list[str]) -> None:
+        super().__init__(chosen)
+        self.training_folder = training_folder
+        self.served = served
+
+    def candidates(self) -> list[tuple[str, str]]:
+        # A folder by its name: where it lives is the operator's business, not a visitor's.
+        found = model_candidates(self.training_folder, self.served)
+        return [(entry, f"{Path(entry).name}  ({description})") for entry, description in found]
+
+    def picked(self) -> list[str] | None:
+        picked = super().picked() or []
         if len(picked) == 1 or len(picked) > MAX_COMPARED_MODELS:
             self.notify(f"Pick 2 to {MAX_COMPARED_MODELS} models, or none to go back to temperatures.")
-            return
-        self.dismiss(picked)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            return None
+        return picked
 
 
-class RunsDialog(ModalScreen[list[str] | None]):
-    """Which training folders F5 plots beside its own (``locate.run_candidates``, listed in a thread)."""
+class RunsDialog(PickerDialog):
+    """Which training folders F5 plots beside its own (``locate.run_candidates``)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "choose", "Compare", priority=True)]
+    BUTTON = "Plot them"
+    HINT = "Space picks · Tab, Enter (or Ctrl+S) plots them with this run · Esc cancels"
 
     def __init__(self, runs: Path, own: Path, chosen: list[str]) -> None:
-        super().__init__()
+        super().__init__(chosen)
         self.runs = runs
         self.own = own
-        self.chosen = chosen
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="problem-box"):
-            yield Static(f"Runs beside {self.own.name}, from {self.runs.name or self.runs}", classes="dialog-title")
-            yield SelectionList[str](id="run-choices")
-            yield Button("Plot them", variant="primary", id="choose")
-            yield Static(
-                "Space picks · Tab, Enter (or Ctrl+S) plots them with this run · Esc cancels", classes="dialog-hint"
-            )
+    def title_text(self) -> str:
+        return f"Runs beside {self.own.name}, from {self.runs.name or self.runs}"
 
-    def on_mount(self) -> None:
-        self.query_one(SelectionList).focus()
-        self._list_candidates()
+    def candidates(self) -> list[tuple[str, str]]:
+        return [(str(folder), folder.name) for folder in run_candidates(self.runs, self.own)]
 
-    @work(thread=True, exit_on_error=False)
-    def _list_candidates(self) -> None:
-        candidates = run_candidates(self.runs, self.own)
-        self.app.call_from_thread(self._show, candidates)
-
-    def _show(self, candidates: list[Path]) -> None:
-        choices = self.query_one(SelectionList)
-        if not candidates:
-            choices.add_option(Selection(f"no other training folder in {self.runs.name}", "", disabled=True))
-        for folder in candidates:
-            choices.add_option(Selection(folder.name, str(folder), str(folder) in self.chosen))
-        if candidates:
-            choices.highlighted = 0
-
-    def action_choose(self) -> None:
-        self.dismiss([value for value in self.query_one(SelectionList).selected if value])
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_choose()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def nothing_found(self) -> str:
+        return f"no other training folder in {self.runs.name}"
