@@ -52,6 +52,7 @@ def test_a_failed_start_is_written_when_the_folder_exists(tmp_path, capsys):
     assert failed["message"] in capsys.readouterr().err
 
 
+@pytest.mark.slow  # fault injection into a training run: the slow step
 def test_a_diverged_run_ends_with_run_stopped(tiny_corpus, tmp_path):
     assert train_main([*tiny_train_args(tiny_corpus, tmp_path, epochs=2), "--learning-rate", "1e9"]) == 3
     last = read_events(tmp_path)[-1]

@@ -66,6 +66,7 @@ def read_log(folder):
         return list(csv.DictReader(stream))
 
 
+@pytest.mark.slow  # fault injection into a training run: the slow step
 def test_an_exploding_first_epoch_is_not_saved_and_the_run_fails(tiny_corpus, tmp_path):
     with pytest.raises(TrainingStopped, match="first batch"):
         train(tiny_config(tiny_corpus, tmp_path, epochs=2, sample_length=0), extra_callbacks=(Poison(0),))
@@ -74,6 +75,7 @@ def test_an_exploding_first_epoch_is_not_saved_and_the_run_fails(tiny_corpus, tm
     assert not (tmp_path / "log.csv").exists() or read_log(tmp_path) == []
 
 
+@pytest.mark.slow  # fault injection into a training run: the slow step
 def test_the_log_holds_exactly_the_saved_epochs(tiny_corpus, tmp_path):
     config = tiny_config(tiny_corpus, tmp_path, epochs=3, sample_length=0, lr_decay=0.5)
     with pytest.raises(TrainingStopped):
@@ -90,6 +92,7 @@ def test_the_log_holds_exactly_the_saved_epochs(tiny_corpus, tmp_path):
     assert metrics.learning_rate == pytest.approx(0.0025)
 
 
+@pytest.mark.slow  # fault injection into a training run: the slow step
 def test_a_diverging_cli_run_exits_non_zero(tiny_corpus, tmp_path, capsys):
     args = tiny_train_args(tiny_corpus, tmp_path, epochs=3)
     code = train_main([*args, "--learning-rate", "1e9"])

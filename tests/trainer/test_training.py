@@ -52,6 +52,7 @@ class StopMidEpoch(keras.callbacks.Callback):
             raise RuntimeError("simulated crash")
 
 
+@pytest.mark.slow  # fault injection into a training run: the slow step
 def test_interrupted_fit_resumes_at_the_right_epoch_with_optimizer_state(tiny_corpus, tmp_path):
     config = tiny_config(tiny_corpus, tmp_path, epochs=3, sample_length=0)
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -105,6 +106,7 @@ def test_fast_recipe_trains_the_same_weight_shapes(tiny_corpus, tmp_path):
     assert checkpoint.metadata.training["clipnorm"] == 1.0
 
 
+@pytest.mark.slow  # fault injection into a training run: the slow step
 def test_a_diverging_run_stops_without_writing_the_bad_epoch(tiny_corpus, tmp_path, capsys):
     class PoisonWeights(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

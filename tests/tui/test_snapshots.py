@@ -28,11 +28,21 @@ def before(*keys, prompt=None, first=(), no_toasts=False):
             await settle(app, pilot)
         if keys:
             await pilot.press(*keys)
+        steady_cursors(app)
         if no_toasts:
             app.clear_notifications()
         await pilot.pause()
 
     return run_before
+
+
+def steady_cursors(app):
+    """Every input on the screen shows its cursor without blinking: a blinking one is in the
+    picture or not by the machine's speed."""
+    from textual.widgets import Input
+
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
 
 
 def test_empty_app(app_model, snap_compare):
@@ -124,6 +134,7 @@ def test_cell_view(app_model, snap_compare):
     async def run_before(pilot):
         await before("tab", "n", prompt="what then? is there not ground")(pilot)
         await settle(pilot.app, pilot)
+        steady_cursors(pilot.app)
         await pilot.pause(0.2)
 
     assert snap_compare(app_for(app_model), terminal_size=SIZE, run_before=run_before)

@@ -17,7 +17,7 @@ from nietzsche_tui.tui.screens.start_form import QuitDialog, StartForm
 from nietzsche_tui.tui.screens.training import TrainingScreen
 from nietzsche_tui.tui.widgets.columns import Exchange
 from tests.conftest import TINY_TEXT
-from tests.helpers import WIDE, notified, ready, settle
+from tests.helpers import WIDE, notified, ready, running, settle
 from tests.tui.conftest import write_epoch
 
 
@@ -48,7 +48,7 @@ async def test_f5_shows_every_epoch_the_plot_and_each_epochs_samples(run_folder)
 
 
 async def test_new_epochs_appear_and_the_chat_follows_them(run_folder):
-    app = make_app(checkpoint="run", seed=3, length=3_000)
+    app = make_app(checkpoint="run", seed=3, length=100_000)  # streams until stopped
     said = []
     original_notify = app.notify
     app.notify = lambda message, **kwargs: (said.append(message), original_notify(message, **kwargs))[1]
@@ -65,15 +65,22 @@ async def test_new_epochs_appear_and_the_chat_follows_them(run_folder):
         await pilot.pause(0.1)
         assert app.screen.query_one("#epochs").row_count == 5 and app.screen.selected_epoch == 5
         await pilot.press("f5")
-        await settle(app, pilot)
+        for _ in range(500):  # the new epoch loads while the long generation still streams
+            if app.engine.checkpoint.epoch == 5:
+                break
+            await pilot.pause(0.01)
         assert app.engine.checkpoint.epoch == 5
+        assert running(app), "the generation must still stream once epoch 5 is loaded"
+        app.chat.stop()  # what streamed so far is enough to tell which model wrote it
+        await settle(app, pilot)
         assert any("epoch 5" in message for message in said)  # notifications expire: record them
         assert "following the run" in str(app.status.render())
         # The stream that was running kept the model it started with.
+        streamed = streaming.texts()[0]
         expected = Engine.load(run_folder / "epoch_0004.json").generate(
-            GenerationRequest("truth is", length=3_000, seed=3)
+            GenerationRequest("truth is", length=len(streamed), seed=3)
         )
-        assert streaming.texts()[0] == "".join(step.chars[0] for step in expected)
+        assert len(streamed) > 20 and streamed == "".join(step.chars[0] for step in expected)
         # Follow off: a new epoch is listed but not loaded.
         await pilot.press("ctrl+f")
         write_epoch(run_folder, 6)
