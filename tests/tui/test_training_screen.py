@@ -415,3 +415,37 @@ def test_stopping_twice_sends_one_sigint(tmp_path, monkeypatch):
     trainer.stop()
     trainer.stop()
     assert len(sent) == 1
+
+
+async def test_choosing_epochs_reads_their_files_off_the_ui_thread(run_folder, monkeypatch):
+    """The epochs typed in the dialog are looked up in a worker (it reads each epoch's metadata):
+    the UI thread never waits for the disk."""
+    import threading
+
+    from nietzsche_tui.tui.screens import chat_keys
+
+    readers = []
+    original = chat_keys.epoch_checkpoints
+
+    def recording(folder, spec):
+        readers.append(threading.current_thread())
+        return original(folder, spec)
+
+    monkeypatch.setattr(chat_keys, "epoch_checkpoints", recording)
+    app = make_app(checkpoint="run", seed=6, length=20)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        app.screen.action_choose_epochs()
+        await pilot.pause()
+        await pilot.press(*"1,3", "enter")
+        await settle(app, pilot)
+        assert readers and threading.main_thread() not in readers
+        assert app.screen.compare_epochs and app.screen.epoch_spec == "1,3"
+        await pilot.press(*"truth", "enter")
+        await settle(app, pilot)
+        assert app.query_one(Exchange).labels == ("epoch 1 · 3.200", "epoch 3 · 2.200")
+        app.screen.action_choose_epochs()
+        await pilot.pause()
+        await pilot.press("ctrl+a", "ctrl+k", *"9", "enter")  # no epoch 9: said, nothing changes
+        await settle(app, pilot)
+        assert app.screen.epoch_spec == "1,3"

@@ -6,6 +6,7 @@ screen's ``chat``, ``models``, ``training`` and ``send``.
 from __future__ import annotations
 
 import numpy as np
+from textual import work
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.epochs import comparison_temperature
@@ -168,15 +169,22 @@ class ChatKeys:
 
     def action_choose_epochs(self) -> None:
         def chosen(spec: str | None) -> None:
-            if spec is None:
-                return
-            try:
-                picked = epoch_checkpoints(self.training.folder, spec)
-            except (CheckpointError, ValueError) as error:
-                self.notify(str(error), severity="warning", markup=False)
-                return
-            self.epoch_spec, self.compare_epochs = spec or None, True
-            epochs = ", ".join(str(checkpoint.epoch) for checkpoint in picked)
-            self.notify(f"The next prompt compares epochs {epochs}", timeout=3)
+            if spec is not None:
+                self._look_up_epochs(spec)
 
         self.app.push_screen(EpochsDialog(self.epoch_spec or ""), chosen)
+
+    @work(thread=True, exclusive=True, group="epochs", exit_on_error=False)
+    def _look_up_epochs(self, spec: str) -> None:
+        """The typed epochs found in the training folder (each epoch's metadata is read, so in a
+        thread), then chosen on the UI thread, or the one line that says what was wrong."""
+        try:
+            picked = epoch_checkpoints(self.training.folder, spec)
+        except (CheckpointError, ValueError) as error:
+            self.app.call_from_thread(self.notify, str(error), severity="warning", markup=False)
+            return
+        self.app.call_from_thread(self._epochs_chosen, spec, ", ".join(str(c.epoch) for c in picked))
+
+    def _epochs_chosen(self, spec: str, epochs: str) -> None:
+        self.epoch_spec, self.compare_epochs = spec or None, True
+        self.notify(f"The next prompt compares epochs {epochs}", timeout=3)
