@@ -71,6 +71,24 @@ async def test_v_underlines_the_copied_span_and_inspect_names_its_line(tmp_path)
         assert not underlined(app.query(Exchange).last().columns[0])
 
 
+async def test_a_served_inspect_says_how_much_is_copied_but_never_shows_the_training_text(tmp_path):
+    """The training text is the operator's: a visitor sees which characters are copied and how many,
+    not the line they come from or the passage around them."""
+    folder, _, _ = model_that_copies(tmp_path)
+    app = make_app(checkpoint=str(folder), seed=3, length=80, temperatures=(0.5,), copied_min=12, served=True)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await prompt(app, pilot, "truth is")
+        app.chat.focus()
+        await pilot.press("v")
+        await settle(app, pilot)
+        (span,) = app.query_one(Exchange).columns[0].copying.spans
+        await pilot.press("i", "home", *["right"] * 25)
+        caption = str(app.screen.panel().caption)
+        assert caption.endswith(f"\ncopied: {span.length} characters of the training text")  # nothing after it
+        assert "from line" not in caption and "here:" not in caption  # the corpus's third line is "here: …"
+
+
 async def test_a_training_text_changed_since_training_is_refused_in_one_line(tmp_path):
     folder, corpus, _ = model_that_copies(tmp_path)
     corpus.write_text("an edited text\n", encoding="utf-8")

@@ -78,7 +78,8 @@ class ChatKeys:
             index_, found = copied
             column.copying = index_.copying(found.as_seen(column.text))  # one column: a millisecond
         source = None if copied is None else copied[0]
-        screen = InspectScreen(column, prompt, engine, turn.temperature(index), turn.request, source)
+        temperature = turn.temperature(index)
+        screen = InspectScreen(column, prompt, engine, temperature, turn.request, source, self.settings.served)
 
         def branch(picked: tuple[int, str] | None) -> None:
             if picked is not None:

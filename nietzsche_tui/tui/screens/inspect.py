@@ -91,12 +91,14 @@ class InspectScreen(Screen[tuple[int, str] | None]):
         temperature: float,
         request,
         index: VerbatimIndex | None = None,
+        served: bool = False,
     ) -> None:
         super().__init__()
         self.text = column.text
         self.buckets = column.buckets
         self.copying = column.copying  # the column's copied spans (found once the index is open)
         self.index = index  # the training text's index, for the passage a span comes from
+        self.served = served  # a visitor's tab: the training text is the operator's, never shown
         self.label = column.label
         self.prompt = prompt
         self.engine = engine
@@ -188,6 +190,8 @@ class InspectScreen(Screen[tuple[int, str] | None]):
         span = self.copying.at(self.cursor)
         if span is None:
             return f"copied: no (no span of {self.index.min_span}+ characters here is in the training text)"
+        if self.served:
+            return f"copied: {span.length} characters of the training text"
         passage = visible_one_line(self.index.passage(span, context=20))
         return f"copied: {span.length} characters from line {span.line:,}\n“…{passage}…”"
 
