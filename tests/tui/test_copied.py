@@ -18,6 +18,15 @@ def underlined(column) -> set[int]:
     return underlined_in(column.body)
 
 
+async def answered_then_v(app, pilot):
+    """The model answers "truth is", then v in the chat looks for copied spans."""
+    await ready(app, pilot)
+    await prompt(app, pilot, "truth is")
+    app.chat.focus()
+    await pilot.press("v")
+    await settle(app, pilot)
+
+
 async def test_v_underlines_the_copied_span_and_inspect_names_its_line(tmp_path):
     folder, _, written = model_that_copies(tmp_path)
     app = make_app(checkpoint=str(folder), seed=3, length=80, temperatures=(0.5,), copied_min=12)
@@ -77,11 +86,7 @@ async def test_a_served_inspect_says_how_much_is_copied_but_never_shows_the_trai
     folder, _, _ = model_that_copies(tmp_path)
     app = make_app(checkpoint=str(folder), seed=3, length=80, temperatures=(0.5,), copied_min=12, served=True)
     async with app.run_test(size=WIDE) as pilot:
-        await ready(app, pilot)
-        await prompt(app, pilot, "truth is")
-        app.chat.focus()
-        await pilot.press("v")
-        await settle(app, pilot)
+        await answered_then_v(app, pilot)
         (span,) = app.query_one(Exchange).columns[0].copying.spans
         await pilot.press("i", "home", *["right"] * 25)
         caption = str(app.screen.panel().caption)
@@ -94,11 +99,7 @@ async def test_a_training_text_changed_since_training_is_refused_in_one_line(tmp
     corpus.write_text("an edited text\n", encoding="utf-8")
     app = make_app(checkpoint=str(folder), seed=3, length=40)
     async with app.run_test(size=WIDE) as pilot:
-        await ready(app, pilot)
-        await prompt(app, pilot, "truth is")
-        app.chat.focus()
-        await pilot.press("v")
-        await settle(app, pilot)
+        await answered_then_v(app, pilot)
         assert notified(app, "No copied spans:") and notified(app, "changed since this model was trained on it")
         assert not app.chat.copied
         assert all(column.copying is None for column in app.query_one(Exchange).columns)
