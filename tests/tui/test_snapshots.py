@@ -180,8 +180,7 @@ def test_history_screen(app_model, tmp_path, utc, snap_compare):
         await pilot.press("f6")
         # The search box's cursor blinks: a blink caught mid-way differed from the stored
         # picture on a slower machine (CI, 2026-12-02).
-        for search in pilot.app.screen.query("Input"):
-            search.cursor_blink = False
+        steady_cursors(pilot.app)
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

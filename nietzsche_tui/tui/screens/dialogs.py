@@ -198,9 +198,13 @@ class PickerDialog(ModalScreen[list[str] | None]):
     def nothing_found(self) -> str:
         return "nothing to pick"
 
+    def selected(self) -> list[str]:
+        """The entries picked in the list (the "nothing found" line has no entry)."""
+        return [value for value in self.query_one(SelectionList).selected if value]
+
     def picked(self) -> list[str] | None:
         """What to end with, or None (with a notice) while the picks are not enough."""
-        return [value for value in self.query_one(SelectionList).selected if value]
+        return self.selected()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_choose()
@@ -236,7 +240,7 @@ class ModelsDialog(PickerDialog):
         return [(entry, f"{Path(entry).name}  ({description})") for entry, description in found]
 
     def picked(self) -> list[str] | None:
-        picked = super().picked() or []
+        picked = self.selected()
         if len(picked) == 1 or len(picked) > MAX_COMPARED_MODELS:
             self.notify(f"Pick 2 to {MAX_COMPARED_MODELS} models, or none to go back to temperatures.")
             return None
