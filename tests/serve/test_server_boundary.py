@@ -120,6 +120,8 @@ def test_a_huge_terminal_is_clamped_and_a_malformed_resize_ends_only_its_session
     app, code, reason = asyncio.run(visit())
     assert code == 1008 and "a terminal size that is not a whole number" in reason
     wait_for(lambda: not alive(app), 10, "the app to end")
+    # The server logs a session's end after it has reaped the app: wait for the line, not the pid.
+    wait_for(lambda: "session ended" in log_of(served, tmp_path), 10, "the session's last log line")
     log = log_of(served, tmp_path)
     assert "Traceback" not in log
     ended = [line for line in log.splitlines() if "session ended" in line]
