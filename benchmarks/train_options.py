@@ -14,9 +14,11 @@ as it is (``today``), are applied by the child process around the unchanged trai
 * ``prefetch``: the batches made ahead in two threads (Keras's ``PyDataset(workers=2)``, its
   own prefetch queue, in place of one batch at a time in the training loop);
 * ``bf16``: ``keras.mixed_precision.set_global_policy("mixed_bfloat16")`` (this CPU has avx512_bf16);
-* ``together``: ``threads-1-2`` with ``no-determinism`` and ``prefetch``.
+* ``together``: ``threads-1-2`` with ``no-determinism`` and ``prefetch``;
+* ``unroll``: the recurrent layers built with ``unroll=True`` (the time loop written out as one
+  graph of 60 or 100 steps, no ``while`` loop); ``unroll-xla``: that, compiled with XLA.
 
-``--options`` picks some (``today`` is always run).
+``--options`` picks some (``today`` is always run); ``a+b`` applies options together.
 
 Rounds go option by option, recipe by recipe, so a noisy minute on this shared machine touches
 every option alike; the ratios are against ``today`` in the same round.
@@ -38,8 +40,35 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "nietzsche.txt"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-OPTIONS = ("today", "no-determinism", "xla", "threads-2-1", "threads-1-2", "prefetch", "bf16", "together")
+OPTIONS = (
+    "today",
+    "no-determinism",
+    "xla",
+    "threads-2-1",
+    "threads-1-2",
+    "prefetch",
+    "bf16",
+    "together",
+    "unroll",
+    "unroll-xla",
+)
+# A recipe's name, and what it sets beyond it: "large" is the bundled large model's recipe.
+RECIPES: dict[str, tuple[str, dict]] = {
+    "book": ("book", {}),
+    "fast": ("fast", {}),
+    "large": ("fast", {"layers": 2, "units": 256, "dropout": 0.25, "learning_rate": 0.005}),
+}
 WARM_BATCHES = 20  # graph building and XLA compilation happen in these
+
+
+def _unrolled(make_layer):
+    def make_unrolled(self, *args, **kwargs):
+        make_layer(self, *args, **{**kwargs, "unroll": True})
+
+    return make_unrolled
+
+
+ALIASES = {"together": "threads-1-2+no-determinism+prefetch", "unroll-xla": "unroll+xla"}
 
 
 def child(option: str, recipe: str, batches: int) -> None:
@@ -47,13 +76,17 @@ def child(option: str, recipe: str, batches: int) -> None:
     import numpy as np
     import tensorflow as tf
 
-    if option in ("no-determinism", "together"):
+    parts = set(ALIASES.get(option, option).split("+"))
+    if "no-determinism" in parts:
         tf.config.experimental.enable_op_determinism = lambda: None
-    if option.startswith("threads-") or option == "together":
-        intra, inter = (int(n) for n in ("threads-1-2" if option == "together" else option).split("-")[1:])
+    for threads in (p for p in parts if p.startswith("threads-")):
+        intra, inter = (int(n) for n in threads.split("-")[1:])
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    if option == "xla":
+    if "unroll" in parts:
+        for layer in (keras.layers.LSTM, keras.layers.GRU):
+            layer.__init__ = _unrolled(layer.__init__)
+    if "xla" in parts:
         compile_model = keras.Model.compile
 
         def compile_with_xla(self, *args, **kwargs):
@@ -61,14 +94,14 @@ def child(option: str, recipe: str, batches: int) -> None:
 
         keras.Model.compile = compile_with_xla
 
-    if option in ("prefetch", "together"):
+    if "prefetch" in parts:
         make_dataset = keras.utils.PyDataset.__init__
 
         def prefetching(self, workers=1, use_multiprocessing=False, max_queue_size=10):
             make_dataset(self, workers=2, use_multiprocessing=False, max_queue_size=max_queue_size)
 
         keras.utils.PyDataset.__init__ = prefetching
-    if option == "bf16":
+    if "bf16" in parts:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     from trainer.config import config_from
@@ -87,9 +120,9 @@ def child(option: str, recipe: str, batches: int) -> None:
 
     timer = Timer()
     with tempfile.TemporaryDirectory() as out:
-        config = config_from(
-            recipe, {"corpus": str(CORPUS), "out": out, "epochs": 1, "steps_per_epoch": batches, "sample_length": 0}
-        )
+        run = {"corpus": str(CORPUS), "out": out, "epochs": 1, "steps_per_epoch": batches, "sample_length": 0}
+        name, extra = RECIPES[recipe]
+        config = config_from(name, {**extra, **run})
         logs = train(config, extra_callbacks=(timer,))
     print(
         "RESULT "
@@ -98,8 +131,9 @@ def child(option: str, recipe: str, batches: int) -> None:
     )
 
 
-def run(option: str, recipe: str, batches: int) -> dict:
-    command = [sys.executable, __file__, "--child", option, recipe, str(batches)]
+def run(option: str, recipe: str, batches: int, tree: Path = ROOT) -> dict:
+    """One measurement in a fresh process: ``tree``'s trainer (this one, or an earlier commit's)."""
+    command = [sys.executable, __file__, "--child", option, recipe, str(batches), str(tree)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -108,27 +142,30 @@ def run(option: str, recipe: str, batches: int) -> dict:
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        sys.path.insert(0, sys.argv[5])  # the trainer measured: this tree's, or an earlier one's
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--recipes", default="book,fast")
     parser.add_argument("--options", default=",".join(OPTIONS[1:]), help="comma-separated (today always runs)")
     args = parser.parse_args()
     options = ("today", *[o for o in args.options.split(",") if o != "today"])
-    unknown = set(options) - set(OPTIONS)
+    unknown = {part for o in options for part in ALIASES.get(o, o).split("+")} - set(OPTIONS)
     if unknown:
         parser.error(f"unknown options: {', '.join(sorted(unknown))}")
+    recipes = args.recipes.split(",")
     results: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.rounds):
-        for recipe in ("book", "fast"):
+        for recipe in recipes:
             for option in options:
                 results.setdefault((recipe, option), []).append(run(option, recipe, args.batches))
                 print(recipe, option, results[(recipe, option)][-1], file=sys.stderr, flush=True)
     print("| recipe | option | s/batch (median of rounds) | throughput / today | loss after the epoch |")
     print("|---|---|---|---|---|")
-    for recipe in ("book", "fast"):
+    for recipe in recipes:
         today = statistics.median(r["step_seconds"] for r in results[(recipe, "today")])
         for option in options:
             rows = results[(recipe, option)]

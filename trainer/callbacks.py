@@ -41,7 +41,7 @@ from nietzsche_tui.engine.weights import ModelWeights
 from nietzsche_tui.text import visible
 from nietzsche_tui.verbatim.index import VerbatimIndex
 from trainer.data import WindowBatches
-from trainer.model import build_model
+from trainer.model import build_model, saved_as_built
 
 
 class HeldOutLoss(keras.callbacks.Callback):
@@ -219,7 +219,8 @@ def save_checkpoint(model: keras.Model, folder: Path, metadata: CheckpointMetada
     # Keras insists on the .keras suffix, so save to a hidden temporary name that ends with it.
     temporary = Path(folder) / f".{weights_name}.partial.keras"
     try:
-        model.save(temporary)
+        with saved_as_built(model):
+            model.save(temporary)
         atomic_write_bytes(Path(folder) / weights_name, temporary.read_bytes())
     finally:
         temporary.unlink(missing_ok=True)

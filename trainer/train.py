@@ -39,7 +39,7 @@ from trainer.callbacks import (
 from trainer.corpus import Corpus, CorpusError, load_corpus
 from trainer.data import SequenceBatches, WindowBatches, as_dataset
 from trainer.devices import place, work_around_keras_multiworker
-from trainer.model import build_training_model
+from trainer.model import build_training_model, unroll_on_cpu
 
 
 class SilentEvents(EventWriter):
@@ -273,6 +273,8 @@ def train(
     else:
         with placement.strategy.scope():
             model = build_training_model(config, vocab_size, steps_per_epoch=len(batches))
+    if not placement.on_gpu:
+        unroll_on_cpu(model)
     if initial_epoch >= config.epochs:
         print(f"Nothing to do: {out} already holds epoch {initial_epoch} of {config.epochs}.")
         return []

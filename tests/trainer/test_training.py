@@ -12,6 +12,7 @@ from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoi
 from tests.conftest import tiny_config
 from trainer.cli import main as train_main
 from trainer.corpus import load_corpus
+from trainer.model import CUDNN_CONDITIONS
 from trainer.train import TrainingError, TrainingStopped, train
 
 
@@ -91,11 +92,21 @@ def test_resume_refuses_another_recipe_or_vocabulary(trained_folder, tiny_corpus
         train(tiny_config(other, trained_folder, epochs=3))
 
 
-def test_fast_recipe_trains_the_same_weight_shapes(tiny_corpus, tmp_path):
-    train(tiny_config(tiny_corpus, tmp_path, recipe="fast", sequence_length=30, batch_size=8, epochs=1))
+def test_fast_recipe_trains_the_same_weight_shapes_unrolled_on_a_cpu_and_saved_as_built(tiny_corpus, tmp_path):
+    unrolled: list[bool] = []
+
+    class Unrolled(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            unrolled.append(self.model.layers[0].unroll)
+
+    config = tiny_config(tiny_corpus, tmp_path, recipe="fast", sequence_length=30, batch_size=8, epochs=1)
+    train(config, extra_callbacks=(Unrolled(),))
+    assert unrolled and all(unrolled)  # on this CPU the time loop is written out while it trains
     checkpoint = latest_checkpoint(tmp_path)
     model = keras.models.load_model(checkpoint.weights_path)
     assert model.layers[0].return_sequences is True
+    settings = model.layers[0].get_config()  # the file keeps what a GPU needs for cuDNN
+    assert {key: settings[key] for key in CUDNN_CONDITIONS} == CUDNN_CONDITIONS
     assert [w.shape for w in model.get_weights()] == [
         (len(checkpoint.vocabulary), 64),
         (16, 64),
