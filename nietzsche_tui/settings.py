@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from nietzsche_tui.contracts.training_form import TrainingBounds
-from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES
+from nietzsche_tui.engine.request import DEFAULT_LENGTH, DEFAULT_TEMPERATURES
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
-from nietzsche_tui.verbatim.index import DEFAULT_MIN_SPAN
+from nietzsche_tui.verbatim.spans import DEFAULT_MIN_SPAN
 
 
 @dataclass(frozen=True)

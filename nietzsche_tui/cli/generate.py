@@ -13,10 +13,10 @@ from nietzsche_tui.cli.common import EXIT_CHECKPOINT, EXIT_USAGE, fail, load_eng
 from nietzsche_tui.cli.verbatim import copied_counter
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.engine.analysis import top_alternatives
-from nietzsche_tui.engine.epochs import comparison_temperature, generate_epochs, load_epochs
-from nietzsche_tui.engine.generation import DEFAULT_TEMPERATURES, GenerationRequest
+from nietzsche_tui.engine.epochs import generate_epochs, load_epochs
 from nietzsche_tui.engine.models import generate_models
 from nietzsche_tui.engine.prompts import PromptError, describe_characters
+from nietzsche_tui.engine.request import DEFAULT_TEMPERATURES, GenerationRequest, comparison_temperature
 from nietzsche_tui.locate import epoch_checkpoints, model_checkpoints
 from nietzsche_tui.text import visible
 

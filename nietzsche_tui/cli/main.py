@@ -28,11 +28,11 @@ from nietzsche_tui.cli.history import run_export, run_history
 from nietzsche_tui.cli.verbatim import add_command as add_verbatim_command
 from nietzsche_tui.cli.verbatim import add_copied_options, run_verbatim
 from nietzsche_tui.contracts.training_form import TrainingBounds
-from nietzsche_tui.engine.generation import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, MODES
+from nietzsche_tui.engine.request import DEFAULT_LENGTH, DEFAULT_TEMPERATURES, MODES
 from nietzsche_tui.history.store import DEFAULT_MAX_EXCHANGES
 from nietzsche_tui.serve.command import add_command as add_serve_command
 from nietzsche_tui.serve.command import run_serve
-from nietzsche_tui.verbatim.index import DEFAULT_MIN_SPAN
+from nietzsche_tui.verbatim.spans import DEFAULT_MIN_SPAN
 
 _non_negative = whole_number(0)
 

@@ -13,8 +13,9 @@ from nietzsche_tui.contracts.folder import resolve_checkpoint
 from nietzsche_tui.engine.analysis import ScoreError
 from nietzsche_tui.locate import setting_location
 from nietzsche_tui.text import visible_one_line
-from nietzsche_tui.verbatim.index import DEFAULT_MIN_SPAN, Copying, VerbatimIndex
+from nietzsche_tui.verbatim.index import VerbatimIndex
 from nietzsche_tui.verbatim.source import TrainingIndexes, TrainingTextError, training_index
+from nietzsche_tui.verbatim.spans import DEFAULT_MIN_SPAN, Copying
 
 VERBATIM_HELP = (
     "Mark every span of at least --min characters (default 20) that appears word for word in the text "

@@ -9,14 +9,6 @@ from nietzsche_tui.engine.generation import Engine, Generation, GenerationReques
 from nietzsche_tui.engine.network import Network
 from nietzsche_tui.engine.weights import load_weights
 
-EPOCHS_TEMPERATURE = 0.5  # epochs (and models) side by side compare at one temperature unless one is given
-
-
-def comparison_temperature(temperatures: tuple[float, ...]) -> float:
-    """The one temperature of a comparison (epochs or models side by side): the one given, when
-    exactly one was, else EPOCHS_TEMPERATURE."""
-    return temperatures[0] if len(temperatures) == 1 else EPOCHS_TEMPERATURE
-
 
 def load_epochs(checkpoints: Sequence[Checkpoint]) -> list[Engine]:
     """Engines for a folder's chosen epochs (``locate.epoch_checkpoints``); raises CheckpointError

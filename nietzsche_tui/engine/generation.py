@@ -29,56 +29,10 @@ from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError, Chec
 from nietzsche_tui.contracts.folder import resolve_checkpoint, scan_checkpoints
 from nietzsche_tui.engine.network import Network, State, one_blas_thread, window_batches
 from nietzsche_tui.engine.prompts import Prompt, PromptError, encode_prompt, read_prompt
-from nietzsche_tui.engine.sampling import check_temperature, sample_rows
+from nietzsche_tui.engine.request import GenerationRequest, Step
+from nietzsche_tui.engine.sampling import sample_rows
 from nietzsche_tui.engine.weights import ModelWeights, load_weights
 from nietzsche_tui.engine.windows import WindowPipeline
-
-MODES = ("window", "stateful")
-DEFAULT_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
-DEFAULT_LENGTH = 400  # characters per column
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """Everything that determines a generation; equal requests give equal text."""
-
-    prompt: str
-    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
-    length: int = DEFAULT_LENGTH
-    seed: int = 0
-    mode: str = "window"
-    top_k: int | None = None
-    top_p: float | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "temperatures", tuple(check_temperature(t) for t in self.temperatures))
-        if not self.temperatures:
-            raise ValueError("at least one temperature is needed")
-        if self.length < 0:
-            raise ValueError(f"length must be >= 0, got {self.length}")
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top-k must be at least 1, got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"top-p must be in (0, 1], got {self.top_p}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
-
-
-@dataclass(frozen=True)
-class Step:
-    """One generation step: the new character of every column and the probability the model gave it.
-
-    ``distributions`` (one untempered distribution per column) is filled only when asked for
-    (``Generation.with_distributions``), so ordinary generation copies nothing.
-    """
-
-    number: int
-    chars: tuple[str, ...]
-    probabilities: tuple[float, ...]
-    # (columns, vocabulary), or one array per column when their vocabularies differ (models side by side)
-    distributions: np.ndarray | Sequence[np.ndarray] | None = None
 
 
 @dataclass

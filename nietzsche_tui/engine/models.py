@@ -11,12 +11,12 @@ epochs do); the others run side by side, one step each per character.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
 from nietzsche_tui.engine.epochs import generate_epochs
 from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest, Step
 from nietzsche_tui.engine.prompts import PromptError
+from nietzsche_tui.engine.request import TEMPERATURES, Columns
 
 
 def model_label(name: str, metadata: CheckpointMetadata) -> str:
@@ -69,18 +69,6 @@ def generate_models(engines: Sequence[Engine], names: Sequence[str], request: Ge
             yield Step(step.number, tuple(chars), tuple(probabilities), distributions if keep else None)
 
     return Generation(request, prompts[0], make_steps(False), labels, make_steps, tuple(prompts))
-
-
-@dataclass(frozen=True)
-class Columns:
-    """What a turn's columns are: one engine's temperatures, a folder's epochs side by side, or
-    models side by side (with the names their labels show)."""
-
-    kind: str = "temperatures"  # temperatures, epochs or models
-    names: tuple[str, ...] = ()
-
-
-TEMPERATURES = Columns()  # the ordinary turn: one engine, a column per temperature
 
 
 def generate_columns(

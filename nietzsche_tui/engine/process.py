@@ -30,12 +30,16 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from nietzsche_tui.engine.generation import Engine, GenerationRequest, Step
-from nietzsche_tui.engine.models import TEMPERATURES, Columns, generate_columns
-from nietzsche_tui.engine.network import one_blas_thread
 from nietzsche_tui.engine.prompts import PromptError
+from nietzsche_tui.engine.request import TEMPERATURES, Columns, GenerationRequest, Step
+
+if TYPE_CHECKING:
+    from nietzsche_tui.engine.generation import Engine
+
+# The app creates its GenerationProcess before its first frame: the model maths (NumPy) is
+# imported where a generation is computed, here only in the child or in the app's fallback.
 
 BATCH_SECONDS = 0.005  # the child sends what it computed at most this long ago (the app draws at 30 Hz)
 
@@ -125,6 +129,8 @@ class GenerationProcess:
                 except (OSError, EOFError, pickle.UnpicklingError, ChildFailed) as error:
                     self.failure = f"generation continues in the app's own process: {error}"
                     self.close()
+        from nietzsche_tui.engine.models import generate_columns
+
         local = generate_columns(engines, request, columns)
         for number, step in enumerate(local):
             if number >= received:  # the child's steps were shown already: go on from there
@@ -209,6 +215,8 @@ def _receive(read: Callable[[int], bytes]) -> tuple:
 def serve(requests: int, answers: IO[bytes]) -> None:
     """The child's loop over the file descriptor ``requests``: engines arrive once, then each
     ``generate`` streams its steps until its end or a ``cancel``. Ends when the parent closes the pipe."""
+    from nietzsche_tui.engine.generation import Engine
+
     engines: dict[int, Engine] = {}
     pending: list[tuple] = []
 
@@ -242,6 +250,8 @@ def _stream_job(
     answers: IO[bytes],
     pending: list[tuple],
 ) -> None:
+    from nietzsche_tui.engine.models import generate_columns
+
     answer: tuple[str, int, Any]
     batch: list[tuple] = []
     sent = 0.0
@@ -285,6 +295,8 @@ def _cancelled(job: int, requests: int, pending: list[tuple]) -> bool:
 
 def main() -> None:
     """The child's entry point: stdout carries the answers alone (a stray print goes to stderr)."""
+    from nietzsche_tui.engine.network import one_blas_thread
+
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr
     with one_blas_thread():

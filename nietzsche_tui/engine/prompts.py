@@ -1,12 +1,18 @@
-"""Prompts as the model reads them: lowercased like the training text, unknown characters dropped and named."""
+"""Prompts as the model reads them: lowercased like the training text, unknown characters dropped and named.
+
+NumPy is imported where a text is encoded, not at the top: the interface checks and describes
+prompts with this module before its first frame, without the model maths.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PromptError(ValueError):
@@ -50,6 +56,8 @@ class Encoded:
 
 def encode(text: str, vocabulary: Sequence[str], lowercase: bool = True) -> Encoded:
     """The one encoder, for prompts and scored text alike: ``as_read`` then the vocabulary."""
+    import numpy as np
+
     index_of = {char: i for i, char in enumerate(vocabulary)}
     positions: list[int] = []
     indices: list[int] = []

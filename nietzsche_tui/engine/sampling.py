@@ -15,13 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def check_temperature(temperature: float) -> float:
-    """Return the temperature as a float, or raise ValueError when it is negative or not finite."""
-    value = float(temperature)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
-    return value
+from nietzsche_tui.engine.request import check_temperature
 
 
 def log_probabilities(probabilities: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ app holds the shared state they are given (the ``ModelState``, the ``TrainingCon
 models, saves exchanges and polls the training folder in thread workers, follows a live run, and
 binds the keys that work everywhere (``BINDINGS``; the help screen and README are tested against
 every screen's). TensorFlow is never imported; inference is the NumPy engine and training is a
-subprocess.
+subprocess. The engine itself (and NumPy with it) is imported by the worker that loads the model,
+after the first frame: nothing the first frame shows needs it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -25,7 +27,6 @@ from textual.message import Message
 from textual.screen import Screen
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError, MissingCheckpoint
-from nietzsche_tui.engine.generation import Engine
 from nietzsche_tui.engine.process import GenerationProcess
 from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.locate import checkpoint_folder, setting_location, train_hint
@@ -40,6 +41,9 @@ from nietzsche_tui.tui.screens.history import HistoryScreen
 from nietzsche_tui.tui.screens.start_form import QuitDialog
 from nietzsche_tui.tui.screens.training import TrainingScreen
 from nietzsche_tui.tui.state import ModelState
+
+if TYPE_CHECKING:
+    from nietzsche_tui.engine.generation import Engine
 
 
 class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
@@ -144,6 +148,8 @@ class NietzscheApp(HistoryWiring, TrainingWiring, App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_model(self, location: str | None = None) -> None:
+        from nietzsche_tui.engine.generation import Engine  # NumPy: imported here, off the UI thread
+
         try:
             engine = Engine.load(setting_location(location or self.settings.checkpoint))
         except MissingCheckpoint as error:

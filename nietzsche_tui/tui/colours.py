@@ -5,6 +5,9 @@ the common colour-vision deficiencies) as *background* colours with black or whi
 for contrast, so they read on dark and light themes alike. Characters the model was sure of
 (p ≥ 0.5) stay unpainted: the eye goes to the doubtful ones. Cell activations use a diverging
 blue-white-red scale (negative, zero, positive).
+
+NumPy is imported inside the painting functions: they run once characters arrive, by when the
+engine has imported it, and the app's first frame does not wait for it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 from rich.style import Style
 from rich.text import Span, Text
 
 from nietzsche_tui.text import visible
-from nietzsche_tui.verbatim.index import Copying
+from nietzsche_tui.verbatim.spans import Copying
 
 # (lowest probability of the bucket, label, background, text colour), most confident first.
 CONFIDENCE = (
@@ -40,13 +42,15 @@ def confidence_bucket(probability: float | None) -> int:
     return len(CONFIDENCE) - 1
 
 
-_LOWEST = np.array([lowest for lowest, _, _, _ in CONFIDENCE[:-1]])
+_LOWEST = [lowest for lowest, _, _, _ in CONFIDENCE[:-1]]
 
 
 def confidence_buckets(probabilities: Sequence[float]) -> bytes:
     """``confidence_bucket`` of many probabilities at once (one byte each), for streaming columns."""
+    import numpy as np
+
     values = np.asarray(probabilities, dtype=np.float64)
-    return (values[:, None] < _LOWEST[None, :]).sum(axis=1).astype(np.uint8).tobytes()
+    return (values[:, None] < np.asarray(_LOWEST)[None, :]).sum(axis=1).astype(np.uint8).tobytes()
 
 
 def painted_buckets(text: str, buckets: bytes) -> Text:
@@ -55,6 +59,8 @@ def painted_buckets(text: str, buckets: bytes) -> Text:
     Spans are built from runs found with NumPy, not per character in Python: this is what keeps
     colouring while streaming nearly as fast as plain text.
     """
+    import numpy as np
+
     shown = visible(text)
     codes = np.frombuffer(buckets[-len(shown) :] if shown else b"", dtype=np.uint8)
     if len(codes) < len(shown):  # characters without a probability (never while streaming) stay plain

@@ -4,9 +4,11 @@ any screen can take it (what the app was asked to do is ``nietzsche_tui.settings
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from nietzsche_tui.engine.generation import Engine
-from nietzsche_tui.engine.process import GenerationProcess
+if TYPE_CHECKING:
+    from nietzsche_tui.engine.generation import Engine
+    from nietzsche_tui.engine.process import GenerationProcess
 
 
 @dataclass

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nietzsche_tui.contracts.checkpoint import WEIGHTS_SUFFIX
-from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
-from nietzsche_tui.engine.models import Columns
+from nietzsche_tui.engine.request import Columns, GenerationRequest
 from nietzsche_tui.history.records import Branch, Column, StoredExchange, weights_sha256
 from nietzsche_tui.locate import model_name
 
-if TYPE_CHECKING:  # step mode's record: imported where step mode starts, not at the app's start-up
+if TYPE_CHECKING:  # the model maths: imported where a replay loads it, not at the app's start-up
+    from nietzsche_tui.engine.generation import Engine, Generation
     from nietzsche_tui.engine.stepping import StepSession
 
 MAX_PROMPT_CHARS = 10_000  # longer pastes keep their end: the part the model reads last
@@ -155,6 +155,7 @@ def branch_turn(turn: Turn, column: int, text: str, position: int, chosen: str, 
 def replay_turn(stored: StoredExchange, shown_chars: int) -> Turn:
     """A stored exchange as a new turn with its stored settings (the engines loaded, the weights
     hashed: call it in a thread). Raises CheckpointError, PromptError or ValueError."""
+    from nietzsche_tui.engine.generation import Engine
     from nietzsche_tui.engine.models import generate_columns
 
     if stored.kind == "epochs":

@@ -12,10 +12,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nietzsche_tui.contracts.checkpoint import CheckpointMetadata
 from nietzsche_tui.contracts.corpus import SOURCES_JOINED_BY, CorpusError, corpus_sha256, read_corpus
-from nietzsche_tui.verbatim.index import DEFAULT_MIN_SPAN, VerbatimIndex, open_index
+from nietzsche_tui.verbatim.spans import DEFAULT_MIN_SPAN
+
+if TYPE_CHECKING:
+    from nietzsche_tui.verbatim.index import VerbatimIndex
 
 BUNDLED_CORPUS = Path(__file__).parents[1] / "bundled" / "nietzsche.txt.xz"
 BUNDLED_CORPUS_SHA256 = "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647"
@@ -129,6 +133,8 @@ def training_index(
 ) -> tuple[VerbatimIndex, TrainingText]:
     """The verbatim index of a model's training text, from the cache when built before."""
     found = find_training_text(metadata, override)
+    from nietzsche_tui.verbatim.index import open_index  # NumPy: here, never in the app's start-up
+
     return open_index(found.text, found.cache_key, min_span, index_cache()), found
 
 

@@ -1,5 +1,9 @@
 """Pilot tests: the app's behaviour, driven headless the way a user drives it."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 from textual.widgets import Input
 
@@ -385,3 +389,25 @@ async def test_a_child_process_streams_the_same_text_and_ends_with_the_app(app_m
         assert process.failure is None and process.available
         child = process._child
     assert child.wait(timeout=5) is not None
+
+
+def test_the_first_frame_imports_neither_the_engine_nor_numpy(tmp_path):
+    """The app draws its first frame before the model maths is imported (issue 21: under 300 ms):
+    NumPy, h5py and the engine come with the worker that loads the model. Here that worker does
+    nothing, so what is imported at the first frame is what the first frame needed."""
+    script = (
+        "import asyncio, json, sys\n"
+        "from nietzsche_tui.tui.app import NietzscheApp, make_app\n"
+        "NietzscheApp.load_model = lambda self, location=None: None\n"
+        "async def main():\n"
+        "    app = make_app(seed=1, suggest=True)\n"
+        "    async with app.run_test() as pilot:\n"
+        "        await pilot.pause()\n"
+        "        heavy = ('numpy', 'h5py', 'nietzsche_tui.engine.generation', 'nietzsche_tui.verbatim.index')\n"
+        "        print(json.dumps({'shown': bool(app.chat_screen.is_mounted),\n"
+        "                          'imported': [name for name in heavy if name in sys.modules]}))\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"shown": True, "imported": []}

@@ -7,7 +7,6 @@ from nietzsche_tui.engine import suggestions
 from nietzsche_tui.engine.generation import Engine, GenerationRequest
 from nietzsche_tui.engine.suggestions import suggest_continuation
 from nietzsche_tui.tui.app import make_app
-from nietzsche_tui.tui.widgets import prompt as prompt_module
 from tests.helpers import WIDE, ready, settle
 
 
@@ -54,9 +53,9 @@ async def test_typing_fast_computes_only_for_the_text_that_stays(app_model, monk
 
     def counting(engine, text, mode="window"):
         asked.append(text)
-        return suggestions.suggest_continuation(engine, text, mode)
+        return suggest_continuation(engine, text, mode)
 
-    monkeypatch.setattr(prompt_module, "suggest_continuation", counting)
+    monkeypatch.setattr(suggestions, "suggest_continuation", counting)  # the prompt looks it up there
     app = make_app(checkpoint=str(app_model), suggest=True)
     async with app.run_test(size=WIDE) as pilot:
         await ready(app, pilot)
@@ -87,7 +86,7 @@ async def test_a_suggestion_that_arrives_after_the_text_changed_is_dropped(app_m
         time.sleep(0.3)  # the model takes long: the user types on meanwhile
         return "STALE" if text == "tr" else "th"
 
-    monkeypatch.setattr(prompt_module, "suggest_continuation", slow)
+    monkeypatch.setattr(suggestions, "suggest_continuation", slow)
     app = make_app(checkpoint=str(app_model), suggest=True)
     async with app.run_test(size=WIDE) as pilot:
         await ready(app, pilot)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -24,10 +25,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from nietzsche_tui.contracts.checkpoint import Checkpoint, CheckpointError
-from nietzsche_tui.engine.epochs import comparison_temperature, generate_epochs, load_epochs
-from nietzsche_tui.engine.generation import Engine, Generation, GenerationRequest
-from nietzsche_tui.engine.models import generate_models
 from nietzsche_tui.engine.prompts import PromptError, read_prompt
+from nietzsche_tui.engine.request import GenerationRequest, comparison_temperature
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.locate import epoch_checkpoints, model_checkpoints, train_hint
 from nietzsche_tui.runs import TrainingControl
@@ -42,6 +41,9 @@ from nietzsche_tui.tui.widgets.chat_view import ChatView
 from nietzsche_tui.tui.widgets.prompt import ModelSuggester, PromptInput
 from nietzsche_tui.tui.widgets.status import StatusBar, prompt_notice
 from nietzsche_tui.verbatim.source import TrainingIndexes
+
+if TYPE_CHECKING:  # the model maths: imported in the workers that load models (after the first frame)
+    from nietzsche_tui.engine.generation import Engine, Generation
 
 COMMANDS = {"/score": "/score TEXT: how surprised the model is by TEXT", "/help": "/help: keys and commands"}
 
@@ -168,6 +170,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
             return
         try:
             if stored.kind == "score":
+                from nietzsche_tui.engine.generation import Engine
+
                 engine = Engine.load(stored.checkpoint_path)
                 self.app.call_from_thread(self.score, stored.prompt_read, engine)
                 return
@@ -249,6 +253,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
     @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
     def _epochs_turn_in_thread(self, text: str, seed: int, checkpoints: list[Checkpoint]) -> None:
         """A training folder's epochs at one temperature: their weights read in this thread."""
+        from nietzsche_tui.engine.epochs import generate_epochs, load_epochs
+
         settings = self.settings
         try:
             engines = load_epochs(checkpoints)
@@ -265,6 +271,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         """Models side by side: their checkpoints found and their weights read in this thread (a
         model loaded before is kept while its file is unchanged). A prompt that cannot start goes
         back into the prompt line, so nothing typed is lost."""
+        from nietzsche_tui.engine.models import generate_models
+
         settings = self.settings
         try:
             chosen = model_checkpoints(specs)
@@ -286,6 +294,8 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
             version = -1
         key = (str(checkpoint.metadata_path.resolve()), version)
         if key not in self._engines:
+            from nietzsche_tui.engine.epochs import load_epochs
+
             (self._engines[key],) = load_epochs([checkpoint])
         return self._engines[key]
 

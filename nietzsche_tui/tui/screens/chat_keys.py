@@ -5,16 +5,14 @@ screen's ``chat``, ``models``, ``training`` and ``send``.
 
 from __future__ import annotations
 
-import numpy as np
 from textual import work
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError
-from nietzsche_tui.engine.epochs import comparison_temperature
 from nietzsche_tui.engine.prompts import PromptError
+from nietzsche_tui.engine.request import comparison_temperature
 from nietzsche_tui.locate import epoch_checkpoints
 from nietzsche_tui.tui.screens.dialogs import EpochsDialog, ModelsDialog
 from nietzsche_tui.tui.screens.history import StoredView
-from nietzsche_tui.tui.screens.inspect import CellScreen, InspectScreen
 from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS, SHOWN_PROMPT_CHARS, branch_turn, stored_steps, temperature_label
 from nietzsche_tui.tui.widgets.columns import Exchange
 
@@ -38,6 +36,8 @@ class ChatKeys:
             return
         # The passage is picked with the exchange's own seed, as `generate --surprise --seed N` does,
         # so --seed reproduces the passage as well as the text.
+        import numpy as np  # the engine, loaded, has imported it
+
         seed = self._take_seed()
         try:
             passage = self.models.engine.surprise_prompt(np.random.default_rng(seed))
@@ -79,6 +79,8 @@ class ChatKeys:
             column.copying = index_.copying(found.as_seen(column.text))  # one column: a millisecond
         source = None if copied is None else copied[0]
         temperature = turn.temperature(index)
+        from nietzsche_tui.tui.screens.inspect import InspectScreen  # the analyses: on the first i
+
         screen = InspectScreen(column, prompt, engine, temperature, turn.request, source, self.settings.served)
 
         def branch(picked: tuple[int, str] | None) -> None:
@@ -102,6 +104,8 @@ class ChatKeys:
         if chosen is None:
             return
         exchange, index = chosen
+        from nietzsche_tui.tui.screens.inspect import CellScreen  # the analyses: on the first n
+
         self.app.push_screen(
             CellScreen(exchange.columns[index], exchange.turn.prompt_of(index), exchange.engines[index])
         )

@@ -6,14 +6,18 @@ messages.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import work
 from textual.message import Message
 
-from nietzsche_tui.engine.analysis import ScoredText, ScoreError, scorable, score_encoded
-from nietzsche_tui.engine.generation import Engine
-from nietzsche_tui.engine.prompts import Encoded
 from nietzsche_tui.tui.turns import MAX_PROMPT_CHARS, SHOWN_PROMPT_CHARS
 from nietzsche_tui.tui.widgets.columns import ScoreView
+
+if TYPE_CHECKING:  # the model maths: a /score runs with a loaded model, by when it is imported
+    from nietzsche_tui.engine.analysis import ScoredText
+    from nietzsche_tui.engine.generation import Engine
+    from nietzsche_tui.engine.prompts import Encoded
 
 
 class ChatScoring:
@@ -37,6 +41,8 @@ class ChatScoring:
         """Show ``text`` painted by the model's surprise at each character, with its bits per
         character: all of it, up to MAX_PROMPT_CHARS (beyond, one line says the limit). The
         quick checks run here; the scoring (up to 10,000 windows) in a worker."""
+        from nietzsche_tui.engine.analysis import ScoreError, scorable
+
         engine = engine or self.models.engine
         if engine is None:
             self.notify("No model is loaded yet.", severity="error")
@@ -55,6 +61,8 @@ class ChatScoring:
 
     @work(thread=True, group="score", exit_on_error=False)
     def _score_in_thread(self, text: str, encoded: Encoded, engine: Engine) -> None:
+        from nietzsche_tui.engine.analysis import score_encoded
+
         self.post_message(self.ScoreReady(text, score_encoded(engine, text, encoded), engine))
 
     def on_chat_scoring_score_ready(self, message: ChatScoring.ScoreReady) -> None:

@@ -25,7 +25,7 @@ from nietzsche_tui.history.store import HistoryStore
 from nietzsche_tui.text import visible, visible_one_line
 from nietzsche_tui.tui.colours import paint_copied
 from nietzsche_tui.tui.widgets.columns import DISPLAY_CHARS as SHOWN_CHARS
-from nietzsche_tui.verbatim.index import Copying
+from nietzsche_tui.verbatim.spans import Copying
 
 
 class StoredView(Vertical):

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from nietzsche_tui.contracts.checkpoint import CheckpointError
 from nietzsche_tui.contracts.folder import resolve_checkpoint
-from nietzsche_tui.engine.generation import Step
+from nietzsche_tui.engine.request import Step
 from nietzsche_tui.tui.state import ModelState
 from nietzsche_tui.tui.turns import Turn, temperature_label
 from nietzsche_tui.tui.widgets.columns import Exchange, MarksCopied, TemperatureColumn

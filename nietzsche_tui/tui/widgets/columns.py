@@ -5,19 +5,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from nietzsche_tui.engine.generation import Engine, Generation
 from nietzsche_tui.history.records import StoredExchange
 from nietzsche_tui.text import visible, visible_one_line
 from nietzsche_tui.tui.colours import confidence_buckets, paint_copied, painted_buckets, surprisal_buckets
 from nietzsche_tui.tui.turns import Turn
-from nietzsche_tui.verbatim.index import Copying
+from nietzsche_tui.verbatim.spans import Copying
+
+if TYPE_CHECKING:
+    from nietzsche_tui.engine.generation import Engine, Generation
 
 MAX_COLUMN_CHARS = 20_000  # characters kept per column; older text is dropped
 DISPLAY_CHARS = 4_000  # characters rendered per finished column

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from nietzsche_tui.engine.generation import Engine
-from nietzsche_tui.engine.suggestions import suggest_continuation
 from nietzsche_tui.text import PASTED_NEWLINE
+
+if TYPE_CHECKING:
+    from nietzsche_tui.engine.generation import Engine
 
 # Typing fast, a suggestion is computed only for the text that stays this long: the keystrokes
 # in between start nothing (each would cost the model a few milliseconds to a tenth of a second).
@@ -44,6 +46,8 @@ class ModelSuggester(Suggester):
             await asyncio.sleep(SUGGESTION_PAUSE_SECONDS)
             if value != self.latest:
                 return None  # typed on: a later keystroke asks for its own
+            from nietzsche_tui.engine.suggestions import suggest_continuation  # a model is loaded: cheap
+
             text = value.replace(PASTED_NEWLINE, "\n")
             self._answers[key] = await asyncio.to_thread(suggest_continuation, engine, text, self.mode)
             while len(self._answers) > 256:
