@@ -5,8 +5,10 @@
 Every run is this project's trainer (``trainer.train.train``) in a fresh process on the full
 corpus, for one epoch of ``--batches`` batches, with per-epoch samples and checkpoint writing as
 usual; it reports the median seconds per batch after the first 20 (XLA and graph building are
-paid there) and the training loss after the epoch. The options, each alone against the trainer
-as it is (``today``), are applied by the child process around the unchanged trainer:
+paid there), in the training step and from one batch's end to the next (the step plus the data
+and callbacks between steps: the throughput a run sees), and the training loss after the epoch.
+The options, each alone against the trainer as it is (``today``), are applied by the child
+process around the unchanged trainer:
 
 * ``no-determinism``: ``tf.config.experimental.enable_op_determinism`` left out;
 * ``xla``: ``model.compile(jit_compile=True)``;
@@ -15,6 +17,7 @@ as it is (``today``), are applied by the child process around the unchanged trai
   own prefetch queue, in place of one batch at a time in the training loop);
 * ``bf16``: ``keras.mixed_precision.set_global_policy("mixed_bfloat16")`` (this CPU has avx512_bf16);
 * ``together``: ``threads-1-2`` with ``no-determinism`` and ``prefetch``;
+* ``steps-4``: ``model.compile(steps_per_execution=4)``, four batches per call into TensorFlow;
 * ``unroll``: the recurrent layers built with ``unroll=True`` (the time loop written out as one
   graph of 60 or 100 steps, no ``while`` loop); ``unroll-xla``: that, compiled with XLA.
 
@@ -51,6 +54,7 @@ OPTIONS = (
     "together",
     "unroll",
     "unroll-xla",
+    "steps-4",
 )
 # A recipe's name, and what it sets beyond it: "large" is the bundled large model's recipe.
 RECIPES: dict[str, tuple[str, dict]] = {
@@ -103,6 +107,14 @@ def child(option: str, recipe: str, batches: int) -> None:
         keras.utils.PyDataset.__init__ = prefetching
     if "bf16" in parts:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    per_call = 4 if "steps-4" in parts else 1
+    if per_call > 1:
+        compile_model_once = keras.Model.compile
+
+        def compile_with_steps(self, *args, **kwargs):
+            return compile_model_once(self, *args, **{**kwargs, "steps_per_execution": per_call})
+
+        keras.Model.compile = compile_with_steps
 
     from trainer.config import config_from
     from trainer.train import train
@@ -112,11 +124,14 @@ def child(option: str, recipe: str, batches: int) -> None:
             super().__init__()
             self.times: list[float] = []
 
+            self.ends: list[float] = []
+
         def on_train_batch_begin(self, batch, logs=None):
             self.started = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
             self.times.append(time.perf_counter() - self.started)
+            self.ends.append(time.perf_counter())
 
     timer = Timer()
     with tempfile.TemporaryDirectory() as out:
@@ -124,11 +139,15 @@ def child(option: str, recipe: str, batches: int) -> None:
         name, extra = RECIPES[recipe]
         config = config_from(name, {**extra, **run})
         logs = train(config, extra_callbacks=(timer,))
-    print(
-        "RESULT "
-        + json.dumps({"step_seconds": float(np.median(timer.times[WARM_BATCHES:])), "loss": float(logs[-1]["loss"])}),
-        flush=True,
-    )
+    warm = WARM_BATCHES // per_call
+    result = {
+        # inside the training step (Keras calls the batch callbacks once per execution of per_call steps)
+        "step_seconds": float(np.median(timer.times[warm:])) / per_call,
+        # from one batch's end to the next: the step and everything between steps (data, callbacks)
+        "wall_seconds": float(np.median(np.diff(timer.ends[warm:]))) / per_call,
+        "loss": float(logs[-1]["loss"]),
+    }
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 def run(option: str, recipe: str, batches: int, tree: Path = ROOT) -> dict:
@@ -163,15 +182,16 @@ def main() -> None:
             for option in options:
                 results.setdefault((recipe, option), []).append(run(option, recipe, args.batches))
                 print(recipe, option, results[(recipe, option)][-1], file=sys.stderr, flush=True)
-    print("| recipe | option | s/batch (median of rounds) | throughput / today | loss after the epoch |")
-    print("|---|---|---|---|---|")
+    print("| recipe | option | s/batch in the step | s/batch end to end | throughput / today (end to end) | loss |")
+    print("|---|---|---|---|---|---|")
     for recipe in recipes:
-        today = statistics.median(r["step_seconds"] for r in results[(recipe, "today")])
+        today = statistics.median(r["wall_seconds"] for r in results[(recipe, "today")])
         for option in options:
             rows = results[(recipe, option)]
-            seconds = statistics.median(r["step_seconds"] for r in rows)
+            step = statistics.median(r["step_seconds"] for r in rows)
+            wall = statistics.median(r["wall_seconds"] for r in rows)
             losses = ", ".join(f"{r['loss']:.4f}" for r in rows)
-            print(f"| {recipe} | {option} | {seconds:.4f} | {today / seconds:.2f} | {losses} |")
+            print(f"| {recipe} | {option} | {step:.4f} | {wall:.4f} | {today / wall:.2f} | {losses} |")
 
 
 if __name__ == "__main__":
