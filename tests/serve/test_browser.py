@@ -317,7 +317,10 @@ def test_writing_with_the_model_works_in_the_browser(browser, serve):
     until(page, lambda: "steps T=0.2" in terminal.text(), 20, "the step-mode exchange in the chat", terminal)
     page.keyboard.type("supposing that truth is a woman--what then?")
     page.keyboard.press("Enter")
-    until(page, lambda: "ready" in terminal.text() and "T=1.2" in terminal.text(), 30, "the answer", terminal)
+    # Finished, not only mounted: its columns' headers show before the status line says it streams,
+    # and the status line names a speed only once something has streamed (step mode does not).
+    answered = lambda: "ready ·" in terminal.text() and "chars/s" in terminal.text()  # noqa: E731
+    until(page, answered, 30, "the answer", terminal)
     page.keyboard.press("Tab")
     page.keyboard.press("v")
     until(page, lambda: "training text word for word" in terminal.text(), 30, "the copied-spans legend", terminal)
