@@ -16,6 +16,10 @@ end marker, and checks for a ``cancel`` between steps. ``GenerationProcess.strea
 iterator like ``Generation``; if the child is gone or fails, it says so once (``failure``) and the
 same generation continues in this process from the step where the child stopped: the text is the
 same either way (same weights, request and seed).
+
+The app creates its ``GenerationProcess`` before its first frame, so this module imports no model
+maths at its top: the engine (and NumPy) is imported where a generation is computed, in the child
+or in the app's fallback.
 """
 
 from __future__ import annotations
@@ -37,9 +41,6 @@ from nietzsche_tui.engine.request import TEMPERATURES, Columns, GenerationReques
 
 if TYPE_CHECKING:
     from nietzsche_tui.engine.generation import Engine
-
-# The app creates its GenerationProcess before its first frame: the model maths (NumPy) is
-# imported where a generation is computed, here only in the child or in the app's fallback.
 
 BATCH_SECONDS = 0.005  # the child sends what it computed at most this long ago (the app draws at 30 Hz)
 
