@@ -15,7 +15,7 @@ from nietzsche_tui.contracts.folder import complete_checkpoints, latest_checkpoi
 from nietzsche_tui.engine.weights import load_weights
 from tests.conftest import tiny_train_args
 
-EPOCHS = 30
+EPOCHS = 40  # room for ten kills of up to 2.5 epochs each, and the run that finishes
 
 
 def train_command(corpus, out, epochs=EPOCHS):
@@ -52,16 +52,22 @@ def wait_for_epoch_after(folder, epoch, process, timeout=120):
 def test_sigkill_at_random_moments_never_loses_a_complete_epoch(tiny_corpus, tmp_path):
     rng = random.Random(20261127)
     kills, mid_write, resumed = 0, 0, 0
+    epoch_seconds = None  # measured in the first run, so the kills keep pace with the trainer's speed
     for _ in range(40):
         before = [c.epoch for c in complete_checkpoints(tmp_path)]
         if before and before[-1] == EPOCHS:
             break
         process = start(train_command(tiny_corpus, tmp_path))
         if kills < 10:
-            # Kill while training runs: after a new epoch appears, a random delay lands mid-epoch,
-            # between epochs or inside a checkpoint write.
+            # Kill while training runs: after a new epoch appears, a random delay of up to one and a
+            # half epochs lands mid-epoch, between epochs or inside a checkpoint write. A fixed delay
+            # let a faster trainer finish all its epochs before the tenth kill.
             wait_for_epoch_after(tmp_path, before[-1] if before else 0, process)
-            time.sleep(rng.uniform(0.0, 0.6))
+            if epoch_seconds is None:
+                started = time.monotonic()
+                wait_for_epoch_after(tmp_path, latest_checkpoint(tmp_path).epoch, process)
+                epoch_seconds = max(time.monotonic() - started, 0.02)
+            time.sleep(rng.uniform(0.0, 1.5 * epoch_seconds))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
@@ -74,7 +80,10 @@ def test_sigkill_at_random_moments_never_loses_a_complete_epoch(tiny_corpus, tmp
         assert epochs[: len(before)] == before  # nothing complete was ever lost
         for checkpoint in after:
             load_weights(checkpoint)  # every complete checkpoint loads
-    print(f"SIGKILL: {kills} kills, {mid_write} left a partial write behind, {resumed} resumed runs")
+    print(
+        f"SIGKILL: {kills} kills, {mid_write} left a partial write behind, {resumed} resumed runs,"
+        f" an epoch took {epoch_seconds:.3f} s"
+    )
     assert kills >= 10 and resumed >= 10
     assert [c.epoch for c in complete_checkpoints(tmp_path)] == list(range(1, EPOCHS + 1))
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
