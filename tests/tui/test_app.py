@@ -411,3 +411,37 @@ def test_the_first_frame_imports_neither_the_engine_nor_numpy(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"shown": True, "imported": []}
+
+
+async def test_tab_then_a_chat_key_right_after_enter_reaches_the_chat(app_model, monkeypatch):
+    """In a browser, Tab and v pressed 30 ms after Enter typed the v into the prompt: Tab waited
+    behind the screen's handling of Enter while v went straight to the still-focused prompt. The
+    screen is made slow here the way a busy machine makes it."""
+    import asyncio
+
+    from textual import events
+
+    from nietzsche_tui.tui.screens.chat import ChatScreen
+
+    handle_submitted = ChatScreen.on_input_submitted
+
+    async def slowly(self, event):
+        await asyncio.sleep(0.3)
+        handle_submitted(self, event)
+
+    monkeypatch.setattr(ChatScreen, "on_input_submitted", slowly)
+    app = make_app(checkpoint=str(app_model), seed=1, length=10)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(app, pilot)
+        await pilot.press(*"truth")
+        app.post_message(events.Key("enter", "\r"))
+        await asyncio.sleep(0.03)  # the prompt has sent its text; the screen is still busy with it
+        app.post_message(events.Key("tab", "\t"))  # as a driver posts keys: without waiting on the app
+        app.post_message(events.Key("v", "v"))
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        assert app.chat_screen.last_prompt == "truth"
+        assert app.prompt_input.value == ""
+        assert isinstance(app.focused, ChatView)
+        # v reached the chat's key: it tried to mark the copied spans (this fixture has no training text)
+        assert notified(app, "No copied spans")

@@ -64,6 +64,10 @@ class ChatScreen(ChatKeys, ChatScoring, Screen[None]):
         # In the help and the palette; the footer keeps its room for F5 and F6, the app's keys after these.
         Binding("f7", "toggle_compare", "Epochs/Temps", show=False, id="toggle-compare"),
         Binding("f8", "step_mode", "Step mode", show=False, id="step-mode"),
+        # Before the focused widget sees them: Textual's own Tab waits in this screen's queue (behind
+        # Enter's handler, on a busy machine) while the next key goes to the still-focused prompt.
+        Binding("tab", "app.focus_next", "Focus next", show=False, priority=True, id="focus-next"),
+        Binding("shift+tab", "app.focus_previous", "Focus previous", show=False, priority=True, id="focus-previous"),
     ]
 
     # What the status line shows besides the chat's own state: set them, and it follows.

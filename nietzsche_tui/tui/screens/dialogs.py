@@ -43,7 +43,7 @@ KEYS = [
     ),
     ("F7", "anywhere", "the next prompt compares epochs (at T=0.5) instead of temperatures, and back"),
     ("Ctrl+F", "anywhere", "follow a live training run: load each new checkpoint (on by default)"),
-    ("Tab", "anywhere", "move between the prompt and the chat"),
+    ("Tab / Shift+Tab", "anywhere", "move between the prompt and the chat"),
     ("1-4", "chat", "show that temperature alone"),
     ("p", "chat", "colour every character by the model's probability of it (legend below the chat)"),
     (
