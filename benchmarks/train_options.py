@@ -19,7 +19,11 @@ process around the unchanged trainer:
 * ``together``: ``threads-1-2`` with ``no-determinism`` and ``prefetch``;
 * ``steps-4``: ``model.compile(steps_per_execution=4)``, four batches per call into TensorFlow;
 * ``unroll``: the recurrent layers built with ``unroll=True`` (the time loop written out as one
-  graph of 60 or 100 steps, no ``while`` loop); ``unroll-xla``: that, compiled with XLA.
+  graph of 60 or 100 steps, no ``while`` loop); ``unroll-xla``: that, compiled with XLA;
+* ``onednn-off``: ``TF_ENABLE_ONEDNN_OPTS=0``, TensorFlow's own Eigen kernels in place of oneDNN's
+  (on by default on x86 Linux);
+* ``project`` / ``block-lstm``: the trainer's written-out loop with the input projection taken out
+  of the step, or TensorFlow's fused ``BlockLSTM`` op in place of the loop (``loop_variants.py``).
 
 ``--options`` picks some (``today`` is always run); ``a+b`` applies options together.
 
@@ -55,6 +59,9 @@ OPTIONS = (
     "unroll",
     "unroll-xla",
     "steps-4",
+    "onednn-off",
+    "project",
+    "block-lstm",
 )
 # A recipe's name, and what it sets beyond it: "large" is the bundled large model's recipe.
 RECIPES: dict[str, tuple[str, dict]] = {
@@ -76,11 +83,13 @@ ALIASES = {"together": "threads-1-2+no-determinism+prefetch", "unroll-xla": "unr
 
 
 def child(option: str, recipe: str, batches: int) -> None:
+    parts = set(ALIASES.get(option, option).split("+"))
+    if "onednn-off" in parts:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow is imported, just below
     import keras
     import numpy as np
     import tensorflow as tf
 
-    parts = set(ALIASES.get(option, option).split("+"))
     if "no-determinism" in parts:
         tf.config.experimental.enable_op_determinism = lambda: None
     for threads in (p for p in parts if p.startswith("threads-")):
@@ -118,6 +127,23 @@ def child(option: str, recipe: str, batches: int) -> None:
 
     from trainer.config import config_from
     from trainer.train import train
+
+    variant = {"project": "projected_loop", "block-lstm": "block_loop"}
+    for name in parts & set(variant):
+        import loop_variants  # benchmarks/, beside this file
+
+        import trainer.train
+
+        make_loop = getattr(loop_variants, variant[name])
+        unroll = trainer.train.unroll_on_cpu
+
+        def unroll_with_variant(model, unroll=unroll, make_loop=make_loop):
+            unroll(model)
+            for layer in model.layers:
+                if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
+                    layer.inner_loop = make_loop(layer)
+
+        trainer.train.unroll_on_cpu = unroll_with_variant
 
     class Timer(keras.callbacks.Callback):
         def __init__(self):
