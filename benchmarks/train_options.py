@@ -128,16 +128,17 @@ def child(option: str, recipe: str, batches: int) -> None:
     from trainer.config import config_from
     from trainer.train import train
 
-    variant = {"project": "projected_loop", "block-lstm": "block_loop"}
-    for name in parts & set(variant):
+    loops = {"project": "projected_loop", "block-lstm": "block_loop"}
+    chosen = sorted(parts & set(loops))
+    if chosen:
         import loop_variants  # benchmarks/, beside this file
 
         import trainer.train
 
-        make_loop = getattr(loop_variants, variant[name])
+        make_loop = getattr(loop_variants, loops[chosen[-1]])
         unroll = trainer.train.unroll_on_cpu
 
-        def unroll_with_variant(model, unroll=unroll, make_loop=make_loop):
+        def unroll_with_variant(model):
             unroll(model)
             for layer in model.layers:
                 if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
